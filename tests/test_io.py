@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pyarrow as pa
+import pytest
 
 from srma import __version__, io
 from srma.provenance import code_hash
@@ -42,10 +43,8 @@ def test_no_partial_file_left_on_failure(tmp_path):
         tmp.write_text("half")
         raise Boom
 
-    try:
+    with pytest.raises(Boom):
         io._atomic_write_bytes(tmp_path / "out.csv", bad)
-    except Boom:
-        pass
     assert list(tmp_path.iterdir()) == []
 
 
