@@ -1,0 +1,398 @@
+"""Random- and common-effect meta-analysis with metafor's numbers (``rma.uni``).
+
+``rma(yi, vi, method=..., test=...)`` fits one meta-analysis; ``rma_batch(Y, V, mask)``
+fits many at once over padded 2-D arrays (one meta-analysis per row), which is what the
+workflow uses to run every group, subgroup and sensitivity analysis in one call.
+Names of results follow metafor: ``estimate, se, zval, pval, ci_lb, ci_ub, tau2, I2, H2,
+QE, QEp, pi_lb, pi_ub, weights`` (metafor's ``ci.lb`` is ``ci_lb`` here).
+
+Formulas (k studies, tau^2 from :mod:`srma.tau2`, ``w_i = 1/(v_i + tau^2)``):
+
+- ``estimate = sum w y / sum w``, ``se = sqrt(1 / sum w)``.
+- ``test="z"``: Wald z, normal quantiles. ``test="t"``: the same se with a t distribution
+  on ``k - 1`` df. ``test="knha"``: Hartung-Knapp-Sidik-Jonkman, ``se`` multiplied by
+  ``sqrt(s2w)``, ``s2w = sum w (y - estimate)^2 / (k - 1)``, t on ``k - 1`` df
+  (Hartung & Knapp 2001; Sidik & Jonkman 2002); ``test="adhoc"``: ``s2w`` truncated
+  below at 1 (Knapp & Hartung 2003). ``zval`` holds the t statistic for t tests, as in
+  metafor.
+- Prediction interval ``estimate -/+ crit * sqrt(se^2 + tau^2)`` with ``crit`` the
+  normal quantile under ``test="z"`` and the t quantile on ``k - 1`` df otherwise
+  (metafor ``predict.rma``; Riley et al. 2011 BMJ 342:d549 use t on k-2 df, metafor
+  does not).
+- ``QE = sum (y - mu_EE)^2 / v`` (Cochran's Q) on ``k - 1`` df, ``QEp`` its chi-square
+  upper tail.
+- Random-effects models: ``I2 = 100 tau^2 / (tau^2 + s^2)``, ``H2 = (tau^2 + s^2) / s^2``
+  with the typical within-study variance ``s^2 = (k-1) sum w0 / ((sum w0)^2 - sum w0^2)``,
+  ``w0 = 1/v`` (Higgins & Thompson 2002, Stat Med 21:1539, eq. 9). Common-effect models
+  (``EE``/``FE``): ``I2 = max(0, 100 (QE - (k-1)) / QE)``, ``H2 = QE / (k-1)``.
+- ``weights``: percent weights ``100 w_i / sum w``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from scipy import stats
+
+from srma.tau2 import METHODS, estimate_tau2, generalised_q, solve_root
+
+TESTS = ("z", "t", "knha", "adhoc")
+
+#: statistics returned by :func:`rma_batch`, one array each
+BATCH_KEYS = (
+    "k",
+    "estimate",
+    "se",
+    "zval",
+    "pval",
+    "ci_lb",
+    "ci_ub",
+    "tau2",
+    "I2",
+    "H2",
+    "QE",
+    "QEp",
+    "pi_lb",
+    "pi_ub",
+    "s2w",
+    "converged",
+    "iterations",
+)
+
+
+def _check(method: str, test: str, level: float) -> tuple[str, str]:
+    method = method.upper()
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
+    test = test.lower()
+    if test not in TESTS:
+        raise ValueError(f"unknown test {test!r}; expected one of {TESTS}")
+    if not 0 < level < 100:
+        raise ValueError(f"level must be in (0, 100), got {level}")
+    return method, test
+
+
+def _prepare(Y, V, mask):
+    Y = np.atleast_2d(np.asarray(Y, dtype=float))
+    V = np.atleast_2d(np.asarray(V, dtype=float))
+    if Y.shape != V.shape:
+        raise ValueError(f"Y and V differ in shape: {Y.shape} vs {V.shape}")
+    M = np.isfinite(Y) & np.isfinite(V)
+    if mask is not None:
+        mask = np.atleast_2d(np.asarray(mask, dtype=bool))
+        if mask.shape != Y.shape:
+            raise ValueError(f"mask shape {mask.shape} differs from Y {Y.shape}")
+        M &= mask
+    if np.any(M & (V <= 0)):
+        raise ValueError("sampling variances vi must be positive")
+    Mf = M.astype(float)
+    return np.where(M, Y, 0.0), np.where(M, V, 1.0), Mf
+
+
+def rma_batch(
+    Y,
+    V,
+    mask=None,
+    *,
+    method: str = "REML",
+    test: str = "z",
+    level: float = 95,
+    tau2=None,
+) -> dict[str, np.ndarray]:
+    """Fit one meta-analysis per row of the padded arrays ``Y`` (yi) and ``V`` (vi).
+
+    ``mask`` (bool, same shape) marks the cells holding a study; cells with a NaN
+    ``yi`` or ``vi`` are left out as well. ``tau2`` optionally fixes tau^2 per row.
+    Returns a dict of 1-D arrays named as in :data:`BATCH_KEYS` plus ``weights``
+    (2-D, percent, 0 in empty cells). Rows with ``k = 0`` are all-NaN; rows with
+    ``k = 1`` give the study itself with NaN heterogeneity statistics.
+    """
+    method, test = _check(method, test, level)
+    Y, V, M = _prepare(Y, V, mask)
+    n = Y.shape[0]
+    k = M.sum(axis=1)
+    if tau2 is None:
+        t2, conv, its = estimate_tau2(method, Y, V, M)
+    else:
+        t2 = np.broadcast_to(np.asarray(tau2, dtype=float), (n,)).copy()
+        conv, its = np.ones(n, dtype=bool), np.zeros(n, dtype=np.int64)
+    alpha = 1 - level / 100
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = M / (V + t2[:, None])
+        sw = w.sum(axis=1)
+        est = (w * Y).sum(axis=1) / sw
+        r = Y - est[:, None]
+        se = np.sqrt(1 / sw)
+        df = k - 1
+        s2w = (w * r * r).sum(axis=1) / df
+        if test == "knha":
+            se = se * np.sqrt(s2w)
+        elif test == "adhoc":
+            se = se * np.sqrt(np.maximum(1.0, s2w))
+        zval = est / se
+        if test == "z":
+            crit = np.full(n, stats.norm.isf(alpha / 2))
+            pval = 2 * stats.norm.sf(np.abs(zval))
+        else:
+            crit = stats.t.isf(alpha / 2, df)
+            pval = 2 * stats.t.sf(np.abs(zval), df)
+        ci_lb, ci_ub = est - crit * se, est + crit * se
+        se_pi = np.sqrt(se * se + t2)
+        pi_lb, pi_ub = est - crit * se_pi, est + crit * se_pi
+        w0 = M / V
+        sw0 = w0.sum(axis=1)
+        QE = generalised_q(Y, V, M, np.zeros(n))
+        QEp = stats.chi2.sf(QE, df)
+        if method in ("EE", "FE"):
+            I2 = np.maximum(0.0, 100 * (QE - df) / QE)
+            H2 = QE / df
+        else:
+            s2 = df * sw0 / (sw0 * sw0 - (w0 * w0).sum(axis=1))
+            I2 = 100 * t2 / (t2 + s2)
+            H2 = (t2 + s2) / s2
+        weights = 100 * w / sw[:, None]
+    single = k == 1
+    for arr in (I2, H2, QEp, s2w):
+        arr[single] = np.nan
+    out = {
+        "k": k.astype(np.int64),
+        "estimate": est,
+        "se": se,
+        "zval": zval,
+        "pval": pval,
+        "ci_lb": ci_lb,
+        "ci_ub": ci_ub,
+        "tau2": np.where(k > 0, t2, np.nan),
+        "I2": I2,
+        "H2": H2,
+        "QE": np.where(k > 0, QE, np.nan),
+        "QEp": QEp,
+        "pi_lb": pi_lb,
+        "pi_ub": pi_ub,
+        "s2w": s2w,
+        "converged": conv,
+        "iterations": its,
+        "weights": np.where(M > 0, weights, 0.0),
+    }
+    return out
+
+
+@dataclass
+class RMAResult:
+    """One fitted meta-analysis; field names follow metafor's ``rma.uni`` object."""
+
+    estimate: float
+    se: float
+    zval: float
+    pval: float
+    ci_lb: float
+    ci_ub: float
+    tau2: float
+    I2: float
+    H2: float
+    QE: float
+    QEp: float
+    pi_lb: float
+    pi_ub: float
+    k: int
+    method: str
+    test: str
+    level: float
+    yi: np.ndarray = field(repr=False)
+    vi: np.ndarray = field(repr=False)
+    weights: np.ndarray = field(repr=False)
+    converged: bool = True
+    iterations: int = 0
+
+    @property
+    def tau(self) -> float:
+        return float(np.sqrt(self.tau2))
+
+    @property
+    def dfs(self) -> int:
+        """Degrees of freedom of the t tests (``k - 1``)."""
+        return self.k - 1
+
+    @property
+    def is_common(self) -> bool:
+        return self.method in ("EE", "FE")
+
+    def to_dict(self) -> dict:
+        """Results under metafor's names (arrays as lists)."""
+        d = asdict(self)
+        for key in ("yi", "vi", "weights"):
+            d[key] = [float(x) for x in np.asarray(d[key])]
+        d["tau"] = self.tau
+        d["dfs"] = self.dfs if self.test != "z" else None
+        return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in d.items()}
+
+    def __str__(self) -> str:
+        lvl = f"{self.level:g}"
+        if self.is_common:
+            head = f"Equal-Effects Model (k = {self.k})"
+        else:
+            head = f"Random-Effects Model (k = {self.k}; tau^2 estimator: {self.method})"
+        lines = [head, ""]
+        if not self.is_common:
+            lines += [
+                f"tau^2 (estimated amount of total heterogeneity): {self.tau2:.4f}",
+                f"tau (square root of estimated tau^2 value):      {self.tau:.4f}",
+            ]
+        lines += [
+            f"I^2 (total heterogeneity / total variability):   {self.I2:.2f}%",
+            f"H^2 (total variability / sampling variability):  {self.H2:.2f}",
+            "",
+            "Test for Heterogeneity:",
+            f"Q(df = {self.k - 1}) = {self.QE:.4f}, p-val {_fmt_p(self.QEp)}",
+            "",
+            "Model Results:",
+            "",
+        ]
+        stat = "zval" if self.test == "z" else "tval"
+        cols = ["estimate", "se", stat] + ([] if self.test == "z" else ["df"])
+        cols += ["pval", "ci.lb", "ci.ub"]
+        vals = [f"{self.estimate:.4f}", f"{self.se:.4f}", f"{self.zval:.4f}"]
+        if self.test != "z":
+            vals.append(str(self.k - 1))
+        vals += [_fmt_p(self.pval, bare=True), f"{self.ci_lb:.4f}", f"{self.ci_ub:.4f}"]
+        widths = [max(len(c), len(v)) for c, v in zip(cols, vals, strict=True)]
+        lines.append("  ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True)))
+        lines.append("  ".join(v.rjust(w) for v, w in zip(vals, widths, strict=True)))
+        lines += [
+            "",
+            f"{lvl}% prediction interval: {self.pi_lb:.4f} to {self.pi_ub:.4f}",
+        ]
+        return "\n".join(lines)
+
+
+def _fmt_p(p: float, *, bare: bool = False) -> str:
+    if np.isnan(p):
+        return "NA"
+    if p < 1e-4:
+        return "<.0001"
+    return f"{p:.4f}" if bare else f"= {p:.4f}"
+
+
+def rma(
+    yi,
+    vi,
+    *,
+    method: str = "REML",
+    test: str = "z",
+    level: float = 95,
+    tau2: float | None = None,
+) -> RMAResult:
+    """Fit one meta-analysis (metafor ``rma(yi, vi, method=, test=, level=)``).
+
+    Studies with a missing ``yi`` or ``vi`` are left out (as metafor's ``na.omit``).
+    """
+    yi = np.asarray(yi, dtype=float).ravel()
+    vi = np.asarray(vi, dtype=float).ravel()
+    if yi.shape != vi.shape:
+        raise ValueError(f"yi and vi differ in length: {yi.size} vs {vi.size}")
+    keep = np.isfinite(yi) & np.isfinite(vi)
+    yi, vi = yi[keep], vi[keep]
+    if yi.size == 0:
+        raise ValueError("no study with both yi and vi")
+    method, test = _check(method, test, level)
+    out = rma_batch(
+        yi[None, :],
+        vi[None, :],
+        method=method,
+        test=test,
+        level=level,
+        tau2=None if tau2 is None else [tau2],
+    )
+    scalars = {key: out[key][0] for key in BATCH_KEYS if key not in ("s2w",)}
+    return RMAResult(
+        **{
+            key: float(scalars[key])
+            for key in scalars
+            if key not in ("k", "converged", "iterations")
+        },
+        k=int(scalars["k"]),
+        method=method,
+        test=test,
+        level=level,
+        yi=yi,
+        vi=vi,
+        weights=out["weights"][0],
+        converged=bool(scalars["converged"]),
+        iterations=int(scalars["iterations"]),
+    )
+
+
+# --------------------------------------------------------------------- Q-profile CI
+def confint_tau2_batch(Y, V, mask=None, *, level: float = 95) -> dict[str, np.ndarray]:
+    """Q-profile confidence intervals for tau^2, tau, I^2 and H^2 per row.
+
+    The bounds solve ``Q(tau^2) = chi2_{1-alpha/2, k-1}`` (lower) and
+    ``Q(tau^2) = chi2_{alpha/2, k-1}`` (upper), where ``Q`` is the generalised Q
+    statistic, decreasing in tau^2 (Viechtbauer 2007, Stat Med 26:37-52; metafor
+    ``confint.rma.uni``). A bound whose equation has no positive root (``Q(0)`` already
+    below the quantile) is 0. I^2 and H^2 bounds are the tau^2 bounds mapped through the
+    random-effects formulas with the typical within-study variance ``s^2``.
+    """
+    Y, V, M = _prepare(Y, V, mask)
+    n = Y.shape[0]
+    k = M.sum(axis=1)
+    df = np.maximum(k - 1, 1)
+    alpha = 1 - level / 100
+    out = {}
+    ybar = (M * Y).sum(axis=1) / np.maximum(k, 1)
+    rss = (M * (Y - ybar[:, None]) ** 2).sum(axis=1)
+    for name, q in (("lb", stats.chi2.isf(alpha / 2, df)), ("ub", stats.chi2.ppf(alpha / 2, df))):
+
+        def f(t, q=q):
+            w = M / (V + t[:, None])
+            sw = w.sum(axis=1)
+            r = Y - ((w * Y).sum(axis=1) / sw)[:, None]
+            g = (w * r * r).sum(axis=1) - q
+            d = (w * w * r * r).sum(axis=1)
+            return g, g / d
+
+        hi0 = rss / df + (M * V).max(axis=1)
+        t, _, _ = solve_root(f, n, hi0, tol=1e-12)
+        out[f"tau2_{name}"] = np.where(k >= 2, t, np.nan)
+    w0 = M / V
+    sw0 = w0.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s2 = (k - 1) * sw0 / (sw0 * sw0 - (w0 * w0).sum(axis=1))
+    for name in ("lb", "ub"):
+        t = out[f"tau2_{name}"]
+        out[f"tau_{name}"] = np.sqrt(t)
+        out[f"I2_{name}"] = 100 * t / (t + s2)
+        out[f"H2_{name}"] = (t + s2) / s2
+    return out
+
+
+def confint_tau2(yi, vi, *, level: float = 95) -> dict[str, float]:
+    """Q-profile CI of tau^2 (and tau, I^2, H^2) for one meta-analysis; keys
+    ``tau2_lb, tau2_ub, tau_lb, tau_ub, I2_lb, I2_ub, H2_lb, H2_ub``."""
+    yi = np.asarray(yi, dtype=float).ravel()
+    vi = np.asarray(vi, dtype=float).ravel()
+    res = confint_tau2_batch(yi[None, :], vi[None, :], level=level)
+    return {key: float(val[0]) for key, val in res.items()}
+
+
+# re-exported here so that ``srma.pooling`` is the one import the workflow needs
+from srma.bias import regtest, trimfill  # noqa: E402
+from srma.group import pool_group, summary_table  # noqa: E402
+from srma.sensitivity import cumul, leave1out, subgroup  # noqa: E402
+
+__all__ = [
+    "BATCH_KEYS",
+    "RMAResult",
+    "confint_tau2",
+    "confint_tau2_batch",
+    "cumul",
+    "leave1out",
+    "pool_group",
+    "regtest",
+    "rma",
+    "rma_batch",
+    "subgroup",
+    "summary_table",
+    "trimfill",
+]
