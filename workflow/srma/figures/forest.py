@@ -1,0 +1,588 @@
+"""Forest plot of one instrument x timepoint group, in the RevMan / metafor layout.
+
+One row per study: label with year, per-arm n and mean change (SD), percent weight, the
+effect with its 95 % confidence interval, and a square whose *area* is proportional to the
+study's weight (Cochrane Handbook 10.2.1; metafor ``forest.rma``). Below the studies: the
+pooled estimate as a diamond spanning its confidence interval, the prediction interval
+(Riley et al., BMJ 2011;342:d549; metafor ``predict.rma``), a heterogeneity line
+(tau², I², Cochran's Q with df = k - 1 and its p) and the test for the overall effect.
+The x axis says which side favours the intervention: with ``measure = "MD"`` of change
+scores (intervention minus control, srma's sign convention, data-model section 5) a
+negative value means a larger decrease in the MRI inflammation score with the
+intervention, i.e. it favours the intervention.
+
+Input: the pooled group table of ``results/pooled/<instrument>/<timepoint>.parquet``
+(docs/data-model.md, section 5). Columns used:
+
+- every row: ``row_type`` (``study`` / ``pooled``);
+- study rows: ``study_id``, ``yi``, ``ci_lb``, ``ci_ub``, ``usable``; optional ``year``
+  (else the trailing four digits of ``study_id``), ``n1i, m1i, sd1i, n2i, m2i, sd2i``,
+  ``weight`` (percent), ``flags``, ``reason``;
+- pooled row (optional): ``estimate``, ``ci_lb``, ``ci_ub``; optional ``pi_lb``,
+  ``pi_ub``, ``tau2``, ``I2``, ``QE``, ``QEp``, ``zval``, ``pval``, ``k``, ``method``,
+  ``test``.
+
+Columns are as wide as their widest cell (measured with matplotlib's renderer) and long
+labels are wrapped, so nothing overlaps whatever the number of studies or label length.
+A group of one usable study has no diamond. Studies that did not enter pooling are listed
+under the plot with their reason.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+from matplotlib.patches import Polygon
+from matplotlib.ticker import MaxNLocator
+
+from srma.errors import InputError
+from srma.figures.common import (
+    FONT_SIZE,
+    GREY,
+    INK,
+    LIGHT,
+    PI_COLOUR,
+    POOLED_COLOUR,
+    STUDY_COLOUR,
+    TextMeasure,
+    figure_context,
+    fmt_num,
+    fmt_p,
+    font,
+    is_missing,
+    new_figure,
+    save_figure,
+)
+
+#: Height of one table line, inches.
+LINE_H = 0.23
+#: Horizontal space between table columns, inches.
+COL_PAD = 0.16
+#: Width of the plot panel, inches (widened when the "favours" labels need more).
+PANEL_W = 2.9
+#: Widest study label before it is wrapped onto a second line, inches.
+MAX_LABEL_W = 2.6
+MARGIN = 0.2
+
+#: Flags whose values are not taken directly from the publication.
+INDIRECT_FLAGS = {"estimated", "imputed"}
+DAGGER = "\u2020"
+
+METHOD_NAMES = {
+    "REML": "REML",
+    "DL": "DerSimonian\u2013Laird",
+    "PM": "Paule\u2013Mandel",
+    "ML": "ML",
+    "HE": "Hedges",
+    "SJ": "Sidik\u2013Jonkman",
+    "HS": "Hunter\u2013Schmidt",
+    "EB": "empirical Bayes",
+}
+MEASURE_AXIS = {
+    "MD": "Mean difference in change (score points)",
+    "SMD": "Standardised mean difference (Hedges' g)",
+}
+
+
+def study_label(study_id: str, year: object = None) -> str:
+    """``Braun2006`` -> ``Braun 2006``; a given ``year`` replaces a trailing one.
+
+    A study id without a trailing year and no ``year`` value is shown as it is.
+    """
+    sid = str(study_id).strip()
+    m = re.fullmatch(r"(.*?)[ _-]?((?:19|20)\d{2})([a-z]?)", sid)
+    base, id_year, suffix = (m.group(1), m.group(2), m.group(3)) if m else (sid, None, "")
+    if not is_missing(year):
+        y = str(int(float(year))) if not isinstance(year, str) else year.strip()
+        if id_year is None:
+            return f"{sid} {y}"
+        return f"{base} {y}{suffix}"
+    if id_year is not None and base:
+        return f"{base} {id_year}{suffix}"
+    return sid
+
+
+@dataclass
+class _Row:
+    cells: dict[str, str]
+    lines: int = 1
+    kind: str = "study"  # study, pooled, pi, header
+    bold: bool = False
+    italic: bool = False
+    data: dict[str, float] = field(default_factory=dict)
+    y: float = 0.0  # centre, inches from the top
+
+
+def _num(row: pd.Series, col: str) -> float:
+    if col not in row.index or is_missing(row[col]):
+        return math.nan
+    return float(row[col])
+
+
+def _n(value: float) -> str:
+    return "" if math.isnan(value) else f"{value:.0f}"
+
+
+def _mean_sd(m: float, sd: float) -> str:
+    if math.isnan(m):
+        return ""
+    return f"{fmt_num(m)} ({fmt_num(sd)})" if not math.isnan(sd) else fmt_num(m)
+
+
+def _ci_text(est: float, lb: float, ub: float) -> str:
+    return f"{fmt_num(est)} [{fmt_num(lb)}, {fmt_num(ub)}]"
+
+
+def _check(group: pd.DataFrame, source: str) -> tuple[pd.DataFrame, pd.Series | None]:
+    if not isinstance(group, pd.DataFrame):
+        raise InputError(source, "expected a pooled group table (DataFrame)")
+    if "row_type" not in group.columns:
+        raise InputError(source, "column missing", field="row_type")
+    bad = set(group["row_type"].dropna()) - {"study", "pooled"}
+    if bad or group["row_type"].isna().any():
+        raise InputError(
+            source, f"row_type must be 'study' or 'pooled', got {sorted(bad)}", field="row_type"
+        )
+    studies = group[group["row_type"] == "study"].reset_index(drop=True)
+    for col in ("study_id", "yi", "ci_lb", "ci_ub", "usable"):
+        if col not in group.columns:
+            raise InputError(source, "column missing", field=col)
+    for i, row in studies.iterrows():
+        if is_missing(row["study_id"]):
+            raise InputError(source, "study row without study_id", record=i + 1, field="study_id")
+        if bool(row["usable"]) if not is_missing(row["usable"]) else False:
+            for col in ("yi", "ci_lb", "ci_ub"):
+                if is_missing(row[col]) or not math.isfinite(float(row[col])):
+                    raise InputError(
+                        source,
+                        "usable study without a finite value",
+                        record=row["study_id"],
+                        field=col,
+                    )
+    pooled_rows = group[group["row_type"] == "pooled"]
+    if len(pooled_rows) > 1:
+        raise InputError(
+            source, f"{len(pooled_rows)} pooled rows; expected at most one", field="row_type"
+        )
+    pooled = None
+    if len(pooled_rows) == 1:
+        pooled = pooled_rows.iloc[0]
+        for col in ("estimate", "ci_lb", "ci_ub"):
+            if col not in group.columns or is_missing(pooled[col]):
+                raise InputError(source, "pooled row without a value", record="pooled", field=col)
+    return studies, pooled
+
+
+def _model_label(pooled: pd.Series) -> str:
+    method = "" if is_missing(pooled.get("method")) else str(pooled.get("method"))
+    test = "" if is_missing(pooled.get("test")) else str(pooled.get("test"))
+    if method.upper() in {"FE", "EE", "CE"}:
+        label = "Common-effect model"
+    else:
+        label = f"Random-effects model ({METHOD_NAMES.get(method.upper(), method or 'REML')}"
+        label += ", Hartung\u2013Knapp)" if test.lower() in {"knha", "t"} else ")"
+    return label
+
+
+def forest_plot(
+    group: pd.DataFrame,
+    svg_path: str | os.PathLike,
+    png_path: str | os.PathLike,
+    *,
+    instrument_label: str,
+    timepoint_label: str,
+    intervention: str = "TNFi",
+    comparator: str = "control",
+    measure: str = "MD",
+    favours_negative: bool = True,
+    level: float = 95,
+    source: str = "pooled group table",
+) -> None:
+    """Draw the forest plot of one pooled group and save it as SVG and 300-dpi PNG.
+
+    Parameters
+    ----------
+    group:
+        The group's pooled table (data-model section 5): study rows and at most one
+        pooled row. Study rows are drawn in the order given.
+    svg_path, png_path:
+        Output files (folders are created).
+    instrument_label, timepoint_label:
+        Shown in the title, e.g. ``"SPARCC SIJ"``, ``"12 weeks"``.
+    intervention, comparator:
+        Arm names for the column headers and the "favours" labels.
+    measure:
+        ``"MD"`` (score points) or ``"SMD"`` (Hedges' g); names the axis and the column.
+    favours_negative:
+        True when a negative effect favours the intervention (a decrease of an
+        inflammation score is an improvement), which is srma's convention.
+    level:
+        Confidence level of the intervals, percent (labels only).
+    source:
+        Name of the input in error messages (e.g. the Parquet path).
+
+    Raises
+    ------
+    InputError
+        When a required column or value is missing (names the study and the field).
+    """
+    studies, pooled = _check(group, source)
+    usable_mask = studies["usable"].map(lambda v: (not is_missing(v)) and bool(v))
+    used = studies[usable_mask].reset_index(drop=True)
+    unused = studies[~usable_mask].reset_index(drop=True)
+    draw_pooled = pooled is not None and len(used) >= 2
+    lvl = f"{level:g}"
+
+    tm = TextMeasure()
+    fs = FONT_SIZE
+    year_col = "year" if "year" in studies.columns else None
+
+    # ---- table content -------------------------------------------------------------
+    cols = ["study", "n1", "m1", "n2", "m2", "weight", "ci"]
+    align = {"study": "left", **{c: "right" for c in cols[1:]}}
+    rows: list[_Row] = []
+    any_dagger = False
+    for _, r in used.iterrows():
+        label = study_label(r["study_id"], r[year_col] if year_col else None)
+        flag = "" if "flags" not in r.index or is_missing(r["flags"]) else str(r["flags"])
+        if flag.lower() in INDIRECT_FLAGS:
+            label += DAGGER
+            any_dagger = True
+        label = tm.wrap(label, MAX_LABEL_W, fs)
+        w = _num(r, "weight")
+        yi, lb, ub = float(r["yi"]), float(r["ci_lb"]), float(r["ci_ub"])
+        rows.append(
+            _Row(
+                cells={
+                    "study": label,
+                    "n1": _n(_num(r, "n1i")),
+                    "m1": _mean_sd(_num(r, "m1i"), _num(r, "sd1i")),
+                    "n2": _n(_num(r, "n2i")),
+                    "m2": _mean_sd(_num(r, "m2i"), _num(r, "sd2i")),
+                    "weight": "" if math.isnan(w) else f"{w:.1f}%",
+                    "ci": _ci_text(yi, lb, ub),
+                },
+                lines=label.count("\n") + 1,
+                data={"yi": yi, "lb": lb, "ub": ub, "w": w},
+            )
+        )
+    if draw_pooled:
+        est, lb, ub = (float(pooled[c]) for c in ("estimate", "ci_lb", "ci_ub"))
+        rows.append(
+            _Row(
+                cells={
+                    "study": _model_label(pooled),
+                    "n1": _n(used["n1i"].sum()) if "n1i" in used else "",
+                    "m1": "",
+                    "n2": _n(used["n2i"].sum()) if "n2i" in used else "",
+                    "m2": "",
+                    "weight": "100.0%",
+                    "ci": _ci_text(est, lb, ub),
+                },
+                kind="pooled",
+                bold=True,
+                data={"yi": est, "lb": lb, "ub": ub},
+            )
+        )
+        pi_lb, pi_ub = _num(pooled, "pi_lb"), _num(pooled, "pi_ub")
+        if not (math.isnan(pi_lb) or math.isnan(pi_ub)):
+            rows.append(
+                _Row(
+                    cells={
+                        "study": f"{lvl}% prediction interval",
+                        "ci": f"[{fmt_num(pi_lb)}, {fmt_num(pi_ub)}]",
+                    },
+                    kind="pi",
+                    italic=True,
+                    data={"lb": pi_lb, "ub": pi_ub},
+                )
+            )
+
+    header_top = {"n1": intervention, "n2": comparator}
+    header = {
+        "study": "Study",
+        "n1": "n",
+        "m1": "Mean change (SD)",
+        "n2": "n",
+        "m2": "Mean change (SD)",
+        "weight": "Weight",
+        "ci": f"{measure} [{lvl}% CI]",
+    }
+
+    # ---- column widths -------------------------------------------------------------
+    width = {c: tm.width(header[c], fs, "bold") for c in cols}
+    for row in rows:
+        for c, text in row.cells.items():
+            width[c] = max(width[c], tm.width(text, fs, "bold" if row.bold else "normal"))
+    for left, right in (("n1", "m1"), ("n2", "m2")):
+        need = tm.width(header_top[left], fs, "bold") - (width[left] + COL_PAD + width[right])
+        if need > 0:
+            width[right] += need
+    x_left: dict[str, float] = {}
+    x = MARGIN
+    for c in cols:
+        x_left[c] = x
+        x += width[c] + COL_PAD
+    table_right = x - COL_PAD
+
+    axis_label = MEASURE_AXIS.get(measure, measure)
+    fav_left = f"\u2190 Favours {intervention if favours_negative else comparator}"
+    fav_right = f"Favours {comparator if favours_negative else intervention} \u2192"
+    panel_w = max(
+        PANEL_W, tm.width(fav_left) + tm.width(fav_right) + 0.4, tm.width(axis_label) + 0.2
+    )
+    panel_x0 = table_right + COL_PAD * 2
+    fig_w = panel_x0 + panel_w + MARGIN + 0.2  # room for the last tick label
+
+    # ---- footer text (wrapped to the figure width) ---------------------------------
+    foot: list[str] = []
+    if draw_pooled:
+        tau2, i2 = _num(pooled, "tau2"), _num(pooled, "I2")
+        qe, qep = _num(pooled, "QE"), _num(pooled, "QEp")
+        k = int(_num(pooled, "k")) if not math.isnan(_num(pooled, "k")) else len(used)
+        het = (
+            f"Heterogeneity: \u03c4\u00b2 = {fmt_num(tau2, 2)}; I\u00b2 = "
+            f"{'NA' if math.isnan(i2) else f'{i2:.0f}%'}; Q = {fmt_num(qe, 2)} "
+            f"(df = {k - 1}), {fmt_p(qep)}"
+        )
+        test = "" if is_missing(pooled.get("test")) else str(pooled.get("test")).lower()
+        stat = f"t({k - 1})" if test in {"t", "knha"} else "z"
+        overall = (
+            f"Test for overall effect: {stat} = {fmt_num(_num(pooled, 'zval'), 2)} "
+            f"({fmt_p(_num(pooled, 'pval'))})"
+        )
+        foot += [het, overall]
+    elif len(used) == 1:
+        foot.append("Single study: no pooled estimate.")
+    elif len(used) >= 2:
+        foot.append(f"{len(used)} usable studies: not pooled (below the minimum for pooling).")
+    else:
+        foot.append("No usable study data in this group.")
+    if len(unused):
+        parts = []
+        for _, r in unused.iterrows():
+            reason = (
+                "no reason given"
+                if "reason" not in r.index or is_missing(r["reason"])
+                else str(r["reason"])
+            )
+            parts.append(
+                f"{study_label(r['study_id'], r[year_col] if year_col else None)} ({reason})"
+            )
+        foot.append("Not pooled: " + "; ".join(parts) + ".")
+    if any_dagger:
+        foot.append(f"{DAGGER} Mean or SD estimated or imputed (see the extraction table).")
+    foot.append(
+        f"{measure}: {intervention} minus {comparator}, change from baseline; "
+        f"squares sized by weight; bars: {lvl}% CI."
+    )
+    foot_w = fig_w - 2 * MARGIN
+    foot = [tm.wrap(t, foot_w, fs - 0.5) for t in foot]
+
+    # ---- vertical layout (inches from the top) --------------------------------------
+    y = MARGIN
+    title_y = y + 0.14
+    y += 0.42
+    header_top_y = y + LINE_H / 2
+    y += LINE_H
+    header_y = y + LINE_H / 2
+    y += LINE_H
+    rule_y = y + 0.04
+    y += 0.1
+    panel_top = y
+    for row in rows:
+        if row.kind == "pooled":
+            y += LINE_H * 0.4  # gap before the summary rows
+        h = LINE_H * row.lines
+        row.y = y + h / 2
+        y += h
+    y += LINE_H * 0.3
+    panel_bottom = y
+    if not rows:
+        panel_bottom = panel_top + LINE_H
+        y = panel_bottom
+    y += 0.72  # ticks, axis label, favours labels
+    foot_top = y + 0.06
+    for text in foot:
+        y += LINE_H * 0.95 * (text.count("\n") + 1)
+    fig_h = y + MARGIN
+
+    with figure_context():
+        fig = new_figure(fig_w, fig_h)
+        tab = fig.add_axes((0, 0, 1, 1))
+        tab.set_xlim(0, fig_w)
+        tab.set_ylim(fig_h, 0)
+        tab.set_axis_off()
+
+        def put(
+            x: float, y: float, s: str, ha="left", bold=False, italic=False, size=fs, colour=INK
+        ) -> None:
+            tab.text(
+                x,
+                y,
+                s,
+                ha=ha,
+                va="center",
+                color=colour,
+                fontproperties=font(
+                    size, "bold" if bold else "normal", "italic" if italic else "normal"
+                ),
+                linespacing=1.15,
+            )
+
+        put(MARGIN, title_y, f"{instrument_label}, {timepoint_label}", bold=True, size=fs + 2)
+        for c in cols:
+            xa = x_left[c] if align[c] == "left" else x_left[c] + width[c]
+            put(xa, header_y, header[c], ha=align[c], bold=True)
+        for left, right in (("n1", "m1"), ("n2", "m2")):
+            x0, x1 = x_left[left], x_left[right] + width[right]
+            put((x0 + x1) / 2, header_top_y, header_top[left], ha="center", bold=True)
+            tab.plot([x0, x1], [header_top_y + LINE_H / 2 - 0.02] * 2, color=INK, lw=0.6)
+        tab.plot([MARGIN, fig_w - MARGIN], [rule_y, rule_y], color=INK, lw=0.8)
+        for row in rows:
+            for c, text in row.cells.items():
+                if not text:
+                    continue
+                xa = x_left[c] if align[c] == "left" else x_left[c] + width[c]
+                put(
+                    xa,
+                    row.y,
+                    text,
+                    ha=align[c],
+                    bold=row.bold,
+                    italic=row.italic,
+                    colour=PI_COLOUR if row.kind == "pi" and c == "ci" else INK,
+                )
+        fy = foot_top
+        for text in foot:
+            n = text.count("\n") + 1
+            tab.text(
+                MARGIN,
+                fy,
+                text,
+                ha="left",
+                va="top",
+                color=INK,
+                fontproperties=font(fs - 0.5),
+                linespacing=1.2,
+            )
+            fy += LINE_H * 0.95 * n
+
+        # ---- plot panel --------------------------------------------------------------
+        ax = fig.add_axes(
+            (
+                panel_x0 / fig_w,
+                1 - panel_bottom / fig_h,
+                panel_w / fig_w,
+                (panel_bottom - panel_top) / fig_h,
+            )
+        )
+        ax.set_ylim(panel_bottom, panel_top)
+        values = [0.0]
+        for row in rows:
+            values += [row.data.get("lb", math.nan), row.data.get("ub", math.nan)]
+        values = [v for v in values if math.isfinite(v)]
+        lo, hi = min(values), max(values)
+        if hi - lo < 1e-9:
+            lo, hi = lo - 1, hi + 1
+        # A little room so that no interval or the null line sits on the panel's edge.
+        lo, hi = lo - 0.03 * (hi - lo), hi + 0.03 * (hi - lo)
+        ticks = [
+            float(t) for t in MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
+        ]
+        xmin = max((t for t in ticks if t <= lo), default=lo)
+        xmax = min((t for t in ticks if t >= hi), default=hi)
+        ax.set_xlim(xmin, xmax)
+        ax.set_xticks([t for t in ticks if xmin - 1e-12 <= t <= xmax + 1e-12])
+        ax.set_xticklabels(
+            [fmt_num(t, _tick_digits(ticks)) for t in ax.get_xticks()],
+            fontproperties=font(fs - 0.5),
+        )
+        ax.set_yticks([])
+        for side in ("left", "right", "top"):
+            ax.spines[side].set_visible(False)
+        ax.spines["bottom"].set_linewidth(0.8)
+        ax.tick_params(axis="x", length=3, width=0.8, colors=INK)
+        ax.axvline(0, color=GREY, lw=0.8, zorder=1)
+
+        max_w = max(
+            (
+                r.data.get("w", math.nan)
+                for r in rows
+                if r.kind == "study" and math.isfinite(r.data.get("w", math.nan))
+            ),
+            default=math.nan,
+        )
+        side_max = 0.62 * LINE_H * 72  # points
+        for row in rows:
+            d = row.data
+            if row.kind == "study":
+                ax.plot(
+                    [d["lb"], d["ub"]],
+                    [row.y, row.y],
+                    color=INK,
+                    lw=0.9,
+                    zorder=2,
+                    solid_capstyle="butt",
+                )
+                if math.isfinite(d["w"]) and math.isfinite(max_w) and max_w > 0:
+                    side = max(3.0, side_max * math.sqrt(d["w"] / max_w))
+                else:
+                    side = side_max * 0.6
+                ax.scatter(
+                    [d["yi"]],
+                    [row.y],
+                    s=side**2,
+                    marker="s",
+                    color=STUDY_COLOUR,
+                    edgecolors="none",
+                    zorder=3,
+                )
+            elif row.kind == "pooled":
+                half = LINE_H * 0.36
+                ax.add_patch(
+                    Polygon(
+                        [
+                            (d["lb"], row.y),
+                            (d["yi"], row.y - half),
+                            (d["ub"], row.y),
+                            (d["yi"], row.y + half),
+                        ],
+                        closed=True,
+                        facecolor=POOLED_COLOUR,
+                        edgecolor=POOLED_COLOUR,
+                        lw=0.6,
+                        zorder=3,
+                    )
+                )
+                ax.axvline(d["yi"], color=LIGHT, lw=0.8, ls=(0, (3, 2)), zorder=0)
+            elif row.kind == "pi":
+                cap = LINE_H * 0.18
+                ax.plot([d["lb"], d["ub"]], [row.y, row.y], color=PI_COLOUR, lw=1.4, zorder=2)
+                for xv in (d["lb"], d["ub"]):
+                    ax.plot([xv, xv], [row.y - cap, row.y + cap], color=PI_COLOUR, lw=1.4, zorder=2)
+
+        # Axis label and the "favours" labels, placed in table inches under the panel.
+        put(panel_x0 + panel_w / 2, panel_bottom + 0.36, axis_label, ha="center", size=fs - 0.5)
+        put(panel_x0, panel_bottom + 0.58, fav_left, ha="left", size=fs - 0.5, colour=GREY)
+        put(
+            panel_x0 + panel_w,
+            panel_bottom + 0.58,
+            fav_right,
+            ha="right",
+            size=fs - 0.5,
+            colour=GREY,
+        )
+        save_figure(fig, svg_path, png_path)
+
+
+def _tick_digits(ticks) -> int:
+    step = abs(ticks[1] - ticks[0]) if len(ticks) > 1 else 1.0
+    for d in range(0, 4):
+        if abs(round(step, d) - step) < 1e-9:
+            return d
+    return 3
