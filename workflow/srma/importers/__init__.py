@@ -1,0 +1,107 @@
+"""Import stage: search exports -> one normalised records table per export.
+
+``read_export`` reads one file in any supported format (detected from its content) into
+the records table of ``docs/data-model.md`` section 1; ``count_table`` gives the rows of
+``results/records/counts.csv``. Each format lives in its own module.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import pandas as pd
+
+from srma.errors import InputError
+
+from .detect import FORMATS, detect_format, detect_text, read_text
+from .normalise import COLUMNS, build_table
+
+__all__ = ["COLUMNS", "FORMATS", "count_table", "detect_format", "read_export", "read_text"]
+
+#: format -> (module, database used when neither the config nor the record names one)
+READERS: dict[str, tuple[str, str]] = {
+    "medline": ("medline", "PubMed"),
+    "ris": ("ris", "RIS"),
+    "wos": ("wos", "Web of Science"),
+    "wos_tab": ("wos", "Web of Science"),
+    "ovid": ("ovid", "Ovid"),
+    "cochrane_txt": ("cochrane_txt", "CENTRAL"),
+    "endnote_xml": ("endnote_xml", "EndNote"),
+    "endnote_tagged": ("endnote_tagged", "EndNote"),
+    "bibtex": ("bibtex", "BibTeX"),
+    "csv_pubmed": ("csv_exports", "PubMed"),
+    "csv_scopus": ("csv_exports", "Scopus"),
+    "csv_embase": ("csv_exports", "Embase"),
+    "csv_cochrane": ("csv_exports", "CENTRAL"),
+}
+
+
+def read_export(
+    path: str | os.PathLike,
+    *,
+    export: str,
+    database: str | None = None,
+    fmt: str | None = None,
+) -> pd.DataFrame:
+    """Read one search export into the records table (docs/data-model.md section 1).
+
+    Parameters
+    ----------
+    path:
+        The export file.
+    export:
+        Export name; records are ``<export>:<position>`` (position zero-padded to 6).
+    database:
+        Source database; when ``None``, taken from each record (e.g. RIS ``DB``), else
+        from the format.
+    fmt:
+        Format (one of :data:`FORMATS`); detected from the content when ``None``.
+
+    Raises
+    ------
+    srma.errors.InputError
+        Empty, unknown, truncated or undecodable file, or a record that cannot be
+        traced; the message names the file, the record number and the field.
+    """
+    text = read_text(path)
+    if fmt is None:
+        fmt = detect_text(text, path)
+    elif fmt not in READERS:
+        raise InputError(path, f"unknown format {fmt!r}; one of: {', '.join(FORMATS)}")
+    module_name, default_db = READERS[fmt]
+    module = importlib.import_module(f"{__name__}.{module_name}")
+    records = module.read(text, path, fmt)
+    return build_table(
+        records,
+        path=path,
+        export=export,
+        fmt=fmt,
+        database=database,
+        default_database=default_db,
+    )
+
+
+def count_table(records: list[pd.DataFrame]) -> pd.DataFrame:
+    """Records read per export: ``export, path, format, database, records``.
+
+    ``database`` is the export's databases joined by ``; `` when its records name
+    several (e.g. an Ovid search of Embase and MEDLINE).
+    """
+    rows = []
+    for table in records:
+        if table.empty:
+            continue
+        dbs = list(dict.fromkeys(table["database"].dropna().astype(str)))
+        rows.append(
+            {
+                "export": str(table["export"].iloc[0]),
+                "path": str(table["source_file"].iloc[0]),
+                "format": str(table["format"].iloc[0]),
+                "database": "; ".join(dbs),
+                "records": int(len(table)),
+            }
+        )
+    out = pd.DataFrame(rows, columns=["export", "path", "format", "database", "records"])
+    out["records"] = out["records"].astype("int64")
+    return out

@@ -1,0 +1,308 @@
+"""Field normalisation shared by every importer, and the records table itself.
+
+Each format module turns its records into plain dicts with the keys of
+:data:`FIELDS`; :func:`build_table` checks them and makes the records table of
+``docs/data-model.md`` section 1.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+import pandas as pd
+
+from srma.errors import InputError
+
+#: Columns of the records table, in order (docs/data-model.md section 1).
+COLUMNS = (
+    "record_id",
+    "export",
+    "position",
+    "source_file",
+    "format",
+    "database",
+    "title",
+    "authors",
+    "first_author",
+    "year",
+    "journal",
+    "journal_abbrev",
+    "volume",
+    "issue",
+    "pages",
+    "first_page",
+    "doi",
+    "pmid",
+    "accession",
+    "abstract",
+    "keywords",
+    "publication_type",
+    "language",
+    "raw",
+)
+
+#: Fields a format module fills for each record.
+FIELDS = (
+    "database",
+    "title",
+    "authors",
+    "year",
+    "journal",
+    "journal_abbrev",
+    "volume",
+    "issue",
+    "pages",
+    "first_page",
+    "doi",
+    "pmid",
+    "accession",
+    "abstract",
+    "keywords",
+    "publication_type",
+    "language",
+    "raw",
+)
+LIST_FIELDS = ("authors", "keywords", "publication_type")
+TEXT_FIELDS = tuple(f for f in COLUMNS if f not in LIST_FIELDS + ("position", "year"))
+
+_DOI_RE = re.compile(r"10\.\d{4,9}/\S+")
+_YEAR_RE = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d)(?!\d)")
+_SPACE_RE = re.compile(r"\s+")
+_DIGITS_RE = re.compile(r"\d+")
+
+
+def clean(value: object) -> str | None:
+    """Trimmed text with runs of whitespace made one space; ``None`` when empty."""
+    if value is None:
+        return None
+    text = str(value)
+    if "\n" in text or "  " in text or "\t" in text or "\r" in text:
+        text = _SPACE_RE.sub(" ", text)
+    text = text.strip()
+    return text or None
+
+
+def normalise_doi(value: str | None) -> str | None:
+    """DOI in lower case without resolver prefix (``https://doi.org/``, ``dx.doi.org``,
+    ``doi:``), without PubMed's `` [doi]`` suffix and trailing punctuation.
+
+    A DOI is ``10.<registrant>/<suffix>`` (DOI Handbook, section 2.2); anything without
+    that shape gives ``None``. URL-encoded slashes (``%2F``) are decoded.
+    """
+    if not value:
+        return None
+    text = value.strip().lower()
+    if "%2f" in text:
+        text = text.replace("%2f", "/")
+    match = _DOI_RE.search(text)
+    if match is None:
+        return None
+    doi = match.group(0)
+    if doi.endswith("[doi]"):
+        doi = doi[:-5]
+    return doi.rstrip(".,;)]") or None
+
+
+def extract_year(value: str | None) -> int | None:
+    """First plausible year (1500-2099) in a date field such as ``2016 Jan 15`` or
+    ``2019///``."""
+    if not value:
+        return None
+    match = _YEAR_RE.search(value)
+    return int(match.group(1)) if match else None
+
+
+def split_pages(pages: str | None) -> tuple[str | None, str | None]:
+    """``(pages as printed, first page)``; the first page is the part before the first
+    dash, e.g. ``1328-35`` -> ``1328``, ``e12292`` -> ``e12292``."""
+    pages = clean(pages)
+    if pages is None:
+        return None, None
+    first = re.split(r"\s*[-\u2010-\u2015]\s*", pages, maxsplit=1)[0].strip()
+    return pages, (first or None)
+
+
+def join_pages(start: str | None, end: str | None) -> str | None:
+    """``SP``/``EP``-style start and end page printed as ``start-end``."""
+    start, end = clean(start), clean(end)
+    if start and end and end != start and "-" not in start:
+        return f"{start}-{end}"
+    return start or end
+
+
+def surname(author: str) -> str:
+    """Surname of an author written ``Surname, Given``; a name without a comma (a
+    collective author, or ``Surname Initials`` when it could not be split) is returned
+    whole or without its trailing initials."""
+    head, sep, _ = author.partition(",")
+    if sep:
+        return head.strip()
+    parts = author.split()
+    if (
+        len(parts) > 1
+        and parts[-1].replace(".", "").replace("-", "").isupper()
+        and len(parts[-1].replace(".", "")) <= 3
+    ):
+        return " ".join(parts[:-1])
+    return author.strip()
+
+
+def initials_name(author: str) -> str:
+    """``Maksymowych WP`` / ``Liu R.`` / ``Adler D.G.`` -> ``Surname, Initials``.
+
+    PubMed's ``AU`` and Embase's ``Author Names`` write the surname first and the
+    initials last without a comma (NLM citation style). Names whose last word does not
+    look like initials are returned unchanged.
+    """
+    author = author.strip()
+    if "," in author:
+        return author
+    parts = author.split()
+    if len(parts) > 1:
+        last = parts[-1].replace(".", "").replace("-", "")
+        if last.isalpha() and last.isupper() and len(last) <= 4:
+            return f"{' '.join(parts[:-1])}, {parts[-1]}"
+    return author
+
+
+def unique(values: Iterable[str | None]) -> list[str]:
+    """Non-empty cleaned values, first occurrence kept, order kept."""
+    seen: dict[str, None] = {}
+    for value in values:
+        value = clean(value)
+        if value and value not in seen:
+            seen[value] = None
+    return list(seen)
+
+
+def first(*values: str | None) -> str | None:
+    """First non-empty value, cleaned."""
+    for value in values:
+        value = clean(value)
+        if value:
+            return value
+    return None
+
+
+def digits(value: str | None) -> str | None:
+    """The first run of digits of ``value`` (PMIDs printed as ``12345 [pmid]``)."""
+    if not value:
+        return None
+    match = _DIGITS_RE.search(value)
+    return match.group(0) if match else None
+
+
+def check_decoded(path: object, position: int, rec: dict) -> None:
+    """Stop on text that was not valid UTF-8 (kept as lone surrogates on reading).
+
+    Raises :class:`InputError` naming the record and the field.
+    """
+    raw = rec.get("raw") or ""
+    if not _has_surrogate(raw):
+        return
+    field = "raw"
+    for name in FIELDS:
+        value = rec.get(name)
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, str) and _has_surrogate(v) for v in values):
+            field = name
+            break
+    bad = next(ch for ch in raw if "\udc80" <= ch <= "\udcff")
+    raise InputError(
+        path,
+        f"text is not UTF-8 (byte 0x{ord(bad) - 0xDC00:02X}); re-export the file as "
+        "UTF-8, or convert it first, e.g. `iconv -f latin1 -t utf-8`",
+        record=position,
+        field=field,
+    )
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def build_table(
+    records: Sequence[dict],
+    *,
+    path: object,
+    export: str,
+    fmt: str,
+    database: str | None,
+    default_database: str,
+) -> pd.DataFrame:
+    """The records table for one export.
+
+    ``database``: the one given (config) wins over the record's own, which wins over the
+    format's ``default_database``. Each record must carry a title or an identifier
+    (DOI, PMID, accession); one with none of them cannot be traced and stops the import.
+    """
+    n = len(records)
+    if n == 0:
+        raise InputError(path, f"no {fmt} records found in a non-empty file")
+    cols: dict[str, list] = {name: [None] * n for name in FIELDS}
+    first_author: list[str | None] = [None] * n
+    for i, rec in enumerate(records):
+        position = i + 1
+        check_decoded(path, position, rec)
+        title = clean(rec.get("title"))
+        doi = normalise_doi(rec.get("doi"))
+        pmid = digits(rec.get("pmid"))
+        accession = clean(rec.get("accession"))
+        if not (title or doi or pmid or accession):
+            raise InputError(
+                path,
+                "record has no title and no DOI, PMID or accession: it cannot be traced",
+                record=position,
+                field="title",
+            )
+        authors = [a for a in (clean(x) for x in rec.get("authors") or ()) if a]
+        cols["title"][i] = title
+        cols["doi"][i] = doi
+        cols["pmid"][i] = pmid
+        cols["accession"][i] = accession
+        cols["authors"][i] = authors
+        first_author[i] = surname(authors[0]) if authors else None
+        cols["database"][i] = database or clean(rec.get("database")) or default_database
+        year = rec.get("year")
+        cols["year"][i] = year if isinstance(year, int) else extract_year(year)
+        for name in (
+            "journal",
+            "journal_abbrev",
+            "volume",
+            "issue",
+            "abstract",
+            "language",
+        ):
+            cols[name][i] = clean(rec.get(name))
+        pages = rec.get("pages")
+        fp = rec.get("first_page")
+        pages, fp2 = split_pages(pages)
+        cols["pages"][i] = pages
+        cols["first_page"][i] = clean(fp) or fp2
+        cols["keywords"][i] = unique(rec.get("keywords") or ())
+        cols["publication_type"][i] = unique(rec.get("publication_type") or ())
+        cols["raw"][i] = rec.get("raw")
+
+    data: dict[str, object] = {
+        "record_id": [f"{export}:{p:06d}" for p in range(1, n + 1)],
+        "export": [export] * n,
+        "position": pd.array(range(1, n + 1), dtype="int64"),
+        "source_file": [str(path)] * n,
+        "format": [fmt] * n,
+    }
+    for name in COLUMNS[5:]:
+        if name == "first_author":
+            data[name] = first_author
+        elif name == "year":
+            data[name] = pd.array(cols["year"], dtype="Int32")
+        else:
+            data[name] = cols[name]
+    frame = pd.DataFrame(data, columns=list(COLUMNS))
+    for name in TEXT_FIELDS:
+        frame[name] = frame[name].astype("string")
+    return frame
