@@ -75,3 +75,29 @@ def test_code_hash_covers_shared_modules_and_differs_by_stage():
     assert code_hash("provenance") == code_hash("provenance")
     assert code_hash("provenance") != code_hash("logs")
     assert len(code_hash("logs")) == 16
+
+
+def test_code_hash_follows_imports_and_sees_edits(tmp_path, monkeypatch):
+    """A stage's hash covers the srma modules it imports, directly or not, so that
+    editing any of them reruns the stage's jobs."""
+    from srma import provenance
+
+    pkg = tmp_path / "srma"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "stages.py").write_text("")
+    (pkg / "io.py").write_text("")
+    (pkg / "a.py").write_text("from srma.b import f\n")
+    (pkg / "b.py").write_text("from .c import g\n")
+    (pkg / "c.py").write_text("x = 1\n")
+    (pkg / "unrelated.py").write_text("y = 1\n")
+    (pkg / "sub" / "__init__.py").write_text("from . import m\n")
+    (pkg / "sub" / "m.py").write_text("def h():\n    from srma import a\n")
+    monkeypatch.setattr(provenance, "PACKAGE_DIR", pkg)
+    names = sorted(p.name for p in provenance.module_closure(["sub"]))
+    assert names == ["__init__.py", "a.py", "b.py", "c.py", "m.py"]
+    before = provenance.code_hash.__wrapped__("a")
+    (pkg / "unrelated.py").write_text("y = 2\n")
+    assert provenance.code_hash.__wrapped__("a") == before
+    (pkg / "c.py").write_text("x = 2\n")
+    assert provenance.code_hash.__wrapped__("a") != before

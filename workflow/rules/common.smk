@@ -58,8 +58,8 @@ CODE = {
     "dedup": code_hash("dedup"),
     "screening": code_hash("screening"),
     "extraction": code_hash("extraction"),
-    "pooling": code_hash("pooling", "effects"),
-    "correlations": code_hash("correlations", "pooling", "effects"),
+    "pooling": code_hash("pooling"),
+    "correlations": code_hash("correlations"),
     "figures": code_hash("figures"),
 }
 

@@ -8,8 +8,8 @@ setting reruns exactly the jobs it affects.
 
 from __future__ import annotations
 
+import ast
 import hashlib
-import importlib.util
 from functools import cache
 from pathlib import Path
 
@@ -20,26 +20,75 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 @cache
 def code_hash(*modules: str) -> str:
-    """SHA-256 (16 hex digits) of srma's version and the source of ``modules``.
+    """SHA-256 (16 hex digits) of srma's version and the source of ``modules`` and of
+    every srma module they import, directly or not.
 
     ``modules`` are dotted names inside the package (``"pooling"``, ``"importers"``); a
-    subpackage counts with all its ``.py`` files. The shared modules every stage uses
-    (``io``, ``errors``, ``config``) always count.
+    subpackage counts with all its ``.py`` files. The glue every rule goes through
+    (``stages.py``, ``io.py``) always counts, without what it imports.
     """
     digest = hashlib.sha256(__version__.encode())
-    names = sorted(set(modules) | {"io", "errors", "config"})
-    for name in names:
-        for path in _source_files(name):
-            digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
-            digest.update(path.read_bytes())
+    shared = {PACKAGE_DIR / "stages.py", PACKAGE_DIR / "io.py"}
+    for path in sorted(module_closure(modules) | shared):
+        digest.update(str(path.relative_to(PACKAGE_DIR)).encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
+def module_closure(modules) -> set[Path]:
+    """The source files of ``modules`` and of the srma modules they import (read from
+    the import statements, without importing anything)."""
+    todo = [f for name in modules for f in _source_files(name)]
+    seen: set[Path] = set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for name in _srma_imports(path):
+            todo.extend(_source_files(name))
+    return seen
+
+
 def _source_files(name: str) -> list[Path]:
-    spec = importlib.util.find_spec(f"srma.{name}")
-    if spec is None or spec.origin is None:
-        raise ModuleNotFoundError(f"srma.{name}")
-    origin = Path(spec.origin)
-    if origin.name == "__init__.py":
-        return sorted(origin.parent.rglob("*.py"))
-    return [origin]
+    """Files of ``srma.<name>``: a module, or every file of a subpackage."""
+    base = PACKAGE_DIR.joinpath(*name.split(".")) if name else PACKAGE_DIR
+    if base.is_dir():
+        return sorted(base.rglob("*.py"))
+    if base.with_suffix(".py").is_file():
+        return [base.with_suffix(".py")]
+    # ``from srma.pkg import name`` where name is an attribute: the package's files
+    parent = name.rpartition(".")[0]
+    return _source_files(parent) if parent else [PACKAGE_DIR / "__init__.py"]
+
+
+def _srma_imports(path: Path) -> set[str]:
+    """Dotted names (relative to the srma package) imported by the file at ``path``."""
+    tree = ast.parse(path.read_bytes(), filename=str(path))
+    package = path.parent.relative_to(PACKAGE_DIR).parts
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                anchor = package[: len(package) - node.level + 1]
+                mod = ".".join([*anchor, *(node.module or "").split(".")]).strip(".")
+                names = [f"srma.{mod}".rstrip(".")]
+                names += [f"srma.{mod}.{a.name}".replace("..", ".") for a in node.names]
+            else:
+                names = [node.module or ""]
+                names += [f"{node.module}.{a.name}" for a in node.names]
+        else:
+            continue
+        for name in names:
+            if name == "srma" or name.startswith("srma."):
+                rel = name.removeprefix("srma").lstrip(".")
+                if rel and _exists(rel):
+                    found.add(rel)
+    return found
+
+
+def _exists(rel: str) -> bool:
+    base = PACKAGE_DIR.joinpath(*rel.split("."))
+    return base.is_dir() or base.with_suffix(".py").is_file()

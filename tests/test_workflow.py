@@ -1,0 +1,230 @@
+"""End to end: the workflow on a small fixture review, in a temporary directory.
+
+The fixture (tests/fixtures/review) holds ten real search records (five MEDLINE, five
+CENTRAL RIS, three of them duplicates across the files), seven screening decisions, and
+five extraction files made from the first five centres of metafor's dat.normand1999
+(length of stay, days). ``expected.json`` holds metafor's results for them, computed by
+``expected.R``; the pooled numbers must match to 1e-6.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from srma import __version__, io
+
+FIXTURE = Path(__file__).parent / "fixtures" / "review"
+EXPECTED = json.loads((FIXTURE / "expected.json").read_text())
+
+pytestmark = pytest.mark.slow
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "2", *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+    )
+    return proc
+
+
+def copy_review(root: Path, dest: Path) -> Path:
+    """A runnable copy: the workflow code plus the fixture's config and resources."""
+    shutil.copy(root / "Snakefile", dest / "Snakefile")
+    shutil.copytree(
+        root / "workflow", dest / "workflow", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copytree(FIXTURE / "config", dest / "config")
+    shutil.copytree(FIXTURE / "resources", dest / "resources")
+    return dest
+
+
+def planned_jobs(proc: subprocess.CompletedProcess) -> list[tuple[str, str]]:
+    """(rule, wildcards) of every job a dry run lists."""
+    jobs = []
+    rule = None
+    for line in proc.stdout.splitlines():
+        m = re.match(r"^(?:local)?rule (\w+):$", line.strip())
+        if m:
+            rule = m.group(1)
+            jobs.append((rule, ""))
+            continue
+        m = re.match(r"^wildcards: (.*)$", line.strip())
+        if m and rule is not None:
+            jobs[-1] = (rule, m.group(1))
+    return sorted(jobs)
+
+
+@pytest.fixture(scope="module")
+def review(root_dir, tmp_path_factory):
+    work = copy_review(root_dir, tmp_path_factory.mktemp("review"))
+    proc = snakemake(work)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return work
+
+
+def test_every_output_written(review):
+    for rel in [
+        "results/records/pubmed.parquet",
+        "results/records/central.parquet",
+        "results/records/counts.csv",
+        "results/dedup/clusters.parquet",
+        "results/dedup/unique.parquet",
+        "results/dedup/unique.ris",
+        "results/dedup/uncertain.csv",
+        "results/prisma/counts.json",
+        "results/extraction/Edinburgh1990.parquet",
+        "results/extraction/excluded.csv",
+        "results/pooled/los/12w.parquet",
+        "results/pooled/los/24w.parquet",
+        "results/tables/pooled.csv",
+        "results/tables/correlations.csv",
+        "results/figures/forest/los_12w.svg",
+        "results/figures/forest/los_24w.svg",
+        "results/figures/prisma.svg",
+    ]:
+        assert (review / rel).is_file(), rel
+        assert (review / rel).stat().st_size > 0, rel
+
+
+def test_records_and_dedup(review):
+    counts = pd.read_csv(review / "results/records/counts.csv")
+    assert dict(zip(counts["export"], counts["records"], strict=True)) == {
+        "pubmed": 5,
+        "central": 5,
+    }
+    clusters = io.read_parquet(review / "results/dedup/clusters.parquet")
+    assert len(clusters) == 10 and clusters["record_id"].is_unique
+    # the three CENTRAL records whose PMID is in the MEDLINE file are its duplicates
+    by_cluster = clusters.groupby("cluster_id")["record_id"].apply(sorted).tolist()
+    assert len(by_cluster) == 7
+    pubmed = io.read_parquet(review / "results/records/pubmed.parquet")
+    central = io.read_parquet(review / "results/records/central.parquet")
+    pmid_of = dict(zip(pubmed["record_id"], pubmed["pmid"], strict=True))
+    title_of = dict(zip(central["record_id"], central["title"], strict=True))
+    pairs = [g for g in by_cluster if len(g) == 2]
+    assert len(pairs) == 3
+    assert sorted(pmid_of[g[1]] for g in pairs) == ["23644549", "26139307", "26269397"]
+    assert all(title_of[g[0]] for g in pairs)
+    assert (
+        io.parquet_metadata(review / "results/dedup/clusters.parquet")["srma_version"]
+        == __version__
+    )
+
+
+def test_prisma_counts_reconcile(review):
+    counts = json.loads((review / "results/prisma/counts.json").read_text())
+    assert counts["identified"]["total"] == 10
+    assert counts["duplicates_removed"] == 3
+    assert counts["screened"] == 7
+    assert counts["excluded_title_abstract"] == 2
+    assert counts["assessed"] == 5
+    assert counts["included_studies"] == 5
+
+
+def test_pooled_numbers_equal_metafor(review):
+    exp = EXPECTED["los_12w"]
+    table = io.read_parquet(review / "results/pooled/los/12w.parquet")
+    studies = table[table["row_type"] == "study"].sort_values("study_id")
+    # study order by id: Edinburgh, OrpingtonMild, OrpingtonModerate, OrpingtonSevere
+    assert studies["yi"].tolist() == pytest.approx(exp["yi"], rel=1e-9)
+    assert studies["vi"].tolist() == pytest.approx(exp["vi"], rel=1e-9)
+    assert studies["weight"].tolist() == pytest.approx(exp["weights"], rel=1e-6)
+    pooled = table[table["row_type"] == "pooled"].iloc[0]
+    for key in ["estimate", "se", "ci_lb", "ci_ub", "tau2", "I2", "QE", "pi_lb", "pi_ub"]:
+        assert pooled[key] == pytest.approx(exp[key], rel=1e-6), key
+    assert pooled["pval"] == pytest.approx(exp["pval"], abs=1e-8)
+    assert pooled["k"] == 4
+
+
+def test_single_study_group_reported_not_pooled(review):
+    table = io.read_parquet(review / "results/pooled/los/24w.parquet")
+    assert (table["row_type"] == "pooled").sum() == 0
+    study = table[table["row_type"] == "study"].iloc[0]
+    assert study["study_id"] == "MontrealHome1992"
+    assert study["yi"] == pytest.approx(EXPECTED["los_24w"]["yi"])
+    assert study["vi"] == pytest.approx(EXPECTED["los_24w"]["vi"], rel=1e-9)
+    summary = pd.read_csv(review / "results/tables/pooled.csv")
+    assert summary["timepoint"].tolist() == ["12w", "24w"]
+    assert summary["k"].tolist() == [4, 1]
+    assert summary["status"].tolist() == ["pooled", "single study"]
+    assert summary["estimate"].iloc[0] == pytest.approx(EXPECTED["los_12w"]["estimate"], rel=1e-6)
+
+
+def test_correlations_pooled_equal_metafor(review):
+    exp = EXPECTED["crp_los"]
+    table = pd.read_csv(review / "results/tables/correlations.csv")
+    assert len(table) == 3
+    pooled = pd.read_csv(review / "results/tables/correlations_pooled.csv")
+    row = pooled[pooled["clinical_measure"] == "crp"].iloc[0]
+    assert row["k"] == 3
+    assert row["r"] == pytest.approx(exp["r"], rel=1e-6)
+    assert row["ci_lb"] == pytest.approx(exp["ci_lb"], rel=1e-5)
+    assert row["ci_ub"] == pytest.approx(exp["ci_ub"], rel=1e-5)
+
+
+def test_forest_plot_shows_studies_and_pooled_value(review):
+    svg = (review / "results/figures/forest/los_12w.svg").read_text()
+    for label in ["Edinburgh", "Orpington", "-35.88"]:
+        assert label in svg, label
+
+
+def test_rerun_has_nothing_to_do(review):
+    proc = snakemake(review, "-n")
+    assert proc.returncode == 0, proc.stderr
+    assert planned_jobs(proc) == [], proc.stdout
+
+
+def test_editing_one_study_reruns_only_its_jobs(review, tmp_path, root_dir):
+    work = copy_review(root_dir, tmp_path)
+    shutil.copytree(review / "results", work / "results")
+    shutil.copytree(review / ".snakemake", work / ".snakemake", symlinks=True)
+    assert planned_jobs(snakemake(work, "-n")) == []
+    path = work / "resources/extraction/OrpingtonMild1991.yaml"
+    path.write_text(path.read_text().replace("mean: 27", "mean: 26"))
+    jobs = planned_jobs(snakemake(work, "-n"))
+    assert jobs == sorted(
+        [
+            ("all", ""),
+            ("correlations", ""),
+            ("extract_study", "study=OrpingtonMild1991"),
+            ("extraction_excluded", ""),
+            ("forest", "instrument=los, timepoint=12w"),
+            ("heatmap", ""),
+            ("pool_group", "instrument=los, timepoint=12w"),
+            ("pooled_table", ""),
+        ]
+    ), jobs
+
+
+def test_adding_a_study_reruns_only_its_jobs(review, tmp_path, root_dir):
+    work = copy_review(root_dir, tmp_path)
+    shutil.copytree(review / "results", work / "results")
+    shutil.copytree(review / ".snakemake", work / ".snakemake", symlinks=True)
+    src = (work / "resources/extraction/MontrealHome1992.yaml").read_text()
+    new = src.replace("MontrealHome1992", "MontrealTransfer1992").replace(
+        "year: 1992", "year: 1992"
+    )
+    (work / "resources/extraction/MontrealTransfer1992.yaml").write_text(new)
+    jobs = planned_jobs(snakemake(work, "-n"))
+    assert jobs == sorted(
+        [
+            ("all", ""),
+            ("correlations", ""),
+            ("extract_study", "study=MontrealTransfer1992"),
+            ("extraction_excluded", ""),
+            ("forest", "instrument=los, timepoint=24w"),
+            ("heatmap", ""),
+            ("pool_group", "instrument=los, timepoint=24w"),
+            ("pooled_table", ""),
+        ]
+    ), jobs
