@@ -1,0 +1,234 @@
+"""Decide, pair by pair, whether two records are one article.
+
+Rules (each from a way two different articles can look alike):
+
+- A *conflict* makes a pair two articles whatever the title says: both have a DOI and
+  they differ; both have a PMID and they differ; both have a volume and they differ;
+  both have a first page and they differ (``123-9`` = ``123-129``); years more than 1
+  apart (print vs online year); different kinds (erratum, comment, retraction,
+  congress abstract, registry entry vs article); different numbers in the title
+  (``12-week`` vs ``48-week results``, ``part 1`` vs ``part 2``); first authors'
+  surnames unlike (rapidfuzz ratio < 75 and neither contains the other); journal
+  names that cannot be abbreviations of each other.
+- Without conflict, a pair is a duplicate when its title score (rapidfuzz
+  ``fuzz.ratio`` of the normalised titles, 0-100) reaches ``title_threshold``; or when
+  the score reaches ``uncertain_threshold`` and the pair also shares first author,
+  year, volume and first page (a re-worded or translated title of one paper).
+- Other pairs scoring at least ``uncertain_threshold`` are *uncertain*: listed for a
+  person.
+
+Exact identifiers (DOI, PMID, accession) are compared in :func:`exact_pairs`: records
+sharing one are duplicates unless their kinds differ, another identifier conflicts, or
+their titles are unalike (score < 70) or their journals are (an identifier attached to
+the wrong record, e.g. a congress abstract given its later paper's DOI).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from rapidfuzz import fuzz, process
+
+from srma.dedup.keys import Features
+from srma.dedup.normalise import journals_compatible
+
+__all__ = ["score_pairs", "exact_pairs", "EXACT_TITLE_MIN"]
+
+#: Title score below which two records sharing an identifier are not merged.
+EXACT_TITLE_MIN = 70.0
+#: First-author surname score below which two records have different first authors.
+SURNAME_MIN = 75.0
+
+
+def _both_differ(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a != "") & (b != "") & (a != b)
+
+
+def title_scores(feat: Features, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """``fuzz.ratio`` of the normalised titles of each pair (NaN when one is empty)."""
+    if len(i) == 0:
+        return np.empty(0)
+    s = process.cpdist(feat.title[i], feat.title[j], scorer=fuzz.ratio, dtype=np.float64)
+    empty = (feat.title[i] == "") | (feat.title[j] == "")
+    s = np.asarray(s, dtype=np.float64)
+    s[empty] = np.nan
+    return s
+
+
+def _surname_conflict(feat: Features, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    a, b = feat.surname[i], feat.surname[j]
+    both = (a != "") & (b != "") & (a != b)
+    out = np.zeros(len(i), dtype=bool)
+    idx = np.flatnonzero(both)
+    if len(idx):
+        s = process.cpdist(a[idx], b[idx], scorer=fuzz.ratio, dtype=np.float64)
+        bad = np.asarray(s) < SURNAME_MIN
+        for k in np.flatnonzero(bad):
+            x, y = a[idx[k]], b[idx[k]]
+            if x in y or y in x:
+                bad[k] = False
+        out[idx] = bad
+    return out
+
+
+def _journal_conflict(feat: Features, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(i), dtype=bool)
+    for k, (x, y) in enumerate(zip(i, j, strict=True)):
+        names_x = [n for n in (feat.journal[x], feat.journal_abbrev[x]) if n]
+        names_y = [n for n in (feat.journal[y], feat.journal_abbrev[y]) if n]
+        if names_x and names_y:
+            out[k] = not any(journals_compatible(p, q) for p in names_x for q in names_y)
+    return out
+
+
+def _kind_conflict(feat: Features, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Kinds differ; a record only weakly marked as a congress abstract (``abstract?``)
+    conflicts with an ``article`` only when the article spans 3 or more pages."""
+    ki, kj = feat.kind[i], feat.kind[j]
+    differ = ki != kj
+    weak = ((ki == "abstract?") & (kj == "article")) | ((kj == "abstract?") & (ki == "article"))
+    if weak.any():
+        art = np.where(ki == "article", i, j)
+        span = np.array(
+            [
+                int(feat.last_page[a]) - int(feat.first_page[a])
+                if feat.first_page[a] and feat.last_page[a]
+                else 0
+                for a in art
+            ]
+        )
+        differ = differ & ~(weak & (span < 2))
+    return differ
+
+
+def conflicts(feat: Features, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Reason code of the first conflict of each pair (``""`` when none)."""
+    reason = np.full(len(i), "", dtype=object)
+
+    def mark(mask: np.ndarray, why: str) -> None:
+        reason[(reason == "") & mask] = why
+
+    mark(_both_differ(feat.doi[i], feat.doi[j]), "different doi")
+    mark(_both_differ(feat.pmid[i], feat.pmid[j]), "different pmid")
+    mark(_kind_conflict(feat, i, j), "different kind")
+    yi, yj = feat.year[i], feat.year[j]
+    mark((yi > 0) & (yj > 0) & (np.abs(yi - yj) > 1), "years apart")
+    same_pages = (
+        (feat.first_page[i] != "")
+        & (feat.first_page[i] == feat.first_page[j])
+        & (feat.last_page[i] == feat.last_page[j])
+    )
+    # A volume is the field exports garble most ("1)" cut from "31 (Suppl 1)"): when
+    # both page ranges agree, a volume difference is not taken as a conflict.
+    mark(_both_differ(feat.volume[i], feat.volume[j]) & ~same_pages, "different volume")
+    mark(_both_differ(feat.first_page[i], feat.first_page[j]), "different pages")
+    mark(feat.numbers[i] != feat.numbers[j], "different numbers in title")
+    todo = np.flatnonzero(reason == "")
+    if len(todo):
+        sc = _surname_conflict(feat, i[todo], j[todo])
+        reason[todo[sc]] = "different first author"
+    # Journal names are compared only when volume and pages do not already agree:
+    # abbreviations vary too much ("Eur J Cardiothorac Surg" = "European Journal of
+    # Cardio-Thoracic Surgery", "(Maywood)", "(1985)") to overrule them.
+    same_place = same_pages & (feat.volume[i] == feat.volume[j])
+    todo = np.flatnonzero((reason == "") & ~same_place)
+    if len(todo):
+        jc = _journal_conflict(feat, i[todo], j[todo])
+        reason[todo[jc]] = "different journal"
+    return reason
+
+
+def _strong_support(feat: Features, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    return (
+        (feat.surname[i] != "")
+        & (feat.surname[i] == feat.surname[j])
+        & (feat.year[i] > 0)
+        & (feat.year[i] == feat.year[j])
+        & (feat.volume[i] != "")
+        & (feat.volume[i] == feat.volume[j])
+        & (feat.first_page[i] != "")
+        & (feat.first_page[i] == feat.first_page[j])
+    )
+
+
+def score_pairs(
+    feat: Features,
+    pairs: np.ndarray,
+    *,
+    title_threshold: float = 95.0,
+    uncertain_threshold: float = 85.0,
+) -> pd.DataFrame:
+    """Score candidate pairs; returns the pairs scoring at least
+    ``uncertain_threshold`` with columns ``i, j, score, status (match|uncertain|no),
+    reason``."""
+    i = pairs[:, 0].astype(np.int64) if len(pairs) else np.empty(0, dtype=np.int64)
+    j = pairs[:, 1].astype(np.int64) if len(pairs) else np.empty(0, dtype=np.int64)
+    score = title_scores(feat, i, j)
+    keep = np.nan_to_num(score, nan=-1.0) >= uncertain_threshold
+    i, j, score = i[keep], j[keep], score[keep]
+    reason = conflicts(feat, i, j)
+    ok = reason == ""
+    strong = _strong_support(feat, i, j)
+    match = ok & ((score >= title_threshold) | strong)
+    status = np.where(match, "match", np.where(ok, "uncertain", "no"))
+    reason = np.where(match & (score < title_threshold), "same author, year, volume, page", reason)
+    reason = np.where(status == "uncertain", "title similar", reason)
+    return pd.DataFrame({"i": i, "j": j, "score": score, "status": status, "reason": reason})
+
+
+def exact_pairs(feat: Features) -> pd.DataFrame:
+    """Pairs of records that share a DOI, PMID or accession.
+
+    Each record is paired with the first record (in table order) holding the same
+    identifier, so a group of ``k`` records gives ``k - 1`` pairs. Columns: ``i, j,
+    how (doi|pmid|accession), score, status (match|uncertain), reason``.
+    """
+    frames = []
+    for how in ("doi", "pmid", "accession"):
+        values = getattr(feat, how)
+        frame = pd.DataFrame({"v": values, "j": np.arange(len(values))})
+        frame = frame[frame["v"] != ""]
+        if frame.empty:
+            continue
+        first = frame.groupby("v", sort=False)["j"].transform("min")
+        frame = frame.assign(i=first)
+        frame = frame[frame["i"] != frame["j"]]
+        if frame.empty:
+            continue
+        frames.append(pd.DataFrame({"i": frame["i"], "j": frame["j"], "how": how}))
+    if not frames:
+        return pd.DataFrame(
+            {
+                "i": pd.Series(dtype="int64"),
+                "j": pd.Series(dtype="int64"),
+                "how": pd.Series(dtype=object),
+                "score": pd.Series(dtype="float64"),
+                "status": pd.Series(dtype=object),
+                "reason": pd.Series(dtype=object),
+            }
+        )
+    out = pd.concat(frames, ignore_index=True)
+    i = out["i"].to_numpy(dtype=np.int64)
+    j = out["j"].to_numpy(dtype=np.int64)
+    score = title_scores(feat, i, j)
+    reason = np.full(len(i), "", dtype=object)
+
+    def mark(mask: np.ndarray, why: str) -> None:
+        reason[(reason == "") & mask] = why
+
+    mark(_both_differ(feat.doi[i], feat.doi[j]), "same id, different doi")
+    mark(_both_differ(feat.pmid[i], feat.pmid[j]), "same id, different pmid")
+    mark(feat.kind[i] != feat.kind[j], "same id, different kind")
+    mark(np.nan_to_num(score, nan=100.0) < EXACT_TITLE_MIN, "same id, different title")
+    mark(_journal_conflict(feat, i, j), "same id, different journal")
+    status = np.where(reason == "", "match", "uncertain")
+    return pd.DataFrame(
+        {
+            "i": i,
+            "j": j,
+            "how": out["how"].to_numpy(dtype=object),
+            "score": np.where(np.isnan(score), 100.0, score),
+            "status": status,
+            "reason": reason,
+        }
+    )

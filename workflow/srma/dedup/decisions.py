@@ -1,0 +1,100 @@
+"""A person's merge decisions: ``resources/dedup/decisions.csv``.
+
+Columns ``record_id_1, record_id_2, decision, note``: ``merge`` forces the two records
+into one cluster, ``separate`` forbids them (and their clusters) from being joined.
+Pairs from ``results/dedup/uncertain.csv`` can be copied in as they are. Decisions
+are applied on every run, so they survive reruns and update searches.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterable
+
+import pandas as pd
+
+from srma.errors import InputError
+
+__all__ = ["read_decisions", "check_decisions", "DECISION_COLUMNS"]
+
+DECISION_COLUMNS = ["record_id_1", "record_id_2", "decision", "note"]
+_DECISIONS = {"merge", "separate"}
+
+
+def _empty() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype=object) for c in DECISION_COLUMNS})
+    frame["line"] = pd.Series(dtype="int64")
+    return frame
+
+
+def read_decisions(
+    path: str | os.PathLike, *, record_ids: Iterable[str] | None = None
+) -> pd.DataFrame:
+    """Read and check a decisions file.
+
+    Returns a frame with the columns above plus ``line`` (line number in the file);
+    an empty frame when the file has only its header. Raises :class:`InputError`
+    naming the file, line, record and field for a missing column, an empty record
+    id, a decision other than ``merge``/``separate``, a record paired with itself,
+    two rows on one pair, or (when ``record_ids`` is given) a record id that is not
+    among the records.
+    """
+    path = os.fspath(path)
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        header = reader.fieldnames or []
+        missing = [c for c in DECISION_COLUMNS[:3] if c not in header]
+        if missing:
+            raise InputError(path, f"missing column(s) {', '.join(missing)}", line=1)
+        rows = []
+        for k, row in enumerate(reader, start=2):
+            if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+                continue
+            rows.append({c: (row.get(c) or "").strip() for c in DECISION_COLUMNS} | {"line": k})
+    frame = pd.DataFrame(rows) if rows else _empty()
+    frame.attrs["path"] = path
+    check_decisions(frame, record_ids)
+    return frame
+
+
+def check_decisions(frame: pd.DataFrame, record_ids: Iterable[str] | None = None) -> None:
+    """Raise :class:`InputError` on the first bad row of a decisions frame."""
+    path = frame.attrs.get("path", "decisions")
+    known = set(record_ids) if record_ids is not None else None
+    seen: dict[tuple[str, str], int] = {}
+    for row in frame.itertuples(index=False):
+        line = int(row.line) if hasattr(row, "line") and pd.notna(row.line) else None
+        for field in ("record_id_1", "record_id_2"):
+            value = getattr(row, field)
+            if not value:
+                raise InputError(path, "record id is empty", line=line, field=field)
+            if known is not None and value not in known:
+                raise InputError(
+                    path,
+                    f"record id {value!r} is not among the imported records",
+                    line=line,
+                    record=value,
+                    field=field,
+                )
+        if row.decision not in _DECISIONS:
+            raise InputError(
+                path,
+                f"decision must be 'merge' or 'separate', not {row.decision!r}",
+                line=line,
+                record=row.record_id_1,
+                field="decision",
+            )
+        if row.record_id_1 == row.record_id_2:
+            raise InputError(
+                path, "a record is paired with itself", line=line, record=row.record_id_1
+            )
+        key = tuple(sorted((row.record_id_1, row.record_id_2)))
+        if key in seen:
+            raise InputError(
+                path,
+                f"pair {key[0]} / {key[1]} already decided on line {seen[key]}",
+                line=line,
+                record=row.record_id_1,
+            )
+        seen[key] = line

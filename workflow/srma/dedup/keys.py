@@ -1,0 +1,137 @@
+"""Comparison keys of every record, computed once.
+
+:func:`features` turns a records table (data-model section 1) into plain arrays
+aligned with its rows: the normalised title, first-author surname, year, journal
+words, volume, first page, identifiers and the record's kind. Blocking and
+comparison read only these arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from srma.dedup.normalise import (
+    first_author_of,
+    norm_doi,
+    norm_journal_tokens,
+    norm_pmid,
+    norm_surname,
+    norm_title,
+    norm_volume,
+    parse_pages,
+    record_kind,
+    title_numbers,
+)
+
+__all__ = ["Features", "features"]
+
+
+@dataclass(frozen=True)
+class Features:
+    """Arrays aligned with the records' rows; missing text is ``""``, a missing
+    year is ``-1``."""
+
+    title: np.ndarray  # object: normalised title
+    title_rev: np.ndarray  # object: normalised title reversed (blocking on endings)
+    numbers: np.ndarray  # object: "|"-joined numbers of the title
+    surname: np.ndarray  # object
+    year: np.ndarray  # int64
+    journal: np.ndarray  # object: tuple of journal words
+    journal_abbrev: np.ndarray  # object: tuple of abbreviation words
+    volume: np.ndarray  # object
+    first_page: np.ndarray  # object
+    last_page: np.ndarray  # object
+    doi: np.ndarray  # object
+    pmid: np.ndarray  # object
+    accession: np.ndarray  # object
+    kind: np.ndarray  # object
+
+    def __len__(self) -> int:
+        return len(self.title)
+
+
+def _col(records: pd.DataFrame, name: str) -> pd.Series:
+    if name in records.columns:
+        return records[name]
+    return pd.Series([None] * len(records), index=records.index, dtype=object)
+
+
+def _first_author(row_first: object, row_authors: object) -> object:
+    if isinstance(row_first, str) and row_first.strip():
+        return row_first
+    if row_authors is not None and not isinstance(row_authors, str | float):
+        try:
+            first = next(iter(row_authors), None)
+        except TypeError:
+            first = None
+        if first:
+            return first_author_of(first)
+    if isinstance(row_authors, str):
+        return first_author_of(row_authors)
+    return None
+
+
+def _obj(values) -> np.ndarray:
+    values = list(values)
+    arr = np.empty(len(values), dtype=object)
+    arr[:] = values
+    return arr
+
+
+def features(records: pd.DataFrame) -> Features:
+    """Compute the comparison keys of every row of ``records``."""
+    titles = [norm_title(t) or "" for t in _col(records, "title")]
+    surnames = [
+        norm_surname(_first_author(f, a)) or ""
+        for f, a in zip(_col(records, "first_author"), _col(records, "authors"), strict=True)
+    ]
+    years = pd.to_numeric(_col(records, "year"), errors="coerce").fillna(-1).astype("int64")
+    journals = [
+        norm_journal_tokens(j) if isinstance(j, str) else () for j in _col(records, "journal")
+    ]
+    abbrevs = [
+        norm_journal_tokens(j) if isinstance(j, str) else ()
+        for j in _col(records, "journal_abbrev")
+    ]
+    pages = [parse_pages(p) for p in _col(records, "pages")]
+    first_given = _col(records, "first_page")
+    first_pages = []
+    last_pages = []
+    for p, fp in zip(pages, first_given, strict=True):
+        if p is None and isinstance(fp, str):
+            p = parse_pages(fp)
+        first_pages.append(p[0] if p else "")
+        last_pages.append(p[1] if p else "")
+    kinds = [
+        record_kind(t, pt, j, v)
+        for t, pt, j, v in zip(
+            _col(records, "title"),
+            _col(records, "publication_type"),
+            _col(records, "journal"),
+            _col(records, "volume"),
+            strict=True,
+        )
+    ]
+    accession = [
+        (str(a).strip().upper() if isinstance(a, str) and a.strip() else "")
+        for a in _col(records, "accession")
+    ]
+    return Features(
+        title=_obj(titles),
+        title_rev=_obj(t[::-1] for t in titles),
+        numbers=_obj("|".join(title_numbers(t)) for t in titles),
+        surname=_obj(surnames),
+        year=years.to_numpy(dtype="int64"),
+        journal=_obj(journals),
+        journal_abbrev=_obj(abbrevs),
+        volume=_obj(norm_volume(v) or "" for v in _col(records, "volume")),
+        first_page=_obj(first_pages),
+        last_page=_obj(last_pages),
+        doi=_obj(norm_doi(d) or "" for d in _col(records, "doi")),
+        pmid=_obj(norm_pmid(p) or "" for p in _col(records, "pmid")),
+        accession=_obj(accession),
+        kind=_obj(kinds),
+    )

@@ -1,0 +1,357 @@
+"""Normalised forms of the fields that deduplication compares.
+
+Every function takes one value as exported (or ``None``) and returns the form that
+two exports of the same article share, or ``None`` when nothing usable is left.
+The rules come from the ways databases print one article differently (Hair et al.
+2023, BMC Biology 21:189, Table 1; Rathbone et al. 2015, Systematic Reviews 4:6):
+case, punctuation, diacritics, HTML/MathML markup, Greek letters spelled out or not,
+translated-title markers such as ``[Chinese]``, abbreviated page ranges (``123-9``),
+journal abbreviations, and page ranges that a spreadsheet turned into dates
+(``06-Oct`` for ``6-10``).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from functools import lru_cache
+from urllib.parse import unquote
+
+__all__ = [
+    "fold",
+    "norm_title",
+    "title_numbers",
+    "norm_surname",
+    "first_author_of",
+    "norm_journal_tokens",
+    "journals_compatible",
+    "parse_pages",
+    "norm_volume",
+    "norm_doi",
+    "norm_pmid",
+    "record_kind",
+]
+
+_TAG = re.compile(r"<[^>]{0,200}>")
+# "[Chinese]", "[Article in German]", "[in Japanese]", "[abstract]" ... anywhere.
+_LANG_NOTE = re.compile(
+    r"\[\s*(?:article\s+in\s+|in\s+)?[A-Za-z][A-Za-z ,;-]{1,40}\s*(?:abstract)?\s*\]\s*\.?",
+)
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+_DIGITS = re.compile(r"\d+")
+_MOJIBAKE = re.compile("[\u00c2\u00c3][\u0080-\u00bf]")
+
+
+def _greek_name(ch: str) -> str | None:
+    name = unicodedata.name(ch, "")
+    if name.startswith("GREEK SMALL LETTER ") or name.startswith("GREEK CAPITAL LETTER "):
+        word = name.split(" LETTER ", 1)[1].split(" WITH ")[0].lower()
+        return {"lamda": "lambda"}.get(word, word)
+    if name == "MICRO SIGN":
+        return "mu"
+    return None
+
+
+def _unmojibake(text: str) -> str:
+    """Undo UTF-8 read as Latin-1 (``KÃ¶nig`` -> ``König``), which some exports carry."""
+    if not _MOJIBAKE.search(text):
+        return text
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text
+
+
+@lru_cache(maxsize=1 << 16)
+def fold(text: str) -> str:
+    """Lower-case ASCII letters and digits separated by single spaces.
+
+    Greek letters become their names (``α`` -> ``alpha``, so ``TNF-α`` and
+    ``TNF-alpha`` agree), other letters lose their diacritics (NFKD, combining marks
+    dropped), everything else is a separator.
+    """
+    text = _unmojibake(text)
+    out = []
+    for ch in text:
+        if ch.isascii():
+            out.append(ch)
+            continue
+        greek = _greek_name(ch)
+        if greek is not None:
+            out.append(greek)
+            continue
+        for c in unicodedata.normalize("NFKD", ch):
+            if not unicodedata.combining(c):
+                out.append(c)
+    return _NON_ALNUM.sub(" ", "".join(out).lower()).strip()
+
+
+def _text(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def norm_title(value: object) -> str | None:
+    """Title for comparison: markup, entities and ``[Chinese]``-style notes removed, then
+    :func:`fold`. A title with no letters or digits left gives ``None``."""
+    text = _text(value)
+    if text is None:
+        return None
+    text = html.unescape(_TAG.sub(" ", html.unescape(text)))
+    text = _LANG_NOTE.sub(" ", text)
+    folded = fold(text)
+    return folded or None
+
+
+def title_numbers(norm: str | None) -> tuple[str, ...]:
+    """The numbers in a normalised title, in order (``48-week results`` vs ``12-week``
+    are different reports). Leading zeros are dropped."""
+    if not norm:
+        return ()
+    return tuple(n.lstrip("0") or "0" for n in _DIGITS.findall(norm))
+
+
+def norm_surname(value: object) -> str | None:
+    """Surname for comparison: folded, spaces removed (``van der Heijde`` ->
+    ``vanderheijde``)."""
+    text = _text(value)
+    if text is None:
+        return None
+    folded = fold(text).replace(" ", "")
+    return folded or None
+
+
+# A word that starts with initials: "WP", "A.", "M.Gil" (run-together export), "K.-H."
+_INITIALS = re.compile(r"^[A-Z](?:\.|-[A-Z]|[A-Z]{0,3}(?:$|\.))")
+
+
+def first_author_of(authors: object) -> str | None:
+    """Surname of the first author from an author string as exported.
+
+    Handles ``Surname, G.``, ``Surname G.`` (MEDLINE), ``Surname, Given and ...``
+    (BibTeX) and the run-together form ``Surname A. B.Other C.`` of some exports.
+    """
+    text = _text(authors)
+    if text is None:
+        return None
+    first = re.split(r"\s+and\s+|;|\n", text, maxsplit=1)[0].strip()
+    if "," in first:
+        return first.split(",", 1)[0].strip() or None
+    # "Przyklenk K.Kloner R. A." -> "Przyklenk"; "Maksymowych WP" -> "Maksymowych"
+    words = first.split()
+    keep = []
+    for word in words:
+        if keep and _INITIALS.match(word):
+            break
+        keep.append(word)
+    return " ".join(keep) or None
+
+
+# Words that journal names and their ISO 4 abbreviations drop.
+_JOURNAL_STOP = frozenset(
+    ["the", "of", "and", "for", "in", "on", "a", "an", "de", "la", "le", "les"]
+    + ["der", "die", "und", "des", "du", "et", "y"]
+)
+
+
+@lru_cache(maxsize=1 << 14)
+def norm_journal_tokens(value: str) -> tuple[str, ...]:
+    """Words of a journal name, folded, without stop words (``The Journal of
+    rheumatology`` -> ``('journal', 'rheumatology')``)."""
+    text = value.split(" = ")[0]  # "Zhonghua Yi Xue Za Zhi = National Medical Journal..."
+    return tuple(w for w in fold(text).split() if w not in _JOURNAL_STOP)
+
+
+def journals_compatible(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Whether one journal name can be an abbreviation of the other.
+
+    True when every word of the shorter name is a prefix of a word of the longer
+    one, in order (ISO 4 abbreviations keep word order and cut words: ``Ann Rheum
+    Dis`` = ``Annals of the Rheumatic Diseases``). Empty names are compatible.
+    """
+    if not a or not b or a == b:
+        return True
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    j = 0
+    for word in short:
+        while j < len(long_) and not long_[j].startswith(word):
+            j += 1
+        if j == len(long_):
+            break
+        j += 1
+    else:
+        return True
+    # Words split or joined differently ("Neuro Endocrinol Lett" = "Neuroendocrinology
+    # Letters"): every word of one must start somewhere in the other's letters, in order.
+    for x, y in ((a, b), (b, a)):
+        joined = "".join(y)
+        pos = 0
+        for word in x:
+            k = joined.find(word, pos)
+            if k < 0:
+                break
+            pos = k + len(word)
+        else:
+            return True
+    return False
+
+
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"],
+        start=1,
+    )
+}
+_PAGE_RANGE = re.compile(r"^\s*([A-Za-z]{0,3})(\d+)\s*[-\u2010-\u2015]+\s*([A-Za-z]{0,3})(\d+)")
+_PAGE_ONE = re.compile(r"^\s*([A-Za-z]{0,3})(\d+)")
+_EXCEL_DATE = re.compile(r"^\s*(\d{1,2})-([A-Za-z]{3})\s*$|^\s*([A-Za-z]{3})-(\d{1,2})\s*$")
+
+
+def parse_pages(value: object) -> tuple[str, str] | None:
+    """First and last page as digit strings, the last expanded in full.
+
+    ``123-9`` -> ``('123', '129')``; ``H887-94`` -> ``('887', '894')`` (letter prefixes
+    of supplement or section pages are dropped: databases print them or not);
+    ``e000430`` -> ``('430', '430')``; a spreadsheet-made date ``06-Oct`` -> ``('6',
+    '10')`` and ``Nov-20`` -> ``('11', '20')``. ``None`` when no page number is found.
+    """
+    text = _text(value)
+    if text is None:
+        return None
+    m = _EXCEL_DATE.match(text)
+    if m:
+        if m.group(1):
+            first, month = m.group(1), m.group(2).lower()
+            if month in _MONTHS:
+                return str(int(first)), str(_MONTHS[month])
+        else:
+            month, last = m.group(3).lower(), m.group(4)
+            if month in _MONTHS:
+                return str(_MONTHS[month]), str(int(last))
+    m = _PAGE_RANGE.match(text)
+    if m:
+        first = m.group(2).lstrip("0") or "0"
+        last = m.group(4).lstrip("0") or "0"
+        if len(last) < len(first):
+            last = first[: len(first) - len(last)] + last
+        return first, last
+    m = _PAGE_ONE.match(text)
+    if m:
+        first = m.group(2).lstrip("0") or "0"
+        return first, first
+    return None
+
+
+_VOLUME = re.compile(r"\d+")
+
+
+def norm_volume(value: object) -> str | None:
+    """The volume number (first run of digits, no leading zeros): ``88 Suppl 1`` ->
+    ``88``. ``None`` when it has no digits, or when it is a fragment cut from a longer
+    field (``1)`` from ``31 (Supplement 1)``: an unbalanced bracket)."""
+    text = _text(value)
+    if text is None:
+        return None
+    if text.count("(") != text.count(")"):
+        return None
+    m = _VOLUME.search(text)
+    if not m:
+        return None
+    return m.group(0).lstrip("0") or "0"
+
+
+_DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*|doi\s+)", re.IGNORECASE)
+_DOI = re.compile(r"10\.\d{4,9}/\S+")
+
+
+def norm_doi(value: object) -> str | None:
+    """DOI in lower case without resolver prefix or trailing punctuation; ``None``
+    when the value holds no ``10.xxxx/...`` DOI."""
+    text = _text(value)
+    if text is None:
+        return None
+    if "%" in text:  # DOIs copied from URLs: 10.1016/s0022-5223%2895%2970228-8
+        text = unquote(text)
+    text = _DOI_PREFIX.sub("", text)
+    m = _DOI.search(text)
+    if not m:
+        return None
+    return m.group(0).rstrip(".,;").lower()
+
+
+def norm_pmid(value: object) -> str | None:
+    """PubMed id as digits without leading zeros."""
+    text = _text(value)
+    if text is None:
+        return None
+    digits = re.sub(r"\D", "", text)
+    return (digits.lstrip("0") or None) if digits else None
+
+
+_ERRATUM = re.compile(
+    r"^(?:erratum|errata|correction|corrigendum|corrigenda|published erratum)\b"
+    r"|\b(?:erratum|correction|corrigendum) (?:to|for|in|on|of)\b"
+)
+_COMMENT = re.compile(
+    r"^(?:comment|comments|commentary|reply|response|author reply|authors reply|re|"
+    r"letter|in reply|editorial comment)\b(?: (?:on|to|re|by))?"
+    r"|\b(?:comment on|reply to|response to|in response to)\b"
+)
+_RETRACTION = re.compile(r"^(?:retraction|retraction notice|notice of retraction|withdrawn)\b")
+# Congress abstract numbers printed before the title: AB0870, SAT0307, FRI0270, OP0045,
+# THU0123, P123, 1234 (ACR abstract numbers are digits only and are not used here).
+_ABSTRACT_CODE = re.compile(r"^(?:[A-Z]{1,4}\d{2,5}[A-Z]?)\s+\S")
+_CONFERENCE_TYPES = ("conference", "congress", "meeting", "proceeding", "abstract")
+_REGISTRY = re.compile(
+    r"clinicaltrials\.gov|clinicaltrialsregister|\bnct\d{8}\b|who\.int/trial|isrctn"
+)
+
+
+def record_kind(
+    title: object,
+    publication_type: object = None,
+    journal: object = None,
+    volume: object = None,
+) -> str:
+    """What a record is, for the rule that records of different kinds are never one
+    article: ``erratum``, ``comment`` (comments, letters in reply), ``retraction``,
+    ``abstract`` (congress abstract), ``registry`` (trial registry entry) or
+    ``article`` (anything else). ``abstract?`` marks a record whose journal or volume
+    names a congress or meeting but that has no stronger sign of being an abstract.
+
+    Publication types are read when the export has them (MEDLINE ``PT``, RIS ``TY``
+    and keywords); otherwise the title, journal and volume are read.
+    """
+    raw_title = _text(title) or ""
+    t = fold(raw_title)
+    types = " ".join(str(x) for x in publication_type) if _is_listlike(publication_type) else ""
+    types = types.lower()
+    if "erratum" in types or _ERRATUM.search(t):
+        return "erratum"
+    if "retraction of publication" in types or _RETRACTION.search(t):
+        return "retraction"
+    # Title only: MEDLINE's "Comment" type marks letters that other databases file as
+    # articles, so the type would split true duplicates.
+    if _COMMENT.match(t):
+        return "comment"
+    where = (_text(journal) or "").lower()
+    if _REGISTRY.search(where):
+        return "registry"
+    if any(k in types for k in _CONFERENCE_TYPES) or _ABSTRACT_CODE.match(raw_title):
+        return "abstract"
+    vol = (_text(volume) or "").lower()
+    if re.search(r"\b(abstracts?|congress|meeting|conference)\b", where + " " + vol):
+        # Weak evidence: one database names the congress in the journal field, another
+        # files the same abstract under the bare journal name.
+        return "abstract?"
+    return "article"
+
+
+def _is_listlike(value: object) -> bool:
+    return isinstance(value, list | tuple) or (
+        hasattr(value, "__len__") and hasattr(value, "__iter__") and not isinstance(value, str)
+    )

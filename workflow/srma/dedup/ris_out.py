@@ -1,0 +1,105 @@
+"""Write merged records as RIS for screening tools (ASReview, Rayyan, Covidence).
+
+One RIS record per cluster, written with rispy. Tags: ``TY`` (``JOUR``, ``ABST`` for
+congress abstracts), ``ID`` = cluster id, ``TI``, ``AU`` (one per author), ``PY``,
+``T2`` journal, ``J2`` abbreviation, ``VL``, ``IS``, ``SP``/``EP``, ``DO``, ``AB``,
+``KW``, ``LA``, ``AN`` (PMID, else accession), ``DB`` (databases, ``; ``-joined) and
+``N1`` listing the source record ids so that a screener can trace every record.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import rispy
+
+from srma.dedup.normalise import parse_pages, record_kind
+
+__all__ = ["write_ris", "ris_entries"]
+
+
+def _s(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if value is pd.NA:
+        return None
+    text = " ".join(str(value).split())
+    return text or None
+
+
+def _lst(value: object) -> list[str]:
+    if value is None or isinstance(value, str | float):
+        return [value] if isinstance(value, str) and value.strip() else []
+    return [" ".join(str(v).split()) for v in value if v is not None and str(v).strip()]
+
+
+def ris_entries(unique: pd.DataFrame) -> list[dict]:
+    """rispy entries (dicts) for the rows of ``unique``."""
+    entries = []
+    for row in unique.to_dict("records"):
+        kind = record_kind(row.get("title"), row.get("publication_type"), row.get("journal"))
+        entry: dict = {"type_of_reference": "ABST" if kind == "abstract" else "JOUR"}
+        entry["id"] = _s(row.get("cluster_id"))
+        for key, col in (
+            ("title", "title"),
+            ("secondary_title", "journal"),
+            ("alternate_title1", "journal_abbrev"),
+            ("volume", "volume"),
+            ("number", "issue"),
+            ("doi", "doi"),
+            ("abstract", "abstract"),
+            ("language", "language"),
+        ):
+            value = _s(row.get(col))
+            if value:
+                entry[key] = value
+        year = row.get("year")
+        if year is not None and not pd.isna(year):
+            entry["year"] = str(int(year))
+        authors = _lst(row.get("authors"))
+        if authors:
+            entry["authors"] = authors
+        pages = _s(row.get("pages"))
+        parsed = parse_pages(pages) if pages else None
+        if pages:
+            first, _, last = pages.partition("-")
+            entry["start_page"] = first.strip() or pages
+            if last.strip() and parsed:
+                entry["end_page"] = parsed[1]
+        elif _s(row.get("first_page")):
+            entry["start_page"] = _s(row.get("first_page"))
+        keywords = _lst(row.get("keywords"))
+        if keywords:
+            entry["keywords"] = keywords
+        an = _s(row.get("pmid")) or _s(row.get("accession"))
+        if an:
+            entry["accession_number"] = an
+        dbs = _lst(row.get("databases"))
+        if dbs:
+            entry["name_of_database"] = "; ".join(dbs)
+        ids = _lst(row.get("record_ids"))
+        if ids:
+            entry["notes"] = ["srma records: " + "; ".join(ids)]
+        entries.append(entry)
+    return entries
+
+
+def write_ris(unique: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write ``unique`` (data-model section 2) as an RIS file at ``path``, UTF-8 with
+    ``\\n`` line ends; same table, same bytes."""
+    from srma.io import _atomic_write_bytes
+
+    path = Path(path)
+    text = rispy.dumps(ris_entries(unique), skip_unknown_tags=True, enforce_list_tags=False)
+
+    def _write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+
+    _atomic_write_bytes(path, _write)
+    return path
