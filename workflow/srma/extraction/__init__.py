@@ -1,0 +1,95 @@
+"""Extraction stage: one YAML file per study -> validated, harmonised arm-level rows.
+
+The workflow calls:
+
+- :func:`study_groups` (fast; when the DAG is built) - the (instrument, timepoint window)
+  groups a study's outcome rows fall into;
+- :func:`extract_study` - validate, harmonise, return the rows of data-model section 4;
+- :func:`excluded_table` - what could not be used, per study, and why;
+- :func:`correlation_rows` - the study's MRI-clinical correlations (data-model section 6).
+
+Modules: :mod:`.load` (parsing, schema and semantic checks, line numbers),
+:mod:`.harmonise` (the statistical conversions), :mod:`.windows` (timepoint windows),
+:mod:`.study` (one study's rows), :mod:`.correlations`, :mod:`.command` (``srma extract``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from srma.config import safe_load_yaml
+from srma.extraction.windows import window_for
+
+__all__ = ["correlation_rows", "excluded_table", "extract_study", "study_groups"]
+
+EXCLUDED_COLUMNS = [
+    "study_id",
+    "trial",
+    "instrument",
+    "scoring",
+    "timepoint",
+    "timepoint_weeks",
+    "arm",
+    "arm_label",
+    "statistic",
+    "reason",
+    "report",
+    "source",
+]
+
+
+def study_groups(path: str | Path, config: Mapping) -> list[tuple[str, str]]:
+    """The (instrument, timepoint-window key) groups of a study's outcome rows, sorted.
+
+    Fast on purpose (called for every study file whenever Snakemake builds its DAG): the
+    YAML is parsed with the C safe loader and nothing is validated. Rows with an unknown
+    instrument or a week outside every window are left out here; the study's extraction
+    job reports them.
+    """
+    data = safe_load_yaml(path)
+    rows = data.get("outcomes") if isinstance(data, dict) else None
+    instruments, timepoints = config["instruments"], config["timepoints"]
+    groups = set()
+    for row in rows or []:
+        if not isinstance(row, dict):
+            continue
+        instrument, weeks = row.get("instrument"), row.get("timepoint_weeks")
+        if instrument not in instruments or not isinstance(weeks, int | float):
+            continue
+        window = window_for(weeks, timepoints)
+        if window is not None:
+            groups.add((instrument, window))
+    return sorted(groups)
+
+
+def extract_study(path: str | Path, config: Mapping) -> pd.DataFrame:
+    """Validate one study file and return its harmonised rows (data model, section 4)."""
+    from srma.extraction.study import extract_study as _extract
+
+    return _extract(path, config)
+
+
+def correlation_rows(path: str | Path, config: Mapping) -> pd.DataFrame:
+    """The study's MRI-clinical correlation rows (data model, section 6)."""
+    from srma.extraction.correlations import correlation_rows as _rows
+
+    return _rows(path, config)
+
+
+def excluded_table(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Every row that cannot enter pooling, with its reason, for all studies (including
+    studies without outcome rows), sorted by study, instrument, week and arm."""
+    parts = [f.loc[~f["usable"].astype(bool), EXCLUDED_COLUMNS] for f in frames if len(f)]
+    if not parts:
+        return pd.DataFrame(columns=EXCLUDED_COLUMNS)
+    out = pd.concat(parts, ignore_index=True)
+    order = out.assign(_arm=out["arm"].map({"intervention": 0, "control": 1}))
+    order = order.sort_values(
+        ["study_id", "instrument", "timepoint_weeks", "scoring", "_arm"],
+        na_position="first",
+        kind="stable",
+    )
+    return order.drop(columns="_arm").reset_index(drop=True)

@@ -1,0 +1,400 @@
+"""Reading and checking one study extraction file.
+
+Two layers of checks, both stopping with an :class:`~srma.errors.InputError` that names
+the file, the line, the study (and the outcome/arm/correlation number) and the field:
+
+1. the JSON schema ``workflow/schemas/extraction.schema.yaml`` (types, required fields,
+   allowed values, unknown keys);
+2. checks that need the config or several fields at once (:func:`check_study`): the file
+   name equals ``study_id``; arms, reports and instruments exist; values lie in the
+   instrument's range; SDs and SEs are not negative; ``n >= 2``; quantiles are ordered;
+   every intervention row has its control row (and the other way round).
+
+The file is parsed with the C safe loader; line numbers are looked up (by composing the
+YAML node tree, which keeps line marks) only when an error is raised.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import yaml
+
+from srma.config import safe_load_yaml
+from srma.errors import InputError
+
+SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "extraction.schema.yaml"
+
+#: Fields each statistic needs (the schema says the same) and may also use.
+STATISTICS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "change_mean_sd": (("mean", "sd"), ("followup_mean", "followup_sd")),
+    "change_mean_se": (("mean", "se"), ("followup_mean", "followup_sd")),
+    "change_mean_ci": (("mean", "ci_lower", "ci_upper"), ("ci_level",)),
+    "change_mean": (("mean",), ("between_group_t",)),
+    "improvement_mean": (("mean",), ("sd", "between_group_t")),
+    "change_median_iqr": (("median", "q1", "q3"), ()),
+    "change_median_range": (("median", "min", "max"), ()),
+    "change_median_iqr_range": (("median", "q1", "q3", "min", "max"), ()),
+    "change_median": (("median",), ()),
+    "baseline_followup": (("baseline_mean", "followup_mean"), ("followup_sd",)),
+    "pct_change_mean": (("pct",), ()),
+    "baseline": (("baseline_mean",), ()),
+    "not_reported": ((), ()),
+}
+
+#: Fields allowed with every statistic.
+COMMON_FIELDS = {
+    "report",
+    "instrument",
+    "region",
+    "scoring",
+    "timepoint_weeks",
+    "arm",
+    "statistic",
+    "n",
+    "n_basis",
+    "baseline_mean",
+    "baseline_sd",
+    "baseline_n",
+    "between_group_p",
+    "exclude",
+    "source",
+    "notes",
+}
+
+#: Values that are change scores (checked against +/- the instrument's span).
+CHANGE_VALUES = ("mean", "ci_lower", "ci_upper", "median", "q1", "q3", "min", "max")
+#: Values that are scores (checked against the instrument's range).
+SCORE_VALUES = ("baseline_mean", "followup_mean")
+#: Values that must not be negative.
+NONNEGATIVE = ("sd", "se", "baseline_sd", "followup_sd")
+
+
+@functools.lru_cache(maxsize=1)
+def _validator():
+    import jsonschema
+
+    schema = safe_load_yaml(SCHEMA)
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema)
+
+
+def load_study(path: str | Path) -> dict:
+    """Parse one extraction file (C safe loader); no validation."""
+    path = Path(path)
+    try:
+        data = safe_load_yaml(path)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise InputError(
+            path, f"not valid YAML: {getattr(err, 'problem', err)}", line=line
+        ) from None
+    if not isinstance(data, dict):
+        raise InputError(path, "expected a mapping of study fields (study_id, design, ...)")
+    return data
+
+
+# Line numbers ------------------------------------------------------------------------------
+
+
+def _compose(path: str | Path):
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            return yaml.compose(fh, Loader=yaml.SafeLoader)
+    except (OSError, yaml.YAMLError):
+        return None
+
+
+def _line_in(node, keys: Sequence[object]) -> int | None:
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for key in keys:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            for knode, vnode in node.value:
+                if knode.value == key:
+                    child, line = vnode, knode.start_mark.line + 1
+                    break
+        elif (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(key, int)
+            and 0 <= key < len(node.value)
+        ):
+            child = node.value[key]
+            line = child.start_mark.line + 1
+        if child is None:
+            break
+        node = child
+    return line
+
+
+def line_of(path: str | Path, keys: Sequence[object]) -> int | None:
+    """1-based line of the node at ``keys`` (mapping keys and list indices) in a YAML
+    file; the nearest existing parent when the node itself is missing."""
+    return _line_in(_compose(path), keys)
+
+
+def _record(study_id: object, keys: Sequence[object]) -> str:
+    names = {
+        "outcomes": "outcome",
+        "arms": "arm",
+        "reports": "report",
+        "correlations": "correlation",
+    }
+    record = str(study_id) if study_id is not None else None
+    if len(keys) >= 2 and keys[0] in names and isinstance(keys[1], int):
+        item = f"{names[keys[0]]} {keys[1] + 1}"
+        record = f"{record}, {item}" if record else item
+    return record
+
+
+def fail(path, data: Mapping, keys: Sequence[object], message: str, field: str | None = None):
+    """Raise an InputError for the node at ``keys`` (line looked up now)."""
+    study = data.get("study_id") if isinstance(data, Mapping) else None
+    if field is None:
+        names = [k for k in keys if isinstance(k, str)]
+        field = names[-1] if names else None
+        if len(keys) >= 2 and isinstance(keys[1], int) and len(keys) == 2:
+            field = None
+    raise InputError(
+        path, message, record=_record(study, keys), field=field, line=line_of(path, keys)
+    )
+
+
+# Schema ------------------------------------------------------------------------------------
+
+
+def _describe(err) -> tuple[list[object], str, str | None]:
+    """(keys, message, field) for one jsonschema error, in reviewer's words."""
+    keys = list(err.absolute_path)
+    v = err.validator
+    if v == "required":
+        missing = err.message.split("'")[1] if "'" in err.message else None
+        stat = err.instance.get("statistic") if isinstance(err.instance, dict) else None
+        need = ""
+        if stat in STATISTICS and missing in STATISTICS[stat][0]:
+            need = f" (statistic '{stat}' needs {', '.join(STATISTICS[stat][0])})"
+        return keys, f"required field is missing{need}", missing
+    if v == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        allowed = ", ".join(sorted(err.schema.get("properties", {})))
+        field = extra[0] if extra else None
+        return (
+            keys + ([field] if field else []),
+            f"unknown field; expected one of: {allowed}",
+            field,
+        )
+    if v == "enum":
+        allowed = ", ".join(map(str, err.validator_value))
+        return keys, f"{err.instance!r} is not allowed; expected one of: {allowed}", None
+    if v == "type":
+        want = err.validator_value
+        want = " or ".join(want) if isinstance(want, list) else want
+        return keys, f"expected {want}, got {err.instance!r}", None
+    if v == "pattern":
+        return keys, f"{err.instance!r} does not match the pattern {err.validator_value}", None
+    if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        return keys, f"{err.instance!r} is out of bounds ({v} {err.validator_value})", None
+    if v == "minItems":
+        return keys, f"expected at least {err.validator_value} item(s)", None
+    return keys, err.message, None
+
+
+def validate_schema(path: str | Path, data: Mapping) -> None:
+    """Validate against the JSON schema; raise on the first error (in file order)."""
+    errors = list(_validator().iter_errors(data))
+    if not errors:
+        return
+    # Report the first error in the file, the most specific one on that line.
+    root = _compose(path)
+    described = [_describe(e) for e in errors]
+    keys, message, field = min(
+        described, key=lambda d: (_line_in(root, d[0]) or 0, -len(d[0]), d[1])
+    )
+    fail(path, data, keys, message, field=field)
+
+
+# Semantic checks ---------------------------------------------------------------------------
+
+
+def _num(x) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def check_study(path: str | Path, data: Mapping, config: Mapping) -> None:
+    """Checks beyond the schema (see the module docstring); raise on the first problem."""
+    path = Path(path)
+    study = data["study_id"]
+    if study != path.stem:
+        fail(path, data, ["study_id"], f"must equal the file name '{path.stem}'")
+    report_ids = [r["id"] for r in data["reports"]]
+    _unique(path, data, "reports", report_ids)
+    arms = data.get("arms") or []
+    _unique(path, data, "arms", [a["id"] for a in arms])
+    arm_by_id = {a["id"]: a for a in arms}
+    for i, arm in enumerate(arms):
+        if arm.get("n") is not None and arm["n"] < 2:
+            fail(path, data, ["arms", i, "n"], f"n = {arm['n']}: an arm needs n >= 2")
+    outcomes = data.get("outcomes") or []
+    if not outcomes and not data.get("no_outcomes_reason"):
+        fail(
+            path,
+            data,
+            ["study_id"],
+            "a study without outcome rows must say why in 'no_outcomes_reason'",
+            field="no_outcomes_reason",
+        )
+    instruments = config["instruments"]
+    for i, row in enumerate(outcomes):
+        keys = ["outcomes", i]
+        if row["instrument"] not in instruments:
+            fail(
+                path,
+                data,
+                keys + ["instrument"],
+                f"unknown instrument {row['instrument']!r}; expected one of the config's "
+                f"instruments: {', '.join(instruments)}",
+            )
+        if row["arm"] not in arm_by_id:
+            fail(
+                path,
+                data,
+                keys + ["arm"],
+                f"unknown arm {row['arm']!r}; expected one of: {', '.join(arm_by_id)}",
+            )
+        if row.get("report") is not None and row["report"] not in report_ids:
+            fail(
+                path,
+                data,
+                keys + ["report"],
+                f"unknown report {row['report']!r}; expected one of: {', '.join(report_ids)}",
+            )
+        _check_values(path, data, i, row, instruments[row["instrument"]])
+    for i, row in enumerate(data.get("correlations") or []):
+        if row.get("report") is not None and row["report"] not in report_ids:
+            fail(
+                path,
+                data,
+                ["correlations", i, "report"],
+                f"unknown report {row['report']!r}; expected one of: {', '.join(report_ids)}",
+            )
+    _check_rows_and_pairs(path, data, outcomes, arm_by_id)
+
+
+def _unique(path, data, section: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for i, x in enumerate(ids):
+        if x in seen:
+            fail(path, data, [section, i, "id"], f"id {x!r} is used twice")
+        seen.add(x)
+
+
+def _check_values(path, data, i: int, row: Mapping, inst: Mapping) -> None:
+    keys = ["outcomes", i]
+    stat = row["statistic"]
+    required, optional = STATISTICS[stat]
+    allowed = COMMON_FIELDS | set(required) | set(optional)
+    for field in row:
+        if field not in allowed:
+            fail(
+                path,
+                data,
+                keys + [field],
+                f"not a value of statistic '{stat}' (it takes: "
+                f"{', '.join(required + optional) or 'no values'}); use another statistic "
+                "or put the number in notes",
+            )
+    lo, hi = float(inst["min"]), float(inst["max"])
+    span = hi - lo
+    label = inst.get("label", row["instrument"])
+    for field in ("n", "baseline_n"):
+        if row.get(field) is not None and row[field] < 2:
+            fail(path, data, keys + [field], f"{field} = {row[field]}: an arm needs n >= 2")
+    for field in NONNEGATIVE:
+        if _num(row.get(field)) and row[field] < 0:
+            fail(path, data, keys + [field], f"{field} = {row[field]} is negative; expected >= 0")
+    for field in SCORE_VALUES:
+        v = row.get(field)
+        if _num(v) and not lo <= v <= hi:
+            fail(
+                path,
+                data,
+                keys + [field],
+                f"{field} = {v} is outside the {label} range {inst['min']}-{inst['max']}",
+            )
+    sign = -1.0 if stat == "improvement_mean" else 1.0
+    for field in CHANGE_VALUES:
+        v = row.get(field)
+        if _num(v) and not -span <= sign * v <= span:
+            fail(
+                path,
+                data,
+                keys + [field],
+                f"{field} = {v} is not a possible change on {label} "
+                f"(range {inst['min']}-{inst['max']}, so a change lies within +/-{span:g})",
+            )
+    if _num(row.get("pct")) and row["pct"] < -100:
+        fail(
+            path, data, keys + ["pct"], f"pct = {row['pct']}: a score cannot fall by more than 100%"
+        )
+    if _num(row.get("ci_lower")) and _num(row.get("ci_upper")):
+        if row["ci_lower"] > row["ci_upper"]:
+            fail(path, data, keys + ["ci_lower"], "ci_lower is above ci_upper")
+        if _num(row.get("mean")) and not row["ci_lower"] <= row["mean"] <= row["ci_upper"]:
+            fail(path, data, keys + ["mean"], "mean lies outside its confidence interval")
+    order = [f for f in ("min", "q1", "median", "q3", "max") if _num(row.get(f))]
+    for a, b in zip(order, order[1:], strict=False):
+        if row[a] > row[b]:
+            fail(path, data, keys + [b], f"{b} = {row[b]} is below {a} = {row[a]}")
+
+
+def _check_rows_and_pairs(path, data, outcomes: list, arm_by_id: Mapping) -> None:
+    """No two rows of one kind for the same arm x instrument x scoring x week; every
+    intervention row has a control row and the other way round (controlled designs)."""
+    seen: dict[tuple, int] = {}
+    roles: dict[tuple, dict[str, int]] = {}
+    for i, row in enumerate(outcomes):
+        base = (row["instrument"], row.get("scoring"), float(row["timepoint_weeks"]))
+        kind = "baseline" if row["statistic"] == "baseline" else "values"
+        key = (row["arm"], *base, kind)
+        if key in seen:
+            fail(
+                path,
+                data,
+                ["outcomes", i],
+                f"outcome {seen[key] + 1} already gives {kind} for arm {row['arm']!r}, "
+                f"{row['instrument']}, week {row['timepoint_weeks']:g}; give the other "
+                "scoring or reading a distinct 'scoring' label",
+                field="scoring",
+            )
+        seen[key] = i
+        roles.setdefault(base, {}).setdefault(arm_by_id[row["arm"]]["role"], i)
+    if data["design"] == "cohort":
+        return
+    for (instrument, scoring, weeks), present in roles.items():
+        for have, need in (("intervention", "control"), ("control", "intervention")):
+            if have in present and need not in present:
+                i = present[have]
+                label = f" ({scoring})" if scoring else ""
+                fail(
+                    path,
+                    data,
+                    ["outcomes", i],
+                    f"{have} row for {instrument}{label} at week {weeks:g} has no {need} row; "
+                    f"add the {need} arm's row (statistic 'not_reported' when the paper "
+                    "gives no numbers for it)",
+                    field="arm",
+                )
+
+
+def load_and_check(path: str | Path, config: Mapping) -> dict:
+    """Parse, validate against the schema, and run :func:`check_study`."""
+    data = load_study(path)
+    validate_schema(path, data)
+    check_study(path, data, config)
+    return data
