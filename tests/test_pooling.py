@@ -1,0 +1,216 @@
+"""srma's meta-analysis engine against reference values from R's metafor.
+
+The reference values come from ``tests/fixtures/metafor/make_fixtures.R`` (real data
+sets from metadat plus edge cases: k = 2, tau^2 on the boundary, Q below its df),
+committed as ``reference.json``. Tolerances: relative error <= 1e-6 for every
+statistic, absolute error <= 1e-8 for p-values.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from srma.pooling import (
+    confint_tau2,
+    cumul,
+    leave1out,
+    regtest,
+    rma,
+    rma_batch,
+    subgroup,
+    trimfill,
+)
+
+REF = json.loads((Path(__file__).parent / "fixtures/metafor/reference.json").read_text())
+DATA = REF["datasets"]
+STATS = ["estimate", "se", "zval", "ci_lb", "ci_ub", "tau2", "I2", "H2", "QE", "pi_lb", "pi_ub"]
+PVALS = ["pval", "QEp"]
+
+
+def close(actual, expected, *, what=""):
+    """Relative error <= 1e-6 (absolute 1e-10 for values that are 0 in metafor)."""
+    np.testing.assert_allclose(
+        np.asarray(actual, dtype=float),
+        np.asarray(expected, dtype=float),
+        rtol=1e-6,
+        atol=1e-10,
+        err_msg=what,
+    )
+
+
+def pclose(actual, expected, *, what=""):
+    np.testing.assert_allclose(
+        np.asarray(actual, dtype=float),
+        np.asarray(expected, dtype=float),
+        rtol=0,
+        atol=1e-8,
+        err_msg=what,
+    )
+
+
+def fit_id(fit):
+    return f"{fit['dataset']}-{fit['method']}-{fit['test']}"
+
+
+@pytest.mark.parametrize("fit", REF["fits"], ids=fit_id)
+def test_rma_matches_metafor(fit):
+    d = DATA[fit["dataset"]]
+    res = rma(d["yi"], d["vi"], method=fit["method"], test=fit["test"])
+    assert res.converged
+    for key in STATS:
+        close(getattr(res, key), fit[key], what=f"{fit_id(fit)} {key}")
+    for key in PVALS:
+        pclose(getattr(res, key), fit[key], what=f"{fit_id(fit)} {key}")
+    close(res.weights, fit["weights"], what=f"{fit_id(fit)} weights")
+    assert res.k == fit["k"]
+
+
+@pytest.mark.parametrize("method", ["EE", "DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM"])
+@pytest.mark.parametrize("test", ["z", "t", "knha", "adhoc"])
+def test_rma_batch_matches_metafor_all_data_sets_in_one_call(method, test):
+    """Every data set of the fixtures in one padded batch gives metafor's numbers."""
+    names = list(DATA)
+    kmax = max(len(DATA[n]["yi"]) for n in names)
+    Y = np.full((len(names), kmax), np.nan)
+    V = np.full((len(names), kmax), np.nan)
+    for i, n in enumerate(names):
+        Y[i, : len(DATA[n]["yi"])] = DATA[n]["yi"]
+        V[i, : len(DATA[n]["vi"])] = DATA[n]["vi"]
+    out = rma_batch(Y, V, method=method, test=test)
+    refs = {f["dataset"]: f for f in REF["fits"] if f["method"] == method and f["test"] == test}
+    for i, n in enumerate(names):
+        for key in STATS:
+            close(out[key][i], refs[n][key], what=f"{n} {method} {test} {key}")
+        for key in PVALS:
+            pclose(out[key][i], refs[n][key], what=f"{n} {method} {test} {key}")
+        close(out["weights"][i, : len(DATA[n]["yi"])], refs[n]["weights"])
+        assert np.all(out["weights"][i, len(DATA[n]["yi"]) :] == 0)
+
+
+@pytest.mark.parametrize("method", ["DL", "REML"])
+def test_level_90(method):
+    d = DATA["bcg"]
+    ref = REF["level90"][method]
+    res = rma(d["yi"], d["vi"], method=method, level=90)
+    for key in STATS:
+        close(getattr(res, key), ref[key], what=key)
+
+
+@pytest.mark.parametrize("name", list(DATA))
+def test_q_profile_confint(name):
+    d = DATA[name]
+    ref = REF["confint"][name]
+    ci = confint_tau2(d["yi"], d["vi"])
+    for key in ("tau2_lb", "tau2_ub", "I2_lb", "I2_ub", "H2_lb", "H2_ub"):
+        close(ci[key], ref[key], what=f"{name} {key}")
+
+
+@pytest.mark.parametrize(
+    "ref", REF["regtest"], ids=lambda r: f"{r['dataset']}-{r['method']}-{r['test']}-{r['model']}"
+)
+def test_regtest(ref):
+    d = DATA[ref["dataset"]]
+    out = regtest(d["yi"], d["vi"], model=ref["model"], method=ref["method"], test=ref["test"])
+    for key in ("zval", "est", "ci_lb", "ci_ub"):
+        close(out[key], ref[key], what=key)
+    pclose(out["pval"], ref["pval"])
+
+
+@pytest.mark.parametrize(
+    "ref",
+    REF["trimfill"],
+    ids=lambda r: f"{r['dataset']}-{r['method']}-{r['estimator']}",
+)
+def test_trimfill(ref):
+    d = DATA[ref["dataset"]]
+    out = trimfill(d["yi"], d["vi"], method=ref["method"], estimator=ref["estimator"])
+    assert out["k0"] == ref["k0"]
+    assert out["side"] == ref["side"]
+    for key in ("estimate", "se", "tau2", "ci_lb", "ci_ub"):
+        close(getattr(out["fit"], key), ref[key], what=key)
+    # metafor's own trimfill estimate, centred with its default threshold 1e-5
+    assert out["fit"].estimate == pytest.approx(ref["estimate_default"], rel=1e-4, abs=1e-6)
+
+
+def test_leave1out():
+    d = DATA["bcg"]
+    ref = REF["leave1out"]
+    out = leave1out(d["yi"], d["vi"], method="REML", test="knha")
+    for key in ("estimate", "se", "zval", "ci_lb", "ci_ub", "Q", "tau2", "I2", "H2"):
+        close(out[key], ref[key], what=key)
+    for key in ("pval", "Qp"):
+        pclose(out[key], ref[key], what=key)
+
+
+def test_cumul_by_year():
+    d = DATA["bcg"]
+    ref = REF["cumul"]
+    out = cumul(d["yi"], d["vi"], order=ref["order"], method="DL")
+    for key in ("estimate", "se", "ci_lb", "ci_ub", "Q", "tau2"):
+        # metafor's first row (k = 1) has no Q/tau2 (NA); compare from the second on
+        exp = np.array([np.nan if x is None else x for x in ref[key]], dtype=float)
+        got = out[key].to_numpy()
+        sel = np.isfinite(exp)
+        close(got[sel], exp[sel], what=key)
+    exp = np.array([np.nan if x is None else x for x in ref["pval"]], dtype=float)
+    pclose(out["pval"].to_numpy(), exp)
+    assert out["k"].tolist() == list(range(1, 14))
+
+
+@pytest.mark.parametrize("method", ["REML", "DL"])
+def test_subgroup_differences(method):
+    d = DATA["bcg"]
+    ref = REF["subgroup"][method]
+    alloc = ref["alloc"]  # dat.bcg$alloc
+    table, test = subgroup(d["yi"], d["vi"], alloc, method=method)
+    assert table["group"].tolist() == ref["groups"]
+    close(table["estimate"], ref["estimate"])
+    close(table["se"], ref["se"])
+    close(table["tau2"], ref["tau2"])
+    close(test["Q_between"], ref["Q_between"])
+    assert test["df"] == ref["df"]
+    pclose(test["pval"], ref["pval"])
+
+
+def test_print_and_to_dict_use_metafor_names():
+    d = DATA["bcg"]
+    res = rma(d["yi"], d["vi"], method="REML", test="knha")
+    text = str(res)
+    assert "Random-Effects Model (k = 13; tau^2 estimator: REML)" in text
+    assert "tval" in text and "-0.7145" in text and "-1.9960" in text
+    dd = res.to_dict()
+    for key in ("estimate", "se", "zval", "pval", "ci_lb", "ci_ub", "tau2", "I2", "H2"):
+        assert key in dd
+    for key in ("QE", "QEp", "pi_lb", "pi_ub", "weights"):
+        assert key in dd
+    assert dd["method"] == "REML" and dd["test"] == "knha" and dd["dfs"] == 12
+    json.dumps(dd)
+
+
+def test_fixed_tau2_and_masked_cells_match_unpadded_fit():
+    d = DATA["normand_md"]
+    y = np.array(d["yi"])
+    v = np.array(d["vi"])
+    res = rma(y, v, tau2=50.0)
+    w = 1 / (v + 50.0)
+    assert res.estimate == pytest.approx((w * y).sum() / w.sum(), rel=1e-12)
+    Y = np.vstack([y, y])
+    M = np.ones_like(Y, dtype=bool)
+    M[1, 0] = False
+    out = rma_batch(Y, np.vstack([v, v]), M)
+    single = rma(y[1:], v[1:])
+    assert out["estimate"][1] == pytest.approx(single.estimate, rel=1e-12)
+    assert out["k"].tolist() == [9, 8]
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="method"):
+        rma([1, 2], [1, 1], method="XX")
+    with pytest.raises(ValueError, match="test"):
+        rma([1, 2], [1, 1], test="q")
+    with pytest.raises(ValueError, match="positive"):
+        rma([1, 2], [1, 0])
