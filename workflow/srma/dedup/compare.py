@@ -13,7 +13,9 @@ Rules (each from a way two different articles can look alike):
 - Without conflict, a pair is a duplicate when its title score (rapidfuzz
   ``fuzz.ratio`` of the normalised titles, 0-100) reaches ``title_threshold``; or when
   the score reaches ``uncertain_threshold`` and the pair also shares first author,
-  year, volume and first page (a re-worded or translated title of one paper).
+  year, volume and first page (a re-worded or translated title of one paper); or when
+  one title is the other cut at a word boundary (subtitle exported in another field)
+  and the pair shares first author, year, volume and first page.
 - Other pairs scoring at least ``uncertain_threshold`` are *uncertain*: listed for a
   person.
 
@@ -151,6 +153,17 @@ def _strong_support(feat: Features, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     )
 
 
+#: Shortest title (characters, normalised) accepted as the start of another title.
+PREFIX_MIN = 30
+
+
+def _title_prefix(a: str, b: str) -> bool:
+    """One title is the other cut at a word boundary (title and subtitle exported in
+    separate fields), and at least :data:`PREFIX_MIN` characters long."""
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    return len(short) >= PREFIX_MIN and long_.startswith(short + " ")
+
+
 def score_pairs(
     feat: Features,
     pairs: np.ndarray,
@@ -164,14 +177,20 @@ def score_pairs(
     i = pairs[:, 0].astype(np.int64) if len(pairs) else np.empty(0, dtype=np.int64)
     j = pairs[:, 1].astype(np.int64) if len(pairs) else np.empty(0, dtype=np.int64)
     score = title_scores(feat, i, j)
-    keep = np.nan_to_num(score, nan=-1.0) >= uncertain_threshold
-    i, j, score = i[keep], j[keep], score[keep]
+    strong_all = _strong_support(feat, i, j)
+    prefix = np.zeros(len(i), dtype=bool)
+    low = np.nan_to_num(score, nan=100.0) < uncertain_threshold
+    for k in np.flatnonzero(strong_all & low):
+        prefix[k] = _title_prefix(feat.title[i[k]], feat.title[j[k]])
+    keep = (np.nan_to_num(score, nan=-1.0) >= uncertain_threshold) | prefix
+    i, j, score, prefix = i[keep], j[keep], score[keep], prefix[keep]
     reason = conflicts(feat, i, j)
     ok = reason == ""
     strong = _strong_support(feat, i, j)
     match = ok & ((score >= title_threshold) | strong)
     status = np.where(match, "match", np.where(ok, "uncertain", "no"))
     reason = np.where(match & (score < title_threshold), "same author, year, volume, page", reason)
+    reason = np.where(match & prefix, "title is the start of the other", reason)
     reason = np.where(status == "uncertain", "title similar", reason)
     return pd.DataFrame({"i": i, "j": j, "score": score, "status": status, "reason": reason})
 
