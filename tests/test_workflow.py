@@ -174,7 +174,7 @@ def test_correlations_pooled_equal_metafor(review):
 
 def test_forest_plot_shows_studies_and_pooled_value(review):
     svg = (review / "results/figures/forest/los_12w.svg").read_text()
-    for label in ["Edinburgh", "Orpington", "-35.88"]:
+    for label in ["Edinburgh 1990", "OrpingtonSevere 1991", "35.88", "REML"]:
         assert label in svg, label
 
 
