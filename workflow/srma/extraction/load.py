@@ -212,10 +212,13 @@ def validate_schema(path: str | Path, data: Mapping) -> None:
         return
     # Report the first error in the file, the most specific one on that line.
     root = _compose(path)
-    described = [_describe(e) for e in errors]
-    keys, message, field = min(
-        described, key=lambda d: (_line_in(root, d[0]) or 0, -len(d[0]), d[1])
-    )
+    # An unknown key (often a typo) is reported before the missing field it hides.
+    ranked = []
+    for err in errors:
+        keys, message, field = _describe(err)
+        first = 0 if err.validator == "additionalProperties" else 1
+        ranked.append(((_line_in(root, list(err.absolute_path)) or 0, first, message), keys, field))
+    (_, _, message), keys, field = min(ranked, key=lambda x: x[0])
     fail(path, data, keys, message, field=field)
 
 
