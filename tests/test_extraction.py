@@ -553,3 +553,30 @@ def test_srma_extract_reports_bad_file(tmp_path, capsys):
     assert cli.main(argv) == 1
     assert "line 2, record S1, field 'design'" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_template_is_a_valid_study_file(tmp_path, config):
+    path = tmp_path / "Author2020.yaml"
+    path.write_text((ROOT / "docs" / "extraction-template.yaml").read_text())
+    df = extract_study(path, config)
+    assert df["usable"].all() and len(df) == 2
+    # CI -2.9 to 0.7 with n = 24: SD = sqrt(24) * 3.6 / (2 * qt(0.975, 23)) = 4.262747 (R)
+    assert one(df, arm="control").sd_change == pytest.approx(4.262747, abs=1e-6)
+    assert study_groups(path, config) == [("sparcc_sij", "12w")]
+
+
+def test_study_groups_reads_flow_style_files(tmp_path, config):
+    path = tmp_path / "S1.yaml"
+    path.write_text(
+        "{study_id: S1, outcomes: [{instrument: berlin_sij, timepoint_weeks: 14},"
+        " {instrument: asspimri, timepoint_weeks: 104}, {instrument: nope, timepoint_weeks: 12}]}"
+    )
+    assert study_groups(path, config) == [("asspimri", "2y"), ("berlin_sij", "12w")]
+    path.write_text("study_id: S1\noutcomes: []\n")
+    assert study_groups(path, config) == []
+
+
+def test_bundled_seed_copy_matches_shared_seed(shared_dir):
+    """The faithfulness tests read resources/seed; it must be the shared seed data."""
+    for name in ("studies.csv", "outcomes.csv", "correlations.csv"):
+        assert (SEED / name).read_bytes() == (shared_dir / "seed-data" / name).read_bytes()

@@ -457,13 +457,14 @@ def extract_study(path: str | Path, config: Mapping) -> pd.DataFrame:
 
 
 def _frame(records: list[dict]) -> pd.DataFrame:
-    df = pd.DataFrame.from_records(records, columns=list(COLUMNS))
-    for col, dtype in COLUMNS.items():
-        if dtype == "str":
-            # a string column stays a string column in Parquet even when all null
-            df[col] = df[col].astype("string")
-        elif dtype == "bool":
-            df[col] = df[col].astype(bool)
-        else:
-            df[col] = df[col].astype(dtype)
-    return df
+    """Records as a table with the column types of data-model section 4 (string columns
+    stay strings in Parquet even when all null)."""
+    return pd.DataFrame(
+        {
+            col: pd.Series(
+                [r.get(col) for r in records],
+                dtype="string" if dtype == "str" else dtype,
+            )
+            for col, dtype in COLUMNS.items()
+        }
+    )
