@@ -34,8 +34,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from scipy import stats
+from scipy.special import chdtrc, ndtr, ndtri
 
-from srma.tau2 import METHODS, estimate_tau2, generalised_q, solve_root
+from srma.tau2 import METHODS, _estimate_tau2_t, chunks, generalised_q, solve_root
 
 TESTS = ("z", "t", "knha", "adhoc")
 
@@ -107,33 +108,65 @@ def rma_batch(
     Returns a dict of 1-D arrays named as in :data:`BATCH_KEYS` plus ``weights``
     (2-D, percent, 0 in empty cells). Rows with ``k = 0`` are all-NaN; rows with
     ``k = 1`` give the study itself with NaN heterogeneity statistics.
+
+    The rows are processed in chunks of a few thousand cells (see
+    :data:`srma.tau2.CHUNK_CELLS`), each chunk with whole-array operations.
     """
     method, test = _check(method, test, level)
     Y, V, M = _prepare(Y, V, mask)
-    n = Y.shape[0]
-    k = M.sum(axis=1)
-    if tau2 is None:
-        t2, conv, its = estimate_tau2(method, Y, V, M)
+    n, kmax = Y.shape
+    fixed = None
+    if tau2 is not None:
+        fixed = np.broadcast_to(np.asarray(tau2, dtype=float), (n,))
+    Yt, Vt, Mt = (np.ascontiguousarray(a.T) for a in (Y, V, M))
+    out = {key: np.empty(n, dtype=float) for key in BATCH_KEYS}
+    out["k"] = np.empty(n, dtype=np.int64)
+    out["converged"] = np.empty(n, dtype=bool)
+    out["iterations"] = np.empty(n, dtype=np.int64)
+    weights = np.empty((kmax, n))
+    for sl in chunks(n, kmax):
+        part = _fit_t(
+            Yt[:, sl],
+            Vt[:, sl],
+            Mt[:, sl],
+            method,
+            test,
+            level,
+            None if fixed is None else fixed[sl],
+        )
+        for key in BATCH_KEYS:
+            out[key][sl] = part[key]
+        weights[:, sl] = part["weights"]
+    out["weights"] = np.ascontiguousarray(weights.T)
+    return out
+
+
+def _fit_t(Y, V, M, method, test, level, fixed) -> dict[str, np.ndarray]:
+    """:func:`rma_batch` on one chunk of transposed arrays ``(K, C)``."""
+    n = Y.shape[1]
+    k = M.sum(axis=0)
+    if fixed is None:
+        t2, conv, its = _estimate_tau2_t(method, Y, V, M)
     else:
-        t2 = np.broadcast_to(np.asarray(tau2, dtype=float), (n,)).copy()
+        t2 = np.array(fixed, dtype=float)
         conv, its = np.ones(n, dtype=bool), np.zeros(n, dtype=np.int64)
     alpha = 1 - level / 100
     with np.errstate(invalid="ignore", divide="ignore"):
-        w = M / (V + t2[:, None])
-        sw = w.sum(axis=1)
-        est = (w * Y).sum(axis=1) / sw
-        r = Y - est[:, None]
+        w = M / (V + t2[None, :])
+        sw = w.sum(axis=0)
+        est = (w * Y).sum(axis=0) / sw
+        r = Y - est[None, :]
         se = np.sqrt(1 / sw)
         df = k - 1
-        s2w = (w * r * r).sum(axis=1) / df
+        s2w = (w * r * r).sum(axis=0) / df
         if test == "knha":
             se = se * np.sqrt(s2w)
         elif test == "adhoc":
             se = se * np.sqrt(np.maximum(1.0, s2w))
         zval = est / se
         if test == "z":
-            crit = np.full(n, stats.norm.isf(alpha / 2))
-            pval = 2 * stats.norm.sf(np.abs(zval))
+            crit = np.full(n, ndtri(1 - alpha / 2))
+            pval = 2 * ndtr(-np.abs(zval))
         else:
             crit = stats.t.isf(alpha / 2, df)
             pval = 2 * stats.t.sf(np.abs(zval), df)
@@ -141,21 +174,21 @@ def rma_batch(
         se_pi = np.sqrt(se * se + t2)
         pi_lb, pi_ub = est - crit * se_pi, est + crit * se_pi
         w0 = M / V
-        sw0 = w0.sum(axis=1)
+        sw0 = w0.sum(axis=0)
         QE = generalised_q(Y, V, M, np.zeros(n))
-        QEp = stats.chi2.sf(QE, df)
+        QEp = chdtrc(df, QE)
         if method in ("EE", "FE"):
             I2 = np.maximum(0.0, 100 * (QE - df) / QE)
             H2 = QE / df
         else:
-            s2 = df * sw0 / (sw0 * sw0 - (w0 * w0).sum(axis=1))
+            s2 = df * sw0 / (sw0 * sw0 - (w0 * w0).sum(axis=0))
             I2 = 100 * t2 / (t2 + s2)
             H2 = (t2 + s2) / s2
-        weights = 100 * w / sw[:, None]
+        weights = 100 * w / sw[None, :]
     single = k == 1
     for arr in (I2, H2, QEp, s2w):
         arr[single] = np.nan
-    out = {
+    return {
         "k": k.astype(np.int64),
         "estimate": est,
         "se": se,
@@ -175,7 +208,6 @@ def rma_batch(
         "iterations": its,
         "weights": np.where(M > 0, weights, 0.0),
     }
-    return out
 
 
 @dataclass
@@ -335,30 +367,31 @@ def confint_tau2_batch(Y, V, mask=None, *, level: float = 95) -> dict[str, np.nd
     random-effects formulas with the typical within-study variance ``s^2``.
     """
     Y, V, M = _prepare(Y, V, mask)
-    n = Y.shape[0]
-    k = M.sum(axis=1)
+    Y, V, M = (np.ascontiguousarray(a.T) for a in (Y, V, M))
+    n = Y.shape[1]
+    k = M.sum(axis=0)
     df = np.maximum(k - 1, 1)
     alpha = 1 - level / 100
     out = {}
-    ybar = (M * Y).sum(axis=1) / np.maximum(k, 1)
-    rss = (M * (Y - ybar[:, None]) ** 2).sum(axis=1)
+    ybar = (M * Y).sum(axis=0) / np.maximum(k, 1)
+    rss = (M * (Y - ybar[None, :]) ** 2).sum(axis=0)
     for name, q in (("lb", stats.chi2.isf(alpha / 2, df)), ("ub", stats.chi2.ppf(alpha / 2, df))):
 
         def f(t, q=q):
-            w = M / (V + t[:, None])
-            sw = w.sum(axis=1)
-            r = Y - ((w * Y).sum(axis=1) / sw)[:, None]
-            g = (w * r * r).sum(axis=1) - q
-            d = (w * w * r * r).sum(axis=1)
+            w = M / (V + t[None, :])
+            sw = w.sum(axis=0)
+            r = Y - ((w * Y).sum(axis=0) / sw)[None, :]
+            g = (w * r * r).sum(axis=0) - q
+            d = (w * w * r * r).sum(axis=0)
             return g, g / d
 
-        hi0 = rss / df + (M * V).max(axis=1)
+        hi0 = rss / df + (M * V).max(axis=0)
         t, _, _ = solve_root(f, n, hi0, tol=1e-12)
         out[f"tau2_{name}"] = np.where(k >= 2, t, np.nan)
     w0 = M / V
-    sw0 = w0.sum(axis=1)
+    sw0 = w0.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        s2 = (k - 1) * sw0 / (sw0 * sw0 - (w0 * w0).sum(axis=1))
+        s2 = (k - 1) * sw0 / (sw0 * sw0 - (w0 * w0).sum(axis=0))
     for name in ("lb", "ub"):
         t = out[f"tau2_{name}"]
         out[f"tau_{name}"] = np.sqrt(t)

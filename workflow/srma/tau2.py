@@ -27,9 +27,12 @@ ML, REML and PM are solved to an absolute tolerance of 1e-10 on tau^2 by a safeg
 Newton (Fisher scoring) iteration inside a bracket ``[lo, hi]`` that always holds a
 sign change of the estimating equation: a step that leaves the bracket is replaced by
 bisection, so every row converges (no divergence or oscillation as with plain Fisher
-scoring, which metafor uses and which fails on some small data sets). The boundary is
-checked first: when the estimating equation is <= 0 at tau^2 = 0 the optimum is on the
-boundary and tau^2 = 0 (as in metafor).
+scoring, which metafor uses and which fails on some small data sets). For ML and REML
+the bracket is chosen next to the best point of a 16-point grid of the (restricted)
+log-likelihood over [0, upper end], because with sampling variances spanning orders of
+magnitude the likelihood can have two modes; the boundary tau^2 = 0 is taken when the
+score there is <= 0 and its likelihood is at least that of the interior maximum found. PM's equation ``Q(tau^2) = k - 1`` is
+monotone: tau^2 = 0 when ``Q(0) <= k - 1``, else its single root.
 """
 
 from __future__ import annotations
@@ -47,17 +50,17 @@ TOL = 1e-10
 
 def _sums(Y, V, M, t):
     """Weights and weighted sums at tau^2 = ``t`` (one value per row)."""
-    w = M / (V + t[:, None])
-    sw = w.sum(axis=1)
-    mu = (w * Y).sum(axis=1) / sw
-    r = Y - mu[:, None]
+    w = M / (V + t[None, :])
+    sw = w.sum(axis=0)
+    mu = (w * Y).sum(axis=0) / sw
+    r = Y - mu[None, :]
     return w, sw, mu, r
 
 
 def generalised_q(Y, V, M, t) -> np.ndarray:
     """``Q(tau^2) = sum w_i (y_i - mu)^2`` with ``w_i = 1/(v_i + tau^2)``."""
     w, _, _, r = _sums(Y, V, M, t)
-    return (w * r * r).sum(axis=1)
+    return (w * r * r).sum(axis=0)
 
 
 def _eq(method: str, Y, V, M, k) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
@@ -69,22 +72,40 @@ def _eq(method: str, Y, V, M, k) -> Callable[[np.ndarray], tuple[np.ndarray, np.
 
     def f(t):
         w, sw, _, r = _sums(Y, V, M, t)
-        w2 = w * w
-        s2 = w2.sum(axis=1)
-        wr2 = (w2 * r * r).sum(axis=1)
-        if method == "REML":
-            s3 = (w2 * w).sum(axis=1)
-            u = wr2 - (sw - s2 / sw)
-            info = s2 - 2 * s3 / sw + (s2 / sw) ** 2
-            return u, u / info
-        if method == "ML":
-            u = wr2 - sw
-            return u, u / s2
+        wr = w * r  # P y
+        wr2v = wr * wr
+        wr2 = wr2v.sum(axis=0)  # y'PPy
+        if method in ("REML", "ML"):
+            w2 = w * w
+            s2 = w2.sum(axis=0)
+            # y'PPPy = sum w^3 r^2 - (sum w^2 r)^2 / sum w
+            ppp = (wr2v * w).sum(axis=0) - (wr * w).sum(axis=0) ** 2 / sw
+            if method == "REML":
+                s3 = (w2 * w).sum(axis=0)
+                u = wr2 - (sw - s2 / sw)
+                trpp = s2 - 2 * s3 / sw + (s2 / sw) ** 2
+                curv = 2 * ppp - trpp  # -dU/dtau^2 (observed information, times 2)
+                fisher = trpp
+            else:
+                u = wr2 - sw
+                curv = 2 * ppp - s2
+                fisher = s2
+            # Newton on the observed information where the likelihood is concave,
+            # Fisher scoring elsewhere
+            return u, u / np.where(curv > 0, curv, fisher)
         # PM / EB
-        q = (w * r * r).sum(axis=1)
-        g = q - (k - 1)
+        g = (wr * r).sum(axis=0) - (k - 1)
         return g, g / wr2
 
+    def loglik(t):
+        """(Restricted) log-likelihood up to a constant."""
+        w, sw, _, r = _sums(Y, V, M, t)
+        ll = -0.5 * ((M * np.log(V + t[None, :])).sum(axis=0) + (w * r * r).sum(axis=0))
+        if method == "REML":
+            ll -= 0.5 * np.log(sw)
+        return ll
+
+    f.loglik = loglik
     return f
 
 
@@ -95,45 +116,53 @@ def solve_root(
     *,
     tol: float = TOL,
     maxiter: int = 200,
+    bracket: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Vectorised safeguarded Newton root search of a decreasing-at-root ``f`` on
     ``[0, inf)``.
 
-    Returns ``(t, converged, iterations)``. Rows with ``f(0) <= 0`` get ``t = 0``
-    (boundary optimum). Otherwise the upper end is found by doubling ``hi0`` until
-    ``f(hi) < 0``; then each iteration takes the Newton step when it stays strictly
-    inside the bracket and bisects otherwise, shrinking the bracket by the sign of
-    ``f`` at the new point. Stops when the step (or the bracket width) is below
-    ``tol * max(1, t)``.
+    Returns ``(t, converged, iterations)``. Without ``bracket``: rows with
+    ``f(0) <= 0`` get ``t = 0`` (boundary optimum); otherwise the upper end is found by
+    quadrupling ``hi0`` until ``f(hi) < 0``. ``bracket = (active, lo, hi)`` gives the
+    rows to solve and their brackets directly (the other rows get 0). Each iteration
+    takes the Newton step when it stays strictly inside the bracket and bisects
+    otherwise, shrinking the bracket by the sign of ``f`` at the new point; a row stops
+    when the step (or the bracket width) is below ``tol * max(1, t)``.
     """
     zero = np.zeros(n)
-    f0, _ = f(zero)
-    active = f0 > 0
-    t = zero.copy()
     its = np.zeros(n, dtype=np.int64)
-    converged = ~active | ~np.isfinite(f0)
-    active &= np.isfinite(f0)
-    if not active.any():
-        return t, converged, its
-    lo = zero.copy()
-    hi = np.where(active, np.maximum(hi0, 1e-8), 1.0)
-    fh, _ = f(hi)
-    for _ in range(200):
-        grow = active & (fh >= 0)
-        if not grow.any():
-            break
-        lo = np.where(grow, hi, lo)
-        hi = np.where(grow, hi * 4, hi)
+    if bracket is None:
+        f0, _ = f(zero)
+        active = (f0 > 0) & np.isfinite(f0)
+        converged = ~active
+        if not active.any():
+            return zero, converged, its
+        lo = zero.copy()
+        hi = np.where(active, np.maximum(hi0, 1e-8), 1.0)
         fh, _ = f(hi)
-    # start from the midpoint-free Newton step at lo (= 0 or the last grown point)
+        for _ in range(200):
+            grow = active & (fh >= 0)
+            if not grow.any():
+                break
+            lo = np.where(grow, hi, lo)
+            hi = np.where(grow, hi * 4, hi)
+            fh, _ = f(hi)
+    else:
+        active, lo, hi = (np.asarray(a) for a in bracket)
+        active = active.copy()
+        converged = ~active
     t = np.where(active, lo, 0.0)
     ft, step = f(t)
+    dxold = hi - lo
     for it in range(1, maxiter + 1):
         new = t + step
-        inside = np.isfinite(new) & (new > lo) & (new < hi)
+        # Newton only when it stays inside the bracket and at least halves the step
+        # before (else bisection): convergence is then at least linear with rate 1/2
+        inside = np.isfinite(new) & (new > lo) & (new < hi) & (np.abs(step) <= 0.5 * dxold)
         new = np.where(inside, new, 0.5 * (lo + hi))
         new = np.where(active, new, t)
         delta = np.abs(new - t)
+        dxold = np.where(active, np.where(inside, delta, hi - lo), dxold)
         t = new
         its = np.where(active, it, its)
         ft, step = f(t)
@@ -149,20 +178,58 @@ def solve_root(
     return t, converged, its
 
 
-def estimate_tau2(
+#: grid of the likelihood search: 0 and hi * 10^-s for 15 values of s evenly spaced from 8 to 0
+GRID = np.concatenate([[0.0], 10.0 ** np.linspace(-8, 0, 15)])
+
+
+def _likelihood_bracket(method, Y, V, M, f, n, hi0):
+    """Bracket around the global maximum of the (restricted) likelihood.
+
+    The likelihood can have two modes when the sampling variances span orders of
+    magnitude; a root search from 0 may then stop at the lower one. The likelihood is
+    evaluated on :data:`GRID` (scaled by an upper end where the score is negative) and
+    the bracket is the grid interval next to the best positive grid point in which the
+    score changes sign. Returns ``(active, lo, hi, boundary)``: rows with a zero score
+    at the grid point are inactive (solved there); ``boundary`` marks rows whose score
+    at tau^2 = 0 is <= 0, where tau^2 = 0 is a local maximum to compare with.
+    """
+    hi = np.maximum(hi0, 1e-8)
+    fh, _ = f(hi)
+    for _ in range(200):
+        grow = fh >= 0
+        if not grow.any():
+            break
+        hi = np.where(grow, hi * 4, hi)
+        fh, _ = f(hi)
+    grid = GRID[None, :] * hi[:, None]  # (n, G)
+    ll = np.empty_like(grid)
+    for j in range(grid.shape[1]):
+        ll[:, j] = f.loglik(grid[:, j])
+    ll = np.where(np.isfinite(ll), ll, -np.inf)
+    rows = np.arange(n)
+    last = grid.shape[1] - 1
+    f0, _ = f(grid[:, 0])
+    # the best interior grid point; the boundary is compared with its refined maximum
+    # afterwards, since a narrow interior mode can sit between grid points
+    best = np.argmax(ll[:, 1:], axis=1) + 1
+    fb, _ = f(grid[rows, best])
+    right = fb > 0  # score positive: the maximum is to the right
+    lo_i = np.where(right, best, best - 1)
+    hi_i = np.where(right, np.minimum(best + 1, last), best)
+    boundary = f0 <= 0
+    active = fb != 0
+    return active, grid[rows, lo_i], grid[rows, hi_i], boundary
+
+
+def _estimate_tau2_t(
     method: str, Y: np.ndarray, V: np.ndarray, M: np.ndarray, *, tol: float = TOL
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """tau^2 per row by ``method``; returns ``(tau2, converged, iterations)``.
-
-    ``Y``, ``V`` and ``M`` are float arrays of shape ``(B, K)``; masked cells must hold
-    finite placeholders (``Y = 0``, ``V = 1``). Rows with fewer than 2 studies get
-    ``tau2 = 0``.
-    """
+    """:func:`estimate_tau2` on transposed arrays of shape ``(K, B)``."""
     method = method.upper()
     if method not in METHODS:
         raise ValueError(f"unknown tau^2 estimator {method!r}; expected one of {METHODS}")
-    n = Y.shape[0]
-    k = M.sum(axis=1)
+    n = Y.shape[1]
+    k = M.sum(axis=0)
     ok = k >= 2
     kk = np.where(ok, k, 2.0)
     conv = np.ones(n, dtype=bool)
@@ -171,16 +238,16 @@ def estimate_tau2(
     if method in ("EE", "FE"):
         return zero, conv, its
     w0 = M / V
-    sw0 = w0.sum(axis=1)
-    ybar = (M * Y).sum(axis=1) / np.where(ok, k, 1.0)
-    rss = (M * (Y - ybar[:, None]) ** 2).sum(axis=1)
+    sw0 = w0.sum(axis=0)
+    ybar = (M * Y).sum(axis=0) / np.where(ok, k, 1.0)
+    rss = (M * (Y - ybar[None, :]) ** 2).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         if method == "DL":
             q0 = generalised_q(Y, V, M, zero)
-            c = sw0 - (w0 * w0).sum(axis=1) / sw0
+            c = sw0 - (w0 * w0).sum(axis=0) / sw0
             t = np.maximum(0.0, (q0 - (kk - 1)) / c)
         elif method == "HE":
-            t = np.maximum(0.0, (rss - (kk - 1) / kk * (M * V).sum(axis=1)) / (kk - 1))
+            t = np.maximum(0.0, (rss - (kk - 1) / kk * (M * V).sum(axis=0)) / (kk - 1))
         elif method == "HS":
             q0 = generalised_q(Y, V, M, zero)
             t = np.maximum(0.0, (q0 - kk) / sw0)
@@ -192,7 +259,48 @@ def estimate_tau2(
             f = _eq(eq, Y, V, M, kk)
             # upper start: the unweighted spread of the effects (tau^2 beyond it gives a
             # negative equation for all three estimators); doubled on demand.
-            hi0 = rss / np.maximum(kk - 1, 1) + (M * V).max(axis=1)
-            t, conv, its = solve_root(f, n, hi0, tol=tol)
+            hi0 = rss / np.maximum(kk - 1, 1) + (M * V).max(axis=0)
+            if eq == "PM":
+                # Q(tau^2) is decreasing: one root at most
+                t, conv, its = solve_root(f, n, hi0, tol=tol)
+            else:
+                active, lo, hi, boundary = _likelihood_bracket(eq, Y, V, M, f, n, hi0)
+                t, conv, its = solve_root(f, n, hi0, tol=tol, bracket=(active, lo, hi))
+                t = np.where(active, t, lo)
+                # boundary optimum when tau^2 = 0 is a maximum at least as high
+                zero = np.zeros(n)
+                t = np.where(boundary & (f.loglik(zero) >= f.loglik(t)), 0.0, t)
     t = np.where(ok, t, 0.0)
+    return t, conv, its
+
+
+#: cells per chunk: arrays of this size stay below the allocator's mmap threshold and in
+#: cache, which makes the many small array operations several times faster
+CHUNK_CELLS = 8192
+
+
+def chunks(n: int, k: int):
+    """Column slices of ``n`` meta-analyses with ``k`` cells each."""
+    size = max(1, CHUNK_CELLS // max(k, 1))
+    return [slice(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+def estimate_tau2(
+    method: str, Y: np.ndarray, V: np.ndarray, M: np.ndarray, *, tol: float = TOL
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """tau^2 per row by ``method``; returns ``(tau2, converged, iterations)``.
+
+    ``Y``, ``V`` and ``M`` are float arrays of shape ``(B, K)``, one meta-analysis per
+    row; masked cells (``M = 0``) must hold finite placeholders (``Y = 0``, ``V = 1``).
+    Rows with fewer than 2 studies get ``tau2 = 0``.
+    """
+    Yt, Vt, Mt = (np.ascontiguousarray(np.asarray(a, dtype=float).T) for a in (Y, V, M))
+    n = Yt.shape[1]
+    t = np.zeros(n)
+    conv = np.ones(n, dtype=bool)
+    its = np.zeros(n, dtype=np.int64)
+    for sl in chunks(n, Yt.shape[0]):
+        t[sl], conv[sl], its[sl] = _estimate_tau2_t(
+            method, Yt[:, sl], Vt[:, sl], Mt[:, sl], tol=tol
+        )
     return t, conv, its
