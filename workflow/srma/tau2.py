@@ -31,8 +31,9 @@ scoring, which metafor uses and which fails on some small data sets). For ML and
 the bracket is chosen next to the best point of a 16-point grid of the (restricted)
 log-likelihood over [0, upper end], because with sampling variances spanning orders of
 magnitude the likelihood can have two modes; the boundary tau^2 = 0 is taken when the
-score there is <= 0 and its likelihood is at least that of the interior maximum found. PM's equation ``Q(tau^2) = k - 1`` is
-monotone: tau^2 = 0 when ``Q(0) <= k - 1``, else its single root.
+score there is <= 0 and its likelihood is at least that of the interior maximum found.
+PM's equation ``Q(tau^2) = k - 1`` is monotone: tau^2 = 0 when ``Q(0) <= k - 1``, else
+its single root.
 """
 
 from __future__ import annotations
