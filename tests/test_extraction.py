@@ -17,7 +17,13 @@ import yaml
 from srma import cli
 from srma.config import load_config
 from srma.errors import InputError
-from srma.extraction import correlation_rows, excluded_table, extract_study, study_groups
+from srma.extraction import (
+    change_correlation_table,
+    correlation_rows,
+    excluded_table,
+    extract_study,
+    study_groups,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY_DIR = ROOT / "resources" / "extraction"
@@ -347,6 +353,8 @@ def test_change_sd_uses_study_correlation_when_reported(tmp_path, config):
     c = one(extract_study(path, config), arm="control")
     assert c.sd_change == pytest.approx(math.sqrt(25 + 16 - 2 * 0.78125 * 20))
     assert c.sd_flag == "imputed" and "computed from this study" in c.method
+    table = change_correlation_table([path], config)
+    assert table[["arm", "r"]].values.tolist() == [["a", pytest.approx(0.78125)]]
 
 
 def test_nearest_report_in_window_wins(tmp_path, config):
@@ -532,7 +540,12 @@ def test_srma_extract_command(tmp_path, capsys):
     assert "Song2011: 8 rows, 8 usable, 0 not usable" in printed
     assert "Lambert2007: 4 rows, 0 usable, 4 not usable" in printed
     first = {p.name: p.read_bytes() for p in out.iterdir()}
-    assert sorted(first) == ["Lambert2007.parquet", "Song2011.parquet", "excluded.csv"]
+    assert sorted(first) == [
+        "Lambert2007.parquet",
+        "Song2011.parquet",
+        "change_correlations.csv",
+        "excluded.csv",
+    ]
     excluded = pd.read_csv(out / "excluded.csv")
     assert excluded["study_id"].tolist() == ["Lambert2007"] * 4
     assert cli.main(argv) == 0
@@ -580,3 +593,11 @@ def test_bundled_seed_copy_matches_shared_seed(shared_dir):
     """The faithfulness tests read resources/seed; it must be the shared seed data."""
     for name in ("studies.csv", "outcomes.csv", "correlations.csv"):
         assert (SEED / name).read_bytes() == (shared_dir / "seed-data" / name).read_bytes()
+
+
+def test_duplicate_key_is_an_error(tmp_path, config):
+    err = error_for(
+        tmp_path, config, GOOD.replace("    sd: 3.0\n", "    sd: 3.0\n    sd: 2.0\n", 1)
+    )
+    assert (err.line, err.field, err.record) == (22, "sd", "S1, outcome 1")
+    assert "key given twice (first on line 21)" in err.message

@@ -25,7 +25,13 @@ import yaml
 from srma.config import safe_load_yaml
 from srma.extraction.windows import window_for
 
-__all__ = ["correlation_rows", "excluded_table", "extract_study", "study_groups"]
+__all__ = [
+    "change_correlation_table",
+    "correlation_rows",
+    "excluded_table",
+    "extract_study",
+    "study_groups",
+]
 
 EXCLUDED_COLUMNS = [
     "study_id",
@@ -92,6 +98,14 @@ def extract_study(path: str | Path, config: Mapping) -> pd.DataFrame:
     from srma.extraction.study import extract_study as _extract
 
     return _extract(path, config)
+
+
+def change_correlation_table(paths, config: Mapping) -> pd.DataFrame:
+    """Baseline/follow-up correlations of the arms that report all three SDs, across
+    study files (to choose ``extraction.change_score_correlation``)."""
+    from srma.extraction.study import change_correlation_table as _table
+
+    return _table(paths, config)
 
 
 def correlation_rows(path: str | Path, config: Mapping) -> pd.DataFrame:

@@ -104,7 +104,7 @@ def load_study(path: str | Path) -> dict:
 def _compose(path: str | Path):
     try:
         with open(path, encoding="utf-8-sig") as fh:
-            return yaml.compose(fh, Loader=yaml.SafeLoader)
+            return yaml.compose(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (OSError, yaml.YAMLError):
         return None
 
@@ -156,11 +156,8 @@ def _record(study_id: object, keys: Sequence[object]) -> str:
 def fail(path, data: Mapping, keys: Sequence[object], message: str, field: str | None = None):
     """Raise an InputError for the node at ``keys`` (line looked up now)."""
     study = data.get("study_id") if isinstance(data, Mapping) else None
-    if field is None:
-        names = [k for k in keys if isinstance(k, str)]
-        field = names[-1] if names else None
-        if len(keys) >= 2 and isinstance(keys[1], int) and len(keys) == 2:
-            field = None
+    if field is None and keys and isinstance(keys[-1], str):
+        field = keys[-1]  # the key at fault; none when the path ends at a list item
     raise InputError(
         path, message, record=_record(study, keys), field=field, line=line_of(path, keys)
     )
@@ -395,9 +392,35 @@ def _check_rows_and_pairs(path, data, outcomes: list, arm_by_id: Mapping) -> Non
                 )
 
 
+def check_duplicate_keys(path: str | Path, data: Mapping) -> None:
+    """A key given twice in one mapping (YAML loaders keep the last silently) is an error."""
+    root = _compose(path)
+    stack = [(root, [])]
+    while stack:
+        node, keys = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for knode, vnode in node.value:
+                line = knode.start_mark.line + 1
+                if knode.value in seen:
+                    raise InputError(
+                        path,
+                        f"key given twice (first on line {seen[knode.value]}); keep one",
+                        record=_record(data.get("study_id"), keys),
+                        field=str(knode.value),
+                        line=line,
+                    )
+                seen[knode.value] = line
+                stack.append((vnode, [*keys, knode.value]))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((child, [*keys, i]) for i, child in enumerate(node.value))
+
+
 def load_and_check(path: str | Path, config: Mapping) -> dict:
-    """Parse, validate against the schema, and run :func:`check_study`."""
+    """Parse, check for duplicate keys, validate against the schema, and run
+    :func:`check_study`."""
     data = load_study(path)
+    check_duplicate_keys(path, data)
     validate_schema(path, data)
     check_study(path, data, config)
     return data

@@ -158,6 +158,39 @@ def study_change_correlations(rows: Mapping[tuple, dict]) -> dict[str, float]:
     return {k: sum(v) / len(v) for k, v in found.items()}
 
 
+def change_correlation_table(paths, config: Mapping) -> pd.DataFrame:
+    """Baseline/follow-up correlations of every arm that reports the baseline, follow-up
+    and change SDs (Cochrane Handbook 6.5.2.8), across study files: what a reviewer
+    looks at before choosing ``extraction.change_score_correlation``.
+
+    Columns: ``study_id, instrument, timepoint_weeks, arm, baseline_sd, followup_sd,
+    sd_change, r`` (``r`` outside [-1, 1] means the three SDs are inconsistent).
+    """
+    out = []
+    for path in paths:
+        data = load_and_check(path, config)
+        for (instrument, _scoring, weeks, arm), row in merge_rows(data).items():
+            b, f, c = row.get("baseline_sd"), row.get("followup_sd"), row.get("sd")
+            if row["statistic"] == "change_mean_sd" and None not in (b, f, c) and b > 0 < f:
+                out.append(
+                    {
+                        "study_id": data["study_id"],
+                        "instrument": instrument,
+                        "timepoint_weeks": weeks,
+                        "arm": arm,
+                        "baseline_sd": b,
+                        "followup_sd": f,
+                        "sd_change": c,
+                        "r": hm.change_correlation(b, f, c),
+                    }
+                )
+    columns = [
+        "study_id", "instrument", "timepoint_weeks", "arm", "baseline_sd", "followup_sd",
+        "sd_change", "r",
+    ]  # fmt: skip
+    return pd.DataFrame(out, columns=columns)
+
+
 # One arm ---------------------------------------------------------------------------------
 
 
