@@ -64,6 +64,9 @@ RC = {
     "mathtext.default": "regular",
     "text.usetex": False,
     "text.parse_math": False,
+    # Unhinted glyphs: text is as wide at 72 dpi (SVG), 100 dpi (layout) and 300 dpi
+    # (PNG), so a layout measured once fits every output.
+    "text.hinting": "no_hinting",
     "hatch.linewidth": 0.6,
     "hatch.color": "#9a9a9a",
 }
@@ -115,6 +118,24 @@ class TextMeasure:
     def __init__(self) -> None:
         self._fig = Figure(figsize=(1, 1), dpi=72)
         self._renderer = FigureCanvasAgg(self._fig).get_renderer()
+        self._cache: dict[tuple[str, float, str], float] = {}
+
+    def _extent(self, text: str, size: float, weight: str) -> float:
+        key = (text, size, weight)
+        if key not in self._cache:
+            # Glyph widths depend on the hinting setting; swapping that one key (under the
+            # figure lock) is much cheaper than a full rc_context per measurement.
+            with _LOCK:
+                old = matplotlib.rcParams["text.hinting"]
+                matplotlib.rcParams["text.hinting"] = RC["text.hinting"]
+                try:
+                    w, _, _ = self._renderer.get_text_width_height_descent(
+                        text, font(size, weight), ismath=False
+                    )
+                finally:
+                    matplotlib.rcParams["text.hinting"] = old
+            self._cache[key] = w / 72.0
+        return self._cache[key]
 
     def width(self, text: str, size: float = FONT_SIZE, weight: str = "normal") -> float:
         """Width of the widest line of ``text`` in inches."""
@@ -122,19 +143,19 @@ class TextMeasure:
         for line in str(text).split("\n") or [""]:
             if not line:
                 continue
-            w, _, _ = self._renderer.get_text_width_height_descent(
-                line, font(size, weight), ismath=False
-            )
-            widest = max(widest, w / 72.0)
+            widest = max(widest, self._extent(line, size, weight))
         return widest
 
     def height(self, text: str, size: float = FONT_SIZE, linespacing: float = 1.2) -> float:
         """Height in inches of ``text`` (all its lines) as matplotlib lays it out."""
-        artist = self._fig.text(0, 0, str(text), fontproperties=font(size), linespacing=linespacing)
-        try:
-            return artist.get_window_extent(self._renderer).height / 72.0
-        finally:
-            artist.remove()
+        with figure_context():
+            artist = self._fig.text(
+                0, 0, str(text), fontproperties=font(size), linespacing=linespacing
+            )
+            try:
+                return artist.get_window_extent(self._renderer).height / 72.0
+            finally:
+                artist.remove()
 
     def wrap(self, text: str, max_width: float, size: float = FONT_SIZE, weight="normal") -> str:
         """Wrap ``text`` at word boundaries so that no line is wider than ``max_width`` in."""

@@ -94,7 +94,8 @@ def study_label(study_id: str, year: object = None) -> str:
     A study id without a trailing year and no ``year`` value is shown as it is.
     """
     sid = str(study_id).strip()
-    m = re.fullmatch(r"(.*?)[ _-]?((?:19|20)\d{2})([a-z]?)", sid)
+    # The year must follow a non-digit: "PMID17642006" is an id, not "PMID1764 2006".
+    m = re.fullmatch(r"(.*?[^\d\s_-])[ _-]?((?:19|20)\d{2})([a-z]?)", sid)
     base, id_year, suffix = (m.group(1), m.group(2), m.group(3)) if m else (sid, None, "")
     if not is_missing(year):
         y = str(int(float(year))) if not isinstance(year, str) else year.strip()
