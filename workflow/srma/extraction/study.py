@@ -329,7 +329,7 @@ def sd_from_comparison(arms: list[ArmValues]) -> None:
     md = a.mean - c.mean
     t = a.t if a.t is not None else c.t
     p = a.p if a.p.text is not None else c.p
-    if t is not None:
+    if t:  # a t of 0 carries no information on the SD
         sd, how = hm.sd_from_t(md, t, a.n, c.n), f"t = {_g(t)}"
     elif p.exact and 0 < p.value < 1:
         sd = hm.sd_from_p(md, p.value, a.n, c.n)
