@@ -601,3 +601,17 @@ def test_duplicate_key_is_an_error(tmp_path, config):
     )
     assert (err.line, err.field, err.record) == (22, "sd", "S1, outcome 1")
     assert "key given twice (first on line 21)" in err.message
+
+
+def test_sd_from_between_group_t(tmp_path, config):
+    # t = qt(1 - 0.004, 45) = 2.775545369 gives the same SD as P = 0.008 (4.683469341)
+    path = write(
+        tmp_path,
+        [
+            row("a", "change_mean", mean=-1.0, between_group_t=2.775545369),
+            row("c", "change_mean", mean=-4.8),
+        ],
+    )
+    df = extract_study(path, config)
+    assert df["sd_change"].tolist() == [pytest.approx(4.683469341, rel=1e-8)] * 2
+    assert "t = 2.776" in df["method"].iat[0]
