@@ -238,7 +238,10 @@ def exact_pairs(feat: Features) -> pd.DataFrame:
     mark(_both_differ(feat.doi[i], feat.doi[j]), "same id, different doi")
     mark(_both_differ(feat.pmid[i], feat.pmid[j]), "same id, different pmid")
     mark(feat.kind[i] != feat.kind[j], "same id, different kind")
-    mark(np.nan_to_num(score, nan=100.0) < EXACT_TITLE_MIN, "same id, different title")
+    unlike = np.nan_to_num(score, nan=100.0) < EXACT_TITLE_MIN
+    for k in np.flatnonzero(unlike):
+        unlike[k] = not _title_prefix(feat.title[i[k]], feat.title[j[k]])
+    mark(unlike, "same id, different title")
     mark(_journal_conflict(feat, i, j), "same id, different journal")
     status = np.where(reason == "", "match", "uncertain")
     return pd.DataFrame(
