@@ -58,16 +58,14 @@ PHRASES = [
 
 def build_large(sets: list[Path], n: int, out: Path) -> Path:
     """Write a labelled CSV of ``n`` records replicated from ``sets`` (see module doc)."""
-    base = pd.concat(
-        [
-            pd.read_csv(p, dtype=str, keep_default_na=False).assign(
-                record_id=lambda d, s=p.name.split(".")[0]: s + ":" + d["record_id"],
-                label=lambda d, s=p.name.split(".")[0]: s + ":" + d["label"],
-            )
-            for p in sets
-        ],
-        ignore_index=True,
-    )
+    frames = []
+    for p in sets:
+        stem = p.name.split(".")[0]
+        frame = pd.read_csv(p, dtype=str, keep_default_na=False)
+        frame["record_id"] = stem + ":" + frame["record_id"]
+        frame["label"] = stem + ":" + frame["label"]
+        frames.append(frame)
+    base = pd.concat(frames, ignore_index=True)
     parts = []
     k = 0
     total = 0
