@@ -57,8 +57,12 @@ def test_every_small_data_set_converges(method):
     assert (t >= 0).all()
     f, scale = equation(method, Y, V, M, t)
     interior = t > 0
-    # at an interior solution the estimating equation is ~0 (relative to its scale)
-    assert np.all(np.abs(f[interior]) <= 1e-7 * scale[interior])
+    # at an interior solution the estimating equation is ~0 (relative to its scale), or
+    # changes sign within the tolerance 1e-10 (steep equations near tau^2 = 0)
+    lo, _ = equation(method, Y, V, M, np.maximum(t - 1e-10, 0))
+    hi, _ = equation(method, Y, V, M, t + 1e-10)
+    ok = (np.abs(f) <= 1e-7 * scale) | ((lo >= 0) & (hi <= 0))
+    assert np.all(ok[interior])
     # on the boundary the equation is not positive at tau^2 = 0
     f0, _ = equation(method, Y, V, M, np.zeros_like(t))
     assert np.all(f0[~interior] <= 1e-12 * scale[~interior])

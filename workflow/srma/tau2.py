@@ -28,7 +28,7 @@ Newton (Fisher scoring) iteration inside a bracket ``[lo, hi]`` that always hold
 sign change of the estimating equation: a step that leaves the bracket is replaced by
 bisection, so every row converges (no divergence or oscillation as with plain Fisher
 scoring, which metafor uses and which fails on some small data sets). For ML and REML
-the bracket is chosen next to the best point of a 16-point grid of the (restricted)
+the bracket is chosen next to the best point of a 10-point grid of the (restricted)
 log-likelihood over [0, upper end], because with sampling variances spanning orders of
 magnitude the likelihood can have two modes; the boundary tau^2 = 0 is taken when the
 score there is <= 0 and its likelihood is at least that of the interior maximum found.
@@ -98,10 +98,18 @@ def _eq(method: str, Y, V, M, k) -> Callable[[np.ndarray], tuple[np.ndarray, np.
         g = (wr * r).sum(axis=0) - (k - 1)
         return g, g / wr2
 
+    Y2 = Y * Y
+    npad = M.shape[0] - M.sum(axis=0)  # padded cells hold V = 1
+
     def loglik(t):
-        """(Restricted) log-likelihood up to a constant."""
-        w, sw, _, r = _sums(Y, V, M, t)
-        ll = -0.5 * ((M * np.log(V + t[None, :])).sum(axis=0) + (w * r * r).sum(axis=0))
+        """(Restricted) log-likelihood up to a constant, with
+        ``sum w (y - mu)^2 = sum w y^2 - (sum w y)^2 / sum w`` (Y is centred first)."""
+        d = V + t[None, :]
+        w = M / d
+        sw = w.sum(axis=0)
+        swy = (w * Y).sum(axis=0)
+        q = (w * Y2).sum(axis=0) - swy * swy / sw
+        ll = -0.5 * (np.log(d).sum(axis=0) - npad * np.log1p(t) + q)
         if method == "REML":
             ll -= 0.5 * np.log(sw)
         return ll
@@ -179,8 +187,8 @@ def solve_root(
     return t, converged, its
 
 
-#: grid of the likelihood search: 0 and hi * 10^-s for 15 values of s evenly spaced from 8 to 0
-GRID = np.concatenate([[0.0], 10.0 ** np.linspace(-8, 0, 15)])
+#: grid of the likelihood search: 0 and hi * 10^-s for s = 8, 7, ..., 0
+GRID = np.concatenate([[0.0], 10.0 ** np.linspace(-8, 0, 9)])
 
 
 def _likelihood_bracket(method, Y, V, M, f, n, hi0):
@@ -241,7 +249,9 @@ def _estimate_tau2_t(
     w0 = M / V
     sw0 = w0.sum(axis=0)
     ybar = (M * Y).sum(axis=0) / np.where(ok, k, 1.0)
-    rss = (M * (Y - ybar[None, :]) ** 2).sum(axis=0)
+    # every estimator is location invariant: centre the effects for accuracy
+    Y = M * (Y - ybar[None, :])
+    rss = (Y * Y).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         if method == "DL":
             q0 = generalised_q(Y, V, M, zero)
@@ -270,7 +280,8 @@ def _estimate_tau2_t(
                 t = np.where(active, t, lo)
                 # boundary optimum when tau^2 = 0 is a maximum at least as high
                 zero = np.zeros(n)
-                t = np.where(boundary & (f.loglik(zero) >= f.loglik(t)), 0.0, t)
+                l0, lt = f.loglik(zero), f.loglik(t)
+                t = np.where(boundary & (l0 >= lt - 1e-12 * (1 + np.abs(lt))), 0.0, t)
     t = np.where(ok, t, 0.0)
     return t, conv, its
 
