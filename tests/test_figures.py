@@ -447,15 +447,16 @@ def test_prisma_bad_counts_name_the_key(tmp_path, change, field):
 
 def correlation_rows() -> pd.DataFrame:
     rows = [
-        # study, MRI measure, timing, clinical, r
-        ("Maksymowych2016", "sparcc_sij", "change", "crp", 0.31),
-        ("Maksymowych2016", "sparcc_sij", "change", "crp", 0.37),  # week 48
-        ("Pedersen2010", "sparcc_sij", "change", "crp", 0.10),
-        ("Maksymowych2016", "sparcc_sij", "change", "basdai", 0.27),
-        ("PMID17644552", "asspimri", "change", "crp", -0.291),
-        ("Lambert2007", "sparcc_spine", "change", "crp", None),  # "not significant"
-        ("Pedersen2010", "berlin_sij", "change", "asdas", 0.46),
-        ("Machado2012", "berlin_spine", "baseline", "asdas", 0.0),  # a true zero
+        # study, MRI measure, timing, clinical, r, n, weeks
+        ("Maksymowych2016", "sparcc_sij", "change", "crp", 0.37, 89, "48"),
+        ("Maksymowych2016", "sparcc_sij", "change", "crp", 0.31, 96, "12"),
+        ("Maksymowych2016", "sparcc_sij", "change", "crp", 0.22, None, "12"),  # other arm
+        ("Pedersen2010", "sparcc_sij", "change", "crp", 0.13, 60, None),
+        ("Maksymowych2016", "sparcc_sij", "change", "basdai", 0.27, 97, "12"),
+        ("PMID17644552", "asspimri", "change", "crp", -0.291, 201, "24"),
+        ("Lambert2007", "sparcc_spine", "change", "crp", None, None, "12"),  # "n.s."
+        ("Pedersen2010", "berlin_sij", "change", "asdas", 0.46, 60, None),
+        ("Machado2012", "berlin_spine", "baseline", "asdas", 0.0, 221, "0"),  # a true zero
     ]
     return pd.DataFrame(
         [
@@ -465,9 +466,10 @@ def correlation_rows() -> pd.DataFrame:
                 "mri_timing": t,
                 "clinical_measure": c,
                 "r": r,
-                "n": 90,
+                "n": n,
+                "timepoint_weeks": w,
             }
-            for s, m, t, c, r in rows
+            for s, m, t, c, r, n, w in rows
         ]
     )
 
@@ -476,7 +478,8 @@ def test_heatmap_cell_values_by_hand():
     cells = cell_values(correlation_rows(), CLINICAL).set_index(
         ["clinical_measure", "mri_measure", "mri_timing"]
     )
-    # Maksymowych: median(0.31, 0.37) = 0.34; Pedersen 0.10; cell = median(0.34, 0.10) = 0.22.
+    # Maksymowych: the week-12 row with the largest n (96) gives 0.31; Pedersen 0.13;
+    # cell = median(0.31, 0.13) = 0.22.
     c = cells.loc[("crp", "sparcc_sij", "change")]
     assert c["r"] == pytest.approx(0.22) and c["k"] == 2 and not c["pooled"]
     assert cells.loc[("crp", "asspimri", "change"), "r"] == pytest.approx(-0.291)
@@ -528,7 +531,7 @@ def test_heatmap_draws_missing_cells_as_missing(tmp_path, capture):
 
 def test_heatmap_rejects_r_outside_range(tmp_path):
     rows = correlation_rows()
-    rows.loc[2, "r"] = 1.3
+    rows.loc[3, "r"] = 1.3
     with pytest.raises(InputError) as err:
         correlation_heatmap(
             rows, tmp_path / "h.svg", tmp_path / "h.png", clinical_measures=CLINICAL

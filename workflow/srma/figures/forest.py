@@ -185,7 +185,12 @@ def _model_label(pooled: pd.Series) -> str:
         label = "Common-effect model"
     else:
         label = f"Random-effects model ({METHOD_NAMES.get(method.upper(), method or 'REML')}"
-        label += ", Hartung\u2013Knapp)" if test.lower() in {"knha", "t"} else ")"
+        extra = {
+            "knha": ", Hartung\u2013Knapp",
+            "adhoc": ", Hartung\u2013Knapp ad hoc",
+            "t": ", t distribution",
+        }
+        label += extra.get(test.lower(), "") + ")"
     return label
 
 
@@ -222,7 +227,8 @@ def forest_plot(
         True when a negative effect favours the intervention (a decrease of an
         inflammation score is an improvement), which is srma's convention.
     level:
-        Confidence level of the intervals, percent (labels only).
+        Confidence level of the intervals, percent (labels only); the pooled row's
+        ``level`` column wins when present.
     source:
         Name of the input in error messages (e.g. the Parquet path).
 
@@ -236,6 +242,8 @@ def forest_plot(
     used = studies[usable_mask].reset_index(drop=True)
     unused = studies[~usable_mask].reset_index(drop=True)
     draw_pooled = pooled is not None and len(used) >= 2
+    if pooled is not None and "level" in pooled.index and not is_missing(pooled["level"]):
+        level = float(pooled["level"])
     lvl = f"{level:g}"
 
     tm = TextMeasure()
@@ -351,7 +359,7 @@ def forest_plot(
             f"(df = {k - 1}), {fmt_p(qep)}"
         )
         test = "" if is_missing(pooled.get("test")) else str(pooled.get("test")).lower()
-        stat = f"t({k - 1})" if test in {"t", "knha"} else "z"
+        stat = f"t({k - 1})" if test in {"t", "knha", "adhoc"} else "z"
         overall = (
             f"Test for overall effect: {stat} = {fmt_num(_num(pooled, 'zval'), 2)} "
             f"({fmt_p(_num(pooled, 'pval'))})"

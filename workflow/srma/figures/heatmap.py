@@ -8,8 +8,9 @@ with r and the number of studies k:
 
 - when the pooled table holds the pair (at least ``correlations.min_studies`` studies),
   the cell shows the pooled random-effects r (Fisher z, back-transformed; marked ``*``);
-- otherwise the median of the study values, where each study contributes the median of
-  its own rows (time points, subgroups), so that no study counts twice;
+- otherwise the median of the study values, one value per study chosen as the
+  correlation stage chooses it for pooling (largest n, then earliest week, then table
+  order), so that no study counts twice;
 - a pair without any reported r is drawn as *missing* (hatched grey, "no data"), never as
   zero. Rows of the table without r (reported only as "significant" or "not
   significant") do not contribute a value but are counted in the footnote.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 
 import numpy as np
@@ -67,6 +69,24 @@ def _column_key(row: pd.Series, has_timing: bool) -> tuple[str, str]:
     if has_timing and not is_missing(row["mri_timing"]):
         timing = str(row["mri_timing"]).strip()
     return measure, timing
+
+
+def _first_week(value: object) -> float:
+    """``24`` -> 24.0, ``24;102`` -> 24.0, missing -> inf."""
+    m = re.match(r"\s*(\d+(?:\.\d+)?)", "" if is_missing(value) else str(value))
+    return float(m.group(1)) if m else math.inf
+
+
+def _one_row_per_study(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per study for a pair, as the correlation stage picks it for pooling:
+    largest n, then earliest week, then table order."""
+    t = rows.assign(
+        _n=pd.to_numeric(rows["n"], errors="coerce").fillna(-1) if "n" in rows else -1,
+        _week=rows["timepoint_weeks"].map(_first_week) if "timepoint_weeks" in rows else math.inf,
+        _order=range(len(rows)),
+    )
+    t = t.sort_values(["study_id", "_n", "_week", "_order"], ascending=[True, False, True, True])
+    return t.drop_duplicates("study_id", keep="first")
 
 
 def cell_values(
@@ -119,7 +139,7 @@ def cell_values(
                 r, kp = pooled_map[(clin.lower(), col)]
                 out.append((clin, col[0], col[1], r, kp, True))
             elif k:
-                per_study = with_r.groupby("study_id", sort=True)["r"].median()
+                per_study = _one_row_per_study(with_r)["r"]
                 out.append((clin, col[0], col[1], float(per_study.median()), k, False))
             else:
                 out.append((clin, col[0], col[1], math.nan, 0, False))
