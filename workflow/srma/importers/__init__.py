@@ -7,8 +7,10 @@ the records table of ``docs/data-model.md`` section 1; ``count_table`` gives the
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
+import re
 
 import pandas as pd
 
@@ -18,6 +20,9 @@ from .detect import FORMATS, detect_format, detect_text, read_text
 from .normalise import COLUMNS, build_table
 
 __all__ = ["COLUMNS", "FORMATS", "count_table", "detect_format", "read_export", "read_text"]
+
+# Bytes that were not UTF-8 are decoded as lone surrogates (detect.decode).
+_SURROGATE_RE = re.compile("[\udc80-\udcff]")
 
 #: format -> (module, database used when neither the config nor the record names one)
 READERS: dict[str, tuple[str, str]] = {
@@ -71,15 +76,25 @@ def read_export(
         raise InputError(path, f"unknown format {fmt!r}; one of: {', '.join(FORMATS)}")
     module_name, default_db = READERS[fmt]
     module = importlib.import_module(f"{__name__}.{module_name}")
-    records = module.read(text, path, fmt)
-    return build_table(
-        records,
-        path=path,
-        export=export,
-        fmt=fmt,
-        database=database,
-        default_database=default_db,
-    )
+    # Reading creates millions of small lists and tuples; CPython's cyclic garbage
+    # collector would walk all live containers again and again while they pile up
+    # (none of them form cycles). It is paused for the read and restored after.
+    collect = gc.isenabled()
+    gc.disable()
+    try:
+        records = module.read(text, path, fmt)
+        return build_table(
+            records,
+            path=path,
+            export=export,
+            fmt=fmt,
+            database=database,
+            default_database=default_db,
+            check_encoding=_SURROGATE_RE.search(text) is not None,
+        )
+    finally:
+        if collect:
+            gc.enable()
 
 
 def count_table(records: list[pd.DataFrame]) -> pd.DataFrame:

@@ -77,7 +77,21 @@ def rows(text: str, path: object) -> list[tuple[int, dict[str, str]]]:
 
 
 def _split(value: str | None, sep: str) -> list[str]:
-    return [p.strip() for p in (value or "").split(sep) if p.strip()]
+    """Split on ``sep`` outside parentheses: Embase writes ``term (diagnosis, surgery)``."""
+    text = value or ""
+    if "(" not in text:
+        return [p.strip() for p in text.split(sep) if p.strip()]
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth = max(depth - 1, 0)
+        elif ch == sep and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
 
 
 def _raw(row: dict[str, str]) -> str:

@@ -12,40 +12,104 @@ speed with ``Bio.Medline`` and ``tests/test_import_medline.py`` its fields.
 
 from __future__ import annotations
 
+import re
+
 from srma.errors import InputError
 
-from .normalise import first, initials_name, normalise_doi
+from .normalise import initials_name, normalise_doi
 
 DATABASE = "PubMed"
 
 
-def parse(text: str, path: object = "<text>") -> list[dict[str, list[str]]]:
-    """Split MEDLINE text into records, each a dict ``tag -> [values]`` in file order.
+_BLANK_RE = re.compile(r"\n[ \t]*(?:\n[ \t]*)*\n")
+_SPACE_LINE_RE = re.compile(r"\n[ \t]+\n")
+# A line that is neither a tag line, a 6-space continuation nor blank.
+_BAD_LINE_RE = re.compile(r"\n(?![A-Z][A-Z0-9]{0,3} *-|      |[ \t]*(?:\n|\Z))")
+_CONT_RE = re.compile(r"\n {6} *")
+_AUTHOR_TAGS = frozenset(("FAU", "AU", "CN"))
+#: Tags srma reads; the others stay in the record's original text.
+TAGS = (
+    "PMID", "TI", "BTI", "TT", "FAU", "AU", "CN", "DP", "DEP", "JT", "TA", "VI", "IP",
+    "PG", "LID", "AID", "AB", "OT", "MH", "PT", "LA",
+)  # fmt: skip
+# One tag line with its continuation lines; the leading "\n" lets the regex engine jump
+# from line to line instead of trying every character.
+_TAG_RE = re.compile(r"\n(" + "|".join(TAGS) + r") *- ?(.*(?:\n      .*)*)")
 
-    Continuation lines are joined to their value with one space. The record's original
-    text is under the key ``""`` (one-element list); author tags (``FAU``, ``AU``, ``CN``)
-    are also kept in their common order under ``"_authors"`` as ``tag\\tvalue``.
-    A second ``PMID`` in one block (records run together without a blank line) starts a
-    new record.
+
+def parse(text: str, path: object = "<text>") -> list[dict[str, list]]:
+    """Split MEDLINE text into records, each a dict ``tag -> [values]`` for the tags in
+    :data:`TAGS`, in file order.
+
+    A value keeps its continuation lines (``\\n`` + six spaces + text). The record's
+    original text is under the key ``""`` (one-element list); author tags (``FAU``,
+    ``AU``, ``CN``) are also kept in their common order under ``"_authors"`` as
+    ``(tag, value)``. A second ``PMID`` in one block (records run together without a
+    blank line) starts a new record. A line that is neither a tag line, a continuation
+    nor blank stops the import with its line and record number.
+
+    Speed: the whole text is checked for bad lines by one regular expression, records
+    are cut at blank lines by ``str.split`` and each record's tag lines found by one
+    ``findall`` (all C loops); a block with two PMIDs is read again line by line
+    (:func:`_parse_lines`), which splits it.
     """
-    records: list[dict[str, list[str]]] = []
+    bad = _BAD_LINE_RE.search("\n" + text)
+    if bad:
+        before = text[: bad.start()]
+        line = text[bad.start() :].split("\n", 1)[0]
+        raise InputError(
+            path,
+            f"not a MEDLINE line (expected 'TAG - value' or a 6-space continuation): {line[:40]!r}",
+            record=len([b for b in _BLANK_RE.split(before) if b.strip()]) or 1,
+            line=before.count("\n") + 1,
+        )
+    multi = _SPACE_LINE_RE.search(text)
+    blocks = _BLANK_RE.split(text) if multi else text.split("\n\n")
+    records: list[dict[str, list]] = []
+    findall = _TAG_RE.findall
+    author_tags = _AUTHOR_TAGS
+    for number, block in enumerate(blocks):
+        if not block or block.isspace():
+            continue
+        rec: dict[str, list] = {}
+        authors: list[tuple[str, str]] = []
+        for tag, value in findall("\n" + block):
+            values = rec.get(tag)
+            if values is None:
+                rec[tag] = [value]
+            else:
+                values.append(value)
+            if tag in author_tags:
+                authors.append((tag, value))
+        if len(rec.get("PMID", ())) > 1:
+            line_base = sum(b.count("\n") + 2 for b in blocks[:number])
+            records.extend(_parse_lines(block, path, len(records), line_base))
+            continue
+        rec["_authors"] = authors
+        rec[""] = [block.strip("\n")]
+        records.append(rec)
+    return records
+
+
+def _parse_lines(
+    text: str, path: object, record_base: int, line_base: int
+) -> list[dict[str, list]]:
+    """Line-by-line reading of one block of MEDLINE text (see :func:`parse`)."""
+    records: list[dict[str, list]] = []
     lines = text.split("\n")
-    rec: dict[str, list[str]] | None = None
-    authors: list[str] = []
+    rec: dict[str, list] | None = None
+    authors: list[tuple[str, str]] = []
     start = 0
     values: list[str] | None = None
+    tag = ""
     for lineno, line in enumerate(lines):
         if not line or line.isspace():
-            if rec is not None:
-                rec[""] = ["\n".join(lines[start:lineno])]
-                records.append(rec)
-                rec = None
             continue
         if line[4:6] == "- " or (line[4:5] == "-" and len(line.rstrip()) == 5):
             tag = line[:4].rstrip()
             if rec is None or (tag == "PMID" and "PMID" in rec):
                 if rec is not None:
-                    rec[""] = ["\n".join(lines[start:lineno])]
+                    rec[""] = ["\n".join(lines[start:lineno]).strip("\n")]
                     records.append(rec)
                 rec = {"_authors": []}
                 authors = rec["_authors"]
@@ -56,52 +120,66 @@ def parse(text: str, path: object = "<text>") -> list[dict[str, list[str]]]:
                 rec[tag] = values = [value]
             else:
                 values.append(value)
-            if tag == "AU" or tag == "FAU" or tag == "CN":
-                authors.append(f"{tag}\t{value}")
+            if tag in _AUTHOR_TAGS:
+                authors.append((tag, value))
         elif line.startswith("      ") and rec is not None and values is not None:
             values[-1] = f"{values[-1]} {line.strip()}" if values[-1] else line.strip()
-            if authors and authors[-1].startswith(f"{tag}\t"):
-                authors[-1] = f"{authors[-1]} {line.strip()}"
+            if authors and authors[-1][0] == tag:
+                authors[-1] = (tag, f"{authors[-1][1]} {line.strip()}")
         else:
             raise InputError(
                 path,
                 f"not a MEDLINE line (expected 'TAG - value' or a 6-space continuation): "
                 f"{line[:40]!r}",
-                record=len(records) + 1,
-                line=lineno + 1,
+                record=record_base + len(records) + 1,
+                line=line_base + lineno + 1,
             )
     if rec is not None:
-        rec[""] = ["\n".join(lines[start:])]
+        rec[""] = ["\n".join(lines[start:]).strip("\n")]
         records.append(rec)
     return records
 
 
 def _get(rec: dict[str, list[str]], tag: str) -> str | None:
     values = rec.get(tag)
-    return values[0] if values else None
+    if not values:
+        return None
+    value = values[0]
+    return _CONT_RE.sub(" ", value) if "\n" in value else value
 
 
 def _doi(rec: dict[str, list[str]]) -> str | None:
     for tag in ("LID", "AID"):
         for value in rec.get(tag, ()):
+            value = value.rstrip()
             if value.endswith("[doi]"):
                 return normalise_doi(value[:-5])
     return None
 
 
-def to_fields(rec: dict[str, list[str]]) -> dict:
+def _many(values: list[str]) -> list[str]:
+    return [_CONT_RE.sub(" ", v) if "\n" in v else v for v in values]
+
+
+def to_fields(rec: dict[str, list]) -> dict:
     """The normalised fields of one parsed MEDLINE record."""
-    entries = rec["_authors"]
-    has_fau = any(e.startswith("FAU\t") for e in entries)
+    get = rec.get
     authors = []
-    for entry in entries:
-        tag, _, value = entry.partition("\t")
-        if tag == "CN" or (tag == "FAU" if has_fau else tag == "AU"):
-            authors.append(value if tag != "AU" else initials_name(value))
-    keywords = rec.get("OT", []) + rec.get("MH", [])
+    if "FAU" in rec:
+        for tag, value in rec["_authors"]:
+            if tag == "FAU" or tag == "CN":
+                authors.append(value)
+    else:
+        for tag, value in rec["_authors"]:
+            if tag == "AU":
+                authors.append(initials_name(value))
+            elif tag == "CN":
+                authors.append(value)
+    keywords = get("OT", []) + get("MH", [])
+    title = _get(rec, "TI") or _get(rec, "BTI") or _get(rec, "TT")
     return {
-        "title": first(_get(rec, "TI"), _get(rec, "BTI"), _get(rec, "TT")),
-        "authors": authors,
+        "title": title,
+        "authors": _many(authors),
         "year": _get(rec, "DP") or _get(rec, "DEP"),
         "journal": _get(rec, "JT"),
         "journal_abbrev": _get(rec, "TA"),
@@ -112,8 +190,8 @@ def to_fields(rec: dict[str, list[str]]) -> dict:
         "pmid": _get(rec, "PMID"),
         "accession": None,
         "abstract": _get(rec, "AB"),
-        "keywords": keywords,
-        "publication_type": rec.get("PT", []),
+        "keywords": _many(keywords),
+        "publication_type": _many(get("PT", [])),
         "language": _get(rec, "LA"),
         "database": None,
         "raw": rec[""][0],

@@ -226,6 +226,16 @@ def _has_surrogate(text: str) -> bool:
     return False
 
 
+def _clean_list(values: Sequence[str] | None) -> list[str]:
+    """Cleaned non-empty items (see :func:`clean`), order kept."""
+    if not values:
+        return []
+    joined = "".join(values)
+    if "\n" in joined or "  " in joined or "\t" in joined or "\r" in joined:
+        return [v for v in (clean(x) for x in values) if v]
+    return [v for v in (x.strip() for x in values) if v]
+
+
 def build_table(
     records: Sequence[dict],
     *,
@@ -234,75 +244,84 @@ def build_table(
     fmt: str,
     database: str | None,
     default_database: str,
+    check_encoding: bool = True,
 ) -> pd.DataFrame:
     """The records table for one export.
 
     ``database``: the one given (config) wins over the record's own, which wins over the
     format's ``default_database``. Each record must carry a title or an identifier
     (DOI, PMID, accession); one with none of them cannot be traced and stops the import.
+    ``check_encoding``: look for bytes that were not UTF-8 (pass ``False`` only when the
+    whole text is known to be clean).
+
+    Text columns hold ``str`` or ``None`` (object dtype: building Arrow-backed string
+    columns here would copy every record's text once more; Parquet stores them as
+    strings); list columns hold Python lists.
     """
     n = len(records)
     if n == 0:
         raise InputError(path, f"no {fmt} records found in a non-empty file")
-    cols: dict[str, list] = {name: [None] * n for name in FIELDS}
-    first_author: list[str | None] = [None] * n
+    cols: dict[str, list] = {name: [None] * n for name in COLUMNS[5:]}
+    title_c, doi_c, pmid_c, acc_c = cols["title"], cols["doi"], cols["pmid"], cols["accession"]
+    authors_c, first_c, db_c, year_c = (
+        cols["authors"],
+        cols["first_author"],
+        cols["database"],
+        cols["year"],
+    )
+    pages_c, fp_c, kw_c, pt_c, raw_c = (
+        cols["pages"],
+        cols["first_page"],
+        cols["keywords"],
+        cols["publication_type"],
+        cols["raw"],
+    )
+    plain = [(name, cols[name]) for name in ("journal", "journal_abbrev", "volume", "issue")]
+    plain += [(name, cols[name]) for name in ("abstract", "language")]
+    database = clean(database)
     for i, rec in enumerate(records):
-        position = i + 1
-        check_decoded(path, position, rec)
-        title = clean(rec.get("title"))
-        doi = normalise_doi(rec.get("doi"))
-        pmid = digits(rec.get("pmid"))
-        accession = clean(rec.get("accession"))
+        if check_encoding:
+            check_decoded(path, i + 1, rec)
+        get = rec.get
+        title = clean(get("title"))
+        doi = normalise_doi(get("doi"))
+        pmid = digits(get("pmid"))
+        accession = clean(get("accession"))
         if not (title or doi or pmid or accession):
             raise InputError(
                 path,
                 "record has no title and no DOI, PMID or accession: it cannot be traced",
-                record=position,
+                record=i + 1,
                 field="title",
             )
-        authors = [a for a in (clean(x) for x in rec.get("authors") or ()) if a]
-        cols["title"][i] = title
-        cols["doi"][i] = doi
-        cols["pmid"][i] = pmid
-        cols["accession"][i] = accession
-        cols["authors"][i] = authors
-        first_author[i] = surname(authors[0]) if authors else None
-        cols["database"][i] = database or clean(rec.get("database")) or default_database
-        year = rec.get("year")
-        cols["year"][i] = year if isinstance(year, int) else extract_year(year)
-        for name in (
-            "journal",
-            "journal_abbrev",
-            "volume",
-            "issue",
-            "abstract",
-            "language",
-        ):
-            cols[name][i] = clean(rec.get(name))
-        pages = rec.get("pages")
-        fp = rec.get("first_page")
-        pages, fp2 = split_pages(pages)
-        cols["pages"][i] = pages
-        cols["first_page"][i] = clean(fp) or fp2
-        cols["keywords"][i] = unique(rec.get("keywords") or ())
-        cols["publication_type"][i] = unique(rec.get("publication_type") or ())
-        cols["raw"][i] = rec.get("raw")
+        title_c[i], doi_c[i], pmid_c[i], acc_c[i] = title, doi, pmid, accession
+        authors = _clean_list(get("authors"))
+        authors_c[i] = authors
+        first_c[i] = surname(authors[0]) if authors else None
+        db_c[i] = database or clean(get("database")) or default_database
+        year = get("year")
+        year_c[i] = year if isinstance(year, int) else extract_year(year)
+        for name, col in plain:
+            value = get(name)
+            if value is not None:
+                col[i] = clean(value)
+        pages, first_page = split_pages(get("pages"))
+        pages_c[i] = pages
+        fp_c[i] = clean(get("first_page")) or first_page
+        kw_c[i] = _clean_list(get("keywords"))
+        pt_c[i] = _clean_list(get("publication_type"))
+        raw_c[i] = get("raw")
 
     data: dict[str, object] = {
-        "record_id": [f"{export}:{p:06d}" for p in range(1, n + 1)],
-        "export": [export] * n,
-        "position": pd.array(range(1, n + 1), dtype="int64"),
-        "source_file": [str(path)] * n,
-        "format": [fmt] * n,
+        "record_id": pd.Series([f"{export}:{p:06d}" for p in range(1, n + 1)], dtype=object),
+        "export": pd.Series([export] * n, dtype=object),
+        "position": pd.Series(range(1, n + 1), dtype="int64"),
+        "source_file": pd.Series([str(path)] * n, dtype=object),
+        "format": pd.Series([fmt] * n, dtype=object),
     }
     for name in COLUMNS[5:]:
-        if name == "first_author":
-            data[name] = first_author
-        elif name == "year":
-            data[name] = pd.array(cols["year"], dtype="Int32")
+        if name == "year":
+            data[name] = pd.array(year_c, dtype="Int32")
         else:
-            data[name] = cols[name]
-    frame = pd.DataFrame(data, columns=list(COLUMNS))
-    for name in TEXT_FIELDS:
-        frame[name] = frame[name].astype("string")
-    return frame
+            data[name] = pd.Series(cols[name], dtype=object)
+    return pd.DataFrame(data, columns=list(COLUMNS))

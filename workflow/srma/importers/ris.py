@@ -35,78 +35,89 @@ DATABASE = "RIS"
 
 _EID_RE = re.compile(r"eid=(2-s2\.0-\d+)")
 _EMBASE_ID_RE = re.compile(r"^L\d{6,}$")
+_CENTRAL_PMID_RE = re.compile(r"^PUBMED\s+(\d+)")
 _OVID_NUMBER_RE = re.compile(r"^\d+\.\s*$", re.M)
+
+
+_TAG_LINE_RE = re.compile(r"\n(?=[A-Z][A-Z0-9]  -)")
+_TAG_START_RE = re.compile(r"[A-Z][A-Z0-9]  -")
 
 
 def parse(text: str, path: object = "<text>") -> list[dict[str, list[str]]]:
     """Split RIS text into records, each a dict ``tag -> [values]`` in file order.
 
-    A value's continuation lines are kept, stripped, after ``\\n``. The record's
-    original text is under the key ``""`` and its first line number under ``"_line"``.
-    Raises :class:`InputError` for a record without ``ER`` (truncated file) and for tag
-    lines outside any record (a record without ``TY``).
+    A value keeps its continuation lines after ``\\n`` (unstripped). The record's
+    original text is under the key ``""``. Tags that Ovid writes after ``ER`` (``NL``)
+    belong to the record above and are listed under ``"_late"``. Raises
+    :class:`InputError` for a record without ``ER`` (truncated file), a ``TY`` inside a
+    record, and tag lines outside any record (a record without ``TY``).
+
+    Speed: the text is cut before every tag line by one regular expression (a C loop);
+    each piece is then one tag with its value and continuation lines.
     """
+    pieces = _TAG_LINE_RE.split(text)
     records: list[dict[str, list[str]]] = []
-    spans: list[list[int]] = []
-    lines = text.split("\n")
     rec: dict[str, list[str]] | None = None
-    values: list[str] = []
     start = 0
-    for lineno, line in enumerate(lines):
-        if line[2:5] == "  -" and line[:2].isupper() and line[:1].isalpha():
-            tag = line[:2]
-            if rec is None:
-                if tag != "TY" and records:
-                    # Ovid writes some tags (NL) after ER: they belong to the record
-                    # above. rispy skips them; srma keeps them, listed under "_late".
-                    last = records[-1]
-                    last.setdefault(tag, []).append(line[6:].strip())
-                    last.setdefault("_late", []).append(tag)
-                    spans[-1][1] = lineno + 1
-                    continue
-                if tag != "TY":
-                    raise InputError(
-                        path,
-                        f"tag {tag} outside a record: the record does not start with 'TY  -'",
-                        record=len(records) + 1,
-                        field=tag,
-                        line=lineno + 1,
-                    )
-                rec = {"TY": [line[6:].strip()], "_line": [str(lineno + 1)]}
-                start = lineno
-                values = rec["TY"]
-                continue
-            if tag == "ER":
-                records.append(rec)
-                spans.append([start, lineno + 1])
-                rec = None
-                continue
+    first = 0 if _TAG_START_RE.match(pieces[0]) else 1
+    for i in range(first, len(pieces)):
+        piece = pieces[i]
+        tag = piece[:2]
+        if rec is None:
             if tag == "TY":
-                raise InputError(
-                    path,
-                    "a new record starts ('TY  -') before this one ended ('ER  -')",
-                    record=len(records) + 1,
-                    field="ER",
-                    line=lineno + 1,
-                )
+                rec = {"TY": [piece[6:]]}
+                start = i
+                continue
+            if records and "\n" not in pieces[i - 1].rstrip(" "):
+                # Ovid writes some tags (NL) on the lines right after ER: they belong
+                # to the record above. rispy skips them; srma keeps them, listed under
+                # "_late". After a blank line, a tag without TY is an error.
+                last = records[-1]
+                last.setdefault(tag, []).append(piece[6:].split("\n", 1)[0])
+                last.setdefault("_late", []).append(tag)
+                last[""].append(piece.split("\n", 1)[0])
+                continue
+            raise InputError(
+                path,
+                f"tag {tag} outside a record: the record does not start with 'TY  -'",
+                record=len(records) + 1,
+                field=tag,
+                line=_line_of(pieces, i),
+            )
+        if tag == "ER":
+            rec[""] = ["\n".join(pieces[start:i]), piece.split("\n", 1)[0]]
+            records.append(rec)
+            rec = None
+        elif tag == "TY":
+            raise InputError(
+                path,
+                "a new record starts ('TY  -') before this one ended ('ER  -')",
+                record=len(records) + 1,
+                field="ER",
+                line=_line_of(pieces, i),
+            )
+        else:
             values = rec.get(tag)
             if values is None:
-                rec[tag] = values = [line[6:].strip()]
+                rec[tag] = [piece[6:]]
             else:
-                values.append(line[6:].strip())
-        elif rec is not None:
-            values[-1] = f"{values[-1]}\n{line.strip()}"
+                values.append(piece[6:])
     if rec is not None:
         raise InputError(
             path,
             "the last record has no end tag 'ER  -': the file looks truncated",
             record=len(records) + 1,
             field="ER",
-            line=int(rec["_line"][0]),
+            line=_line_of(pieces, start),
         )
-    for rec, (begin, end) in zip(records, spans, strict=True):
-        rec[""] = ["\n".join(lines[begin:end])]
+    for rec in records:
+        rec[""] = ["\n".join(rec[""])]
     return records
+
+
+def _line_of(pieces: list[str], index: int) -> int:
+    """1-based line number where ``pieces[index]`` starts."""
+    return sum(p.count("\n") + 1 for p in pieces[:index]) + 1
 
 
 def _one(rec: dict[str, list[str]], tag: str) -> str | None:
@@ -114,14 +125,17 @@ def _one(rec: dict[str, list[str]], tag: str) -> str | None:
     if not values:
         return None
     value = values[0]
-    return value.replace("\n", " ") if "\n" in value else value
+    return value.replace("\n", " ").strip() if "\n" in value else value.strip()
 
 
 def _lines(rec: dict[str, list[str]], *tags: str) -> list[str]:
     out: list[str] = []
     for tag in tags:
         for value in rec.get(tag, ()):
-            out.extend(value.split("\n") if "\n" in value else (value,))
+            if "\n" in value:
+                out.extend(v.strip() for v in value.split("\n"))
+            else:
+                out.append(value.strip())
     return out
 
 
@@ -149,9 +163,16 @@ def to_fields(rec: dict[str, list[str]], *, ovid: bool = False) -> dict:
     an = _one(rec, "AN")
     pmid = None
     accession = None
-    if an and an.startswith("CN-"):
+    cochrane = bool(an and an.startswith("CN-"))
+    if cochrane:
+        # Cochrane CENTRAL: JA is the journal's full name, C3 holds "PUBMED <pmid>".
         database = database or "CENTRAL"
         accession = an
+        for value in rec.get("C3", ()):
+            found = _CENTRAL_PMID_RE.match(value.strip())
+            if found:
+                pmid = found.group(1)
+                break
     elif an and an.startswith("WOS:"):
         database = database or "Web of Science"
         accession = an
@@ -176,9 +197,11 @@ def to_fields(rec: dict[str, list[str]], *, ovid: bool = False) -> dict:
         accession = accession or _one(rec, "ID")
     title = first(_one(rec, "TI"), _one(rec, "T1"), _one(rec, "CT"), _one(rec, "BT"))
     journal = first(_one(rec, "JF"), _one(rec, "T2"), _one(rec, "JO"), _one(rec, "J1"))
+    if cochrane and not journal:
+        journal = _one(rec, "JA")
     abbrev = first(
         _one(rec, "J2"),
-        _one(rec, "JA"),
+        _one(rec, "JA") if _one(rec, "JA") != journal else None,
         _one(rec, "JI"),
         _one(rec, "J9"),
         _one(rec, "JO") if _one(rec, "JO") != journal else None,

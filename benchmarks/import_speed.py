@@ -1,0 +1,127 @@
+"""Import speed: srma's MEDLINE and RIS importers against Biopython and rispy.
+
+Builds a 100,000-record MEDLINE file and a 100,000-record RIS file by repeating the real
+exports in ``../shared/datasets/exports`` (PubMed MEDLINE files; RIS files of every
+dialect), then times, in the same run and on the same files:
+
+- MEDLINE: ``srma.importers.read_export`` (parse + normalise + records table) against
+  ``Bio.Medline.parse`` (parse only, dict per record);
+- RIS: ``read_export`` against ``rispy.load(..., encoding="utf-8-sig")`` (parse only).
+
+Prints records/s for each and the ratio srma / peer (>= 1.0 means srma is at least as
+fast while doing more: normalising fields and building the table). Each timing is the
+best of ``--repeat`` runs. Needs Biopython (``pip install srma[bench]``).
+
+    python benchmarks/import_speed.py [--records 100000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SRMA_SHARED", ROOT.parent / "shared"))
+EXPORTS = SHARED / "datasets" / "exports"
+
+
+def _records(paths: list[str], fmt: str) -> list[str]:
+    """Record texts of the sample files (srma's own splitter; each checked by count)."""
+    from srma.importers import medline, read_text, ris
+
+    out = []
+    for path in paths:
+        text = read_text(path)
+        if fmt == "medline":
+            out += [rec[""][0] for rec in medline.parse(text, path)]
+        else:
+            out += [rec[""][0] for rec in ris.parse(text, path)]
+    return out
+
+
+def build(fmt: str, n: int, folder: Path) -> Path:
+    """A file of ``n`` records made by cycling through the real samples' records."""
+    from srma.importers import detect_format
+
+    paths = [
+        p
+        for p in sorted(glob.glob(str(EXPORTS / "*" / "*")))
+        if not p.endswith(".csv") and detect_format(p) == fmt
+    ]
+    records = _records(paths, fmt)
+    sep = "\n\n" if fmt == "medline" else "\n"
+    chunks = [records[i % len(records)] for i in range(n)]
+    path = folder / f"bench_{fmt}.txt"
+    path.write_text(sep.join(chunks) + "\n", encoding="utf-8")
+    return path
+
+
+def best(fn, repeat: int) -> tuple[float, int]:
+    times, count = [], 0
+    for _ in range(repeat):
+        start = time.perf_counter()
+        count = fn()
+        times.append(time.perf_counter() - start)
+    return min(times), count
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    if not EXPORTS.is_dir():
+        print(f"{EXPORTS} not found: the real export samples are needed", file=sys.stderr)
+        return 2
+    try:
+        from Bio import Medline
+    except ImportError:
+        print("Biopython is needed: pip install biopython", file=sys.stderr)
+        return 2
+    import rispy
+
+    from srma.importers import read_export
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        med = build("medline", args.records, folder)
+        ris_path = build("ris", args.records, folder)
+
+        def srma_med() -> int:
+            return len(read_export(med, export="bench", fmt="medline"))
+
+        def bio_med() -> int:
+            with open(med, encoding="utf-8") as fh:
+                return sum(1 for _ in Medline.parse(fh))
+
+        def srma_ris() -> int:
+            return len(read_export(ris_path, export="bench", fmt="ris"))
+
+        def rispy_ris() -> int:
+            return len(rispy.load(ris_path, encoding="utf-8-sig"))
+
+        for label, ours, peer_label, peer in (
+            ("MEDLINE", srma_med, "Bio.Medline", bio_med),
+            ("RIS", srma_ris, "rispy", rispy_ris),
+        ):
+            t_ours, n_ours = best(ours, args.repeat)
+            t_peer, n_peer = best(peer, args.repeat)
+            if n_ours != args.records or n_peer != args.records:
+                print(f"{label}: record counts differ: srma {n_ours}, {peer_label} {n_peer}")
+                return 1
+            rows.append((label, n_ours / t_ours, peer_label, n_peer / t_peer))
+
+    print(f"{'format':<8} {'srma rec/s':>12} {'peer':<12} {'peer rec/s':>12} {'ratio':>6}")
+    for label, ours, peer_label, peer in rows:
+        print(f"{label:<8} {ours:>12,.0f} {peer_label:<12} {peer:>12,.0f} {ours / peer:>6.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""Bad input to the import stage: each file either imports correctly or stops with an
+error that names the file and the record (and the field or line where known).
+
+The files are small, hand-made, in tests/fixtures/import/; what each holds is written
+next to its test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from srma.errors import InputError
+from srma.importers import detect_format, read_export
+from srma.importers.cochrane_txt import read as read_cochrane
+
+FIX = Path(__file__).parent / "fixtures" / "import"
+
+
+def _error(name: str, **kw) -> InputError:
+    with pytest.raises(InputError) as info:
+        read_export(FIX / name, export="bad", **kw)
+    err = info.value
+    assert err.path == str(FIX / name)
+    assert name in str(err)
+    return err
+
+
+@pytest.mark.parametrize("name", ["empty.ris", "blank_lines.ris"])
+def test_empty_file_is_an_error(name):
+    err = _error(name)
+    assert "empty" in err.message
+
+
+def test_truncated_last_record_names_the_record():
+    # Record 2 stops in the middle of its PY line, without ER.
+    err = _error("truncated.ris")
+    assert err.record == 2
+    assert err.field == "ER"
+    assert err.line == 8  # its TY line
+    assert "truncated" in err.message
+
+
+def test_truncated_wos_record_names_the_record():
+    err = _error("truncated_wos.txt")
+    assert err.record == 2
+    assert err.field == "ER"
+
+
+def test_ty_before_er_is_an_error():
+    # The first record lacks ER: rispy would merge both records into one.
+    err = _error("missing_er.ris")
+    assert err.record == 1
+    assert err.line == 5
+
+
+def test_record_without_ty_is_an_error():
+    # rispy skips such a record silently.
+    err = _error("missing_ty.ris")
+    assert err.field == "TI"
+    assert err.record == 2
+    assert err.line == 8
+
+
+def test_missing_final_newline_imports():
+    df = read_export(FIX / "no_final_newline.ris", export="nl")
+    assert df["title"].tolist() == [
+        "Etanercept and spinal inflammation",
+        "Adalimumab in axial spondyloarthritis",
+    ]
+    assert df["doi"].tolist() == ["10.1000/abc.1", "10.1000/abc.2"]
+
+
+def test_unknown_format_is_an_error():
+    err = _error("unknown.txt")
+    assert "unknown export format" in err.message
+
+
+def test_latin1_names_record_and_field():
+    # "Jöns" written in Latin-1 (byte 0xF6) in record 2's AU line.
+    err = _error("latin1.ris")
+    assert err.record == 2
+    assert err.field == "authors"
+    assert "0xF6" in err.message
+
+
+def test_utf16_with_bom_imports():
+    df = read_export(FIX / "utf16.ris", export="u16")
+    assert df["authors"].tolist() == [["Smith, J"], ["Jöns, K"]]
+
+
+def test_bom_and_crlf_medline_imports():
+    df = read_export(FIX / "bom_crlf.nbib", export="m")
+    assert detect_format(FIX / "bom_crlf.nbib") == "medline"
+    assert df["pmid"].tolist() == ["11111111", "22222222"]
+    # Continuation line joined with one space; the [doi] LID chosen over the [pii] one.
+    assert df.loc[0, "title"] == "A trial of etanercept in ankylosing spondylitis."
+    assert df.loc[0, "doi"] == "10.1000/etn.1"
+    # The collective author is kept, in order, and no CR survives.
+    assert df.loc[0, "authors"] == ["Smith, John", "ASAS Study Group"]
+    assert "\r" not in df.loc[0, "raw"]
+    assert df["year"].tolist() == [2010, 2011]
+
+
+def test_medline_records_without_blank_line_are_split():
+    df = read_export(FIX / "run_together.nbib", export="m")
+    assert df["pmid"].tolist() == ["11111111", "22222222"]
+    assert df.loc[1, "raw"].startswith("PMID- 22222222")
+
+
+def test_medline_bad_line_names_line_and_record():
+    err = _error("bad_line.nbib")
+    assert err.line == 16
+    assert err.record == 2
+
+
+def test_record_without_title_but_doi_imports():
+    df = read_export(FIX / "no_title.ris", export="t")
+    assert len(df) == 3
+    assert df["title"].isna().tolist() == [False, True, False]
+    assert df.loc[1, "doi"] == "10.1000/abc.3"
+
+
+def test_record_without_title_or_identifier_is_an_error():
+    err = _error("nothing_traceable.ris")
+    assert err.record == 2
+    assert err.field == "title"
+
+
+def test_csv_header_only_is_zero_records_error():
+    err = _error("header_only.csv")
+    assert "no csv_pubmed records" in err.message
+
+
+def test_csv_open_quote_names_record():
+    err = _error("open_quote.csv")
+    assert err.record == 2
+
+
+def test_csv_extra_cell_names_record():
+    err = _error("shifted.csv")
+    assert err.record == 2
+    assert "shift" in err.message
+
+
+def test_wos_tab_extra_nonempty_cell_names_record():
+    # Every row ends with the WoS trailing tab; row 2 has one more, non-empty cell.
+    err = _error("extra_cell.txt")
+    assert err.record == 2
+    assert err.line == 3
+
+
+def test_xml_entities_are_refused():
+    err = _error("entity.xml")
+    assert "DOCTYPE" in err.message
+
+
+def test_bibtex_duplicate_used_field_names_record():
+    err = _error("broken.bib")
+    assert err.record == 2
+    assert err.field == "title"
+
+
+def test_given_format_must_exist():
+    err = _error("no_title.ris", fmt="marc21")
+    assert "marc21" in err.message
+
+
+def test_cochrane_library_text():
+    path = FIX / "cochrane_library.txt"
+    assert detect_format(path) == "cochrane_txt"
+    df = read_export(path, export="c")
+    assert df["accession"].tolist() == ["CN-00000001", "CN-00000002"]
+    assert df["doi"].tolist() == ["10.1136/ard.2009.000001", "10.1002/art.21790"]
+    assert df.loc[0, "pmid"] == "12345678"
+    assert df.loc[0, "authors"] == ["Smith J", "Jones K"]
+    assert df.loc[0, "first_author"] == "Smith"
+    assert df.loc[0, "pages"] == "100-110"
+    assert df.loc[0, "first_page"] == "100"
+    assert df.loc[0, "keywords"] == ["Etanercept", "MRI"]
+    assert df.loc[0, "abstract"] == "Background: a long abstract that continues here."
+    assert df["database"].tolist() == ["CENTRAL", "CENTRAL"]
+
+
+def test_cochrane_gap_in_record_numbers_is_an_error():
+    text = (FIX / "cochrane_gap.txt").read_text()
+    with pytest.raises(InputError) as info:
+        read_cochrane(text, "gap.txt")
+    assert info.value.record == 2
+
+
+def test_endnote_tagged():
+    df = read_export(FIX / "endnote_tagged.enw", export="e")
+    assert df.loc[0, "authors"] == ["Smith, John", "Jones, Kate"]
+    assert df.loc[0, "pmid"] == "12345678"
+    assert df.loc[0, "keywords"] == ["etanercept", "MRI"]
+    assert df.loc[0, "pages"] == "200-210"
+    assert df.loc[1, "title"] == "Second record"
