@@ -118,7 +118,8 @@ def three_study_group() -> pd.DataFrame:
             "study_id": "Braun2012",
             "n1i": 37.0,
             "usable": False,
-            "reason": "median change only, no spread",
+            "reason": "median change only, no spread; control arm not usable; "
+            "median change only, no spread; intervention arm not usable",
         },
         POOLED,
     ]
@@ -224,8 +225,13 @@ def test_forest_plot_rows_pooled_values_and_heterogeneity(tmp_path, capture):
     assert f"Test for overall effect: z = {MINUS}5.52 (p < 0.001)" in text
     assert "\u2190 Favours TNFi" in text and "Favours control \u2192" in text
     assert "Mean difference in change (score points)" in text
-    # The unusable study is listed with its reason, not silently dropped.
-    assert "Not pooled: Braun 2012 (median change only, no spread)." in text
+    # The unusable study keeps its row, marked not estimable, with its reason (said once
+    # per part) in a footnote: nothing is dropped silently.
+    assert "not estimable (a)" in text
+    assert (
+        "(a) Braun 2012: median change only, no spread; control arm not usable; "
+        "intervention arm not usable." in text.replace("\n", " ")
+    )
 
     fig = cap.figs[0]
     # One diamond; squares with area proportional to weight (side ~ sqrt(weight)).
@@ -634,3 +640,61 @@ def test_counts_json_roundtrip_draws_same_bytes(tmp_path):
     prisma_diagram(json.loads(path.read_text()), tmp_path / "a.svg", tmp_path / "a.png")
     prisma_diagram(prisma_counts(), tmp_path / "b.svg", tmp_path / "b.png")
     assert (tmp_path / "a.svg").read_bytes() == (tmp_path / "b.svg").read_bytes()
+
+
+# ---- group-level drivers (with srma's pooling engine) ---------------------------------
+
+
+def test_leave1out_group_common_effect_by_hand(tmp_path):
+    from srma.figures.leave1out import leave1out_group
+
+    group = three_study_group()
+    pooled = group["row_type"] == "pooled"
+    group.loc[pooled, "method"] = "EE"
+    svg = tmp_path / "l.svg"
+    assert leave1out_group(group, svg, tmp_path / "l.png", instrument_label="SPARCC SIJ")
+    lines = svg_text(svg).split("\n")
+    studies = group[(group["row_type"] == "study") & group["usable"].fillna(False).astype(bool)]
+    for omit in studies["study_id"]:
+        rest = studies[studies["study_id"] != omit]
+        w = 1 / rest["vi"]
+        est = float((w * rest["yi"]).sum() / w.sum())  # inverse-variance mean of the others
+        se = math.sqrt(1 / w.sum())
+        assert f"{num(est)} [{num(est - Z975 * se)}, {num(est + Z975 * se)}]" in lines
+        assert f"Omitting {study_label(omit)}" in lines
+    # No pooled row (fewer than pooling.min_studies usable studies): nothing drawn.
+    single = group[group["study_id"] == "Lambert2007"]
+    assert not leave1out_group(single, tmp_path / "s.svg", tmp_path / "s.png")
+    assert not (tmp_path / "s.svg").exists()
+
+
+def test_funnel_plots_status_for_every_group(tmp_path):
+    from srma.bias import regtest
+    from srma.figures.funnel import funnel_plots
+
+    yi, vi = funnel_data(12)
+    big = pd.DataFrame(
+        [
+            {"row_type": "study", "study_id": f"S{i:02d}", "yi": y, "vi": v, "usable": True}
+            for i, (y, v) in enumerate(zip(yi, vi, strict=True))
+        ]
+        + [{"row_type": "pooled", "estimate": -2.6, "method": "REML", "test": "z"}]
+    )
+    groups = {
+        "sparcc_sij_12w": big,
+        "asspimri_24w": three_study_group(),
+        "berlin_sij_48w": three_study_group().query("row_type == 'study'"),
+    }
+    status = funnel_plots(groups, tmp_path / "funnel", titles={"sparcc_sij_12w": "SPARCC SIJ"})
+    assert [s["group"] for s in status] == ["asspimri_24w", "berlin_sij_48w", "sparcc_sij_12w"]
+    assert status[0]["drawn"] is False and status[0]["reason"] == "3 studies, fewer than 10"
+    assert status[1]["reason"] == "not pooled"
+    assert status[2]["drawn"] is True and status[2]["k"] == 12
+    egger = regtest(yi, vi, model="rma", predictor="sei", method="REML", test="z")
+    assert status[2]["pval"] == pytest.approx(egger["pval"])
+    assert sorted(p.name for p in (tmp_path / "funnel").iterdir()) == [
+        "sparcc_sij_12w.png",
+        "sparcc_sij_12w.svg",
+    ]
+    text = re.sub(r"\s+", " ", svg_text(tmp_path / "funnel" / "sparcc_sij_12w.svg"))
+    assert f"(k = 12): z = {num(egger['zval'])}" in text and "SPARCC SIJ" in text

@@ -138,6 +138,22 @@ def _ci_text(est: float, lb: float, ub: float) -> str:
     return f"{fmt_num(est)} [{fmt_num(lb)}, {fmt_num(ub)}]"
 
 
+def _letter(i: int) -> str:
+    """0 -> a, 25 -> z, 26 -> aa: footnote marks."""
+    out = ""
+    i += 1
+    while i:
+        i, rem = divmod(i - 1, 26)
+        out = chr(97 + rem) + out
+    return out
+
+
+def _dedupe_reason(reason: str) -> str:
+    """A reason whose parts (``; ``-separated) repeat, e.g. once per arm, said once."""
+    parts = [p.strip() for p in reason.split(";")]
+    return "; ".join(dict.fromkeys(p for p in parts if p))
+
+
 def _check(group: pd.DataFrame, source: str) -> tuple[pd.DataFrame, pd.Series | None]:
     if not isinstance(group, pd.DataFrame):
         raise InputError(source, "expected a pooled group table (DataFrame)")
@@ -240,7 +256,6 @@ def forest_plot(
     studies, pooled = _check(group, source)
     usable_mask = studies["usable"].map(lambda v: (not is_missing(v)) and bool(v))
     used = studies[usable_mask].reset_index(drop=True)
-    unused = studies[~usable_mask].reset_index(drop=True)
     draw_pooled = pooled is not None and len(used) >= 2
     if pooled is not None and "level" in pooled.index and not is_missing(pooled["level"]):
         level = float(pooled["level"])
@@ -255,8 +270,33 @@ def forest_plot(
     align = {"study": "left", **{c: "right" for c in cols[1:]}}
     rows: list[_Row] = []
     any_dagger = False
-    for _, r in used.iterrows():
+    notes: list[str] = []  # footnotes of the studies that are not estimable
+    for (_, r), usable in zip(studies.iterrows(), usable_mask, strict=True):
         label = study_label(r["study_id"], r[year_col] if year_col else None)
+        if not usable:
+            mark = f"({_letter(len(notes))})"
+            reason = (
+                "no reason given"
+                if "reason" not in r.index or is_missing(r["reason"])
+                else _dedupe_reason(str(r["reason"]))
+            )
+            notes.append(f"{mark} {label}: {reason}.")
+            label = tm.wrap(label, MAX_LABEL_W, fs)
+            rows.append(
+                _Row(
+                    cells={
+                        "study": label,
+                        "n1": _n(_num(r, "n1i")),
+                        "m1": _mean_sd(_num(r, "m1i"), _num(r, "sd1i")),
+                        "n2": _n(_num(r, "n2i")),
+                        "m2": _mean_sd(_num(r, "m2i"), _num(r, "sd2i")),
+                        "ci": f"not estimable {mark}",
+                    },
+                    lines=label.count("\n") + 1,
+                    kind="unusable",
+                )
+            )
+            continue
         flag = "" if "flags" not in r.index or is_missing(r["flags"]) else str(r["flags"])
         if flag.lower() in INDIRECT_FLAGS:
             label += DAGGER
@@ -371,18 +411,7 @@ def forest_plot(
         foot.append(f"{len(used)} usable studies: not pooled (below the minimum for pooling).")
     else:
         foot.append("No usable study data in this group.")
-    if len(unused):
-        parts = []
-        for _, r in unused.iterrows():
-            reason = (
-                "no reason given"
-                if "reason" not in r.index or is_missing(r["reason"])
-                else str(r["reason"])
-            )
-            parts.append(
-                f"{study_label(r['study_id'], r[year_col] if year_col else None)} ({reason})"
-            )
-        foot.append("Not pooled: " + "; ".join(parts) + ".")
+    foot += notes
     if any_dagger:
         foot.append(f"{DAGGER} Mean or SD estimated or imputed (see the extraction table).")
     foot.append(
@@ -416,8 +445,8 @@ def forest_plot(
         y = panel_bottom
     y += 0.72  # ticks, axis label, favours labels
     foot_top = y + 0.06
-    for text in foot:
-        y += LINE_H * 0.95 * (text.count("\n") + 1)
+    foot_h = [tm.height(text, fs - 0.5, 1.2) + 0.07 for text in foot]
+    y += sum(foot_h)
     fig_h = y + MARGIN
 
     with figure_context():
@@ -467,8 +496,7 @@ def forest_plot(
                     colour=PI_COLOUR if row.kind == "pi" and c == "ci" else INK,
                 )
         fy = foot_top
-        for text in foot:
-            n = text.count("\n") + 1
+        for text, h in zip(foot, foot_h, strict=True):
             tab.text(
                 MARGIN,
                 fy,
@@ -479,7 +507,7 @@ def forest_plot(
                 fontproperties=font(fs - 0.5),
                 linespacing=1.2,
             )
-            fy += LINE_H * 0.95 * n
+            fy += h
 
         # ---- plot panel --------------------------------------------------------------
         ax = fig.add_axes(

@@ -19,6 +19,7 @@ import logging
 import math
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 from scipy import stats
@@ -202,3 +203,65 @@ def funnel_plot(
         )
         save_figure(fig, svg_path, png_path)
     return True
+
+
+def _usable_studies(group) -> tuple[np.ndarray, np.ndarray]:
+    studies = group[group["row_type"] == "study"]
+    usable = studies["usable"].map(lambda v: bool(v) if v == v and v is not None else False)
+    used = studies[usable.astype(bool)]
+    return used["yi"].to_numpy(dtype=float), used["vi"].to_numpy(dtype=float)
+
+
+def funnel_plots(
+    groups: Mapping[str, object],
+    outdir: str | os.PathLike,
+    *,
+    titles: Mapping[str, str] | None = None,
+    min_studies: int = 10,
+    measure: str = "MD",
+) -> list[dict]:
+    """Funnel plots of every pooled group with at least ``min_studies`` studies.
+
+    ``groups`` maps a name (e.g. ``sparcc_sij_12w``) to its pooled group table
+    (data-model section 5). For each group with a pooled row and enough usable studies,
+    Egger's test is computed with :func:`srma.bias.regtest` (``model="rma"``, predictor
+    ``sei``, the pooled row's ``method`` and ``test``) and ``<outdir>/<name>.svg|png``
+    are written. Returns one status row per group, in name order: ``group, k, drawn,
+    reason, zval, pval`` (write it as ``<outdir>/status.csv`` so that every group is
+    accounted for).
+    """
+    from srma.bias import regtest
+
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    status = []
+    for name in sorted(groups):
+        group = groups[name]
+        yi, vi = _usable_studies(group)
+        k = int(len(yi))
+        pooled = group[group["row_type"] == "pooled"]
+        row = {"group": name, "k": k, "drawn": False, "reason": None, "zval": None, "pval": None}
+        if pooled.empty:
+            row["reason"] = "not pooled"
+        elif k < min_studies:
+            row["reason"] = f"{k} studies, fewer than {min_studies}"
+            log.info("funnel plot %s not drawn: %s", name, row["reason"])
+        else:
+            p = pooled.iloc[0]
+            egger = regtest(
+                yi, vi, model="rma", predictor="sei", method=str(p["method"]), test=str(p["test"])
+            )
+            funnel_plot(
+                yi,
+                vi,
+                outdir / f"{name}.svg",
+                outdir / f"{name}.png",
+                estimate=float(p["estimate"]),
+                egger=egger,
+                min_studies=min_studies,
+                title=(titles or {}).get(name, name),
+                measure=measure,
+            )
+            row.update(drawn=True, zval=egger["zval"], pval=egger["pval"])
+        status.append(row)
+    return status

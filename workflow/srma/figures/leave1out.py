@@ -234,3 +234,47 @@ def leave1out_plot(
             colour=GREY,
         )
         save_figure(fig, svg_path, png_path)
+
+
+def leave1out_group(
+    group: pd.DataFrame,
+    svg_path: str | os.PathLike,
+    png_path: str | os.PathLike,
+    **labels,
+) -> bool:
+    """Leave-one-out plot of a pooled group table (data-model section 5).
+
+    Refits the pooled row's model (``method``, ``test``, ``level``) without each usable
+    study with :func:`srma.sensitivity.leave1out` and draws it. Returns False and writes
+    nothing when the group has no pooled row (fewer than ``pooling.min_studies`` usable
+    studies). ``labels``: ``instrument_label``, ``timepoint_label``, ``intervention``,
+    ``comparator``, ``measure`` as for :func:`leave1out_plot`.
+    """
+    from srma.sensitivity import leave1out
+
+    pooled = group[group["row_type"] == "pooled"]
+    if pooled.empty:
+        return False
+    p = pooled.iloc[0]
+    studies = group[group["row_type"] == "study"]
+    used = studies[studies["usable"].map(lambda v: (not is_missing(v)) and bool(v))]
+    level = float(p["level"]) if "level" in p.index and not is_missing(p["level"]) else 95.0
+    table = leave1out(
+        used["yi"].to_numpy(dtype=float),
+        used["vi"].to_numpy(dtype=float),
+        slab=list(used["study_id"]),
+        method=str(p["method"]),
+        test=str(p["test"]),
+        level=level,
+    )
+    leave1out_plot(
+        table,
+        svg_path,
+        png_path,
+        estimate=float(p["estimate"]),
+        ci_lb=float(p["ci_lb"]),
+        ci_ub=float(p["ci_ub"]),
+        level=level,
+        **labels,
+    )
+    return True
