@@ -186,13 +186,15 @@ def test_exact_keys_merge_despite_title_variants():
 @pytest.mark.parametrize(
     "variant",
     [
-        {"doi": "10.1136/other"},  # conflicting DOIs (the first has one too)
+        {"doi": "10.1136/other", "pages": None},  # conflicting DOIs (the first has one too)
+        {"doi": "10.1136/other", "volume": None},
         {"pages": "901-9"},  # different pages
         {"volume": "72", "pages": None},  # different volume
         {"year": 2015},  # years more than 1 apart
         {"title": "Erratum: " + BASE["title"]},  # an erratum
         {"title": "Comment on: " + BASE["title"]},  # a comment
-        {"first_author": "Sieper", "authors": ["Sieper, J"]},  # different first author
+        {"first_author": "Sieper", "authors": ["Sieper, J"], "pages": None},
+        {"first_author": "Sieper", "authors": ["Sieper, J"], "volume": "72", "pages": "1-9"},
     ],
 )
 def test_false_duplicates_stay_apart(variant):
@@ -200,6 +202,21 @@ def test_false_duplicates_stay_apart(variant):
     result = pair(first, variant)
     assert not same_cluster(result, 0, 1)
     assert len(result.unique) == 2
+
+
+def test_double_doi_needs_every_other_field_to_agree():
+    # One article under a publisher's old and new DOI (10.1007/BF... and 10.1007/s...):
+    # title, first author, year, volume and full page range all agree.
+    a = {"doi": "10.1007/bf00796210", "pages": "368-77"}
+    b = {"doi": "10.1007/s003950050046", "pages": "368-377"}
+    result = pair(a, b)
+    assert same_cluster(result, 0, 1)
+    # the same DOIs without pages on one side: two articles
+    assert not same_cluster(pair(a, b | {"pages": None}), 0, 1)
+    # a DOI printed with other punctuation or cut short is the same DOI
+    c = {"doi": "10.1160/th09-03-0165", "pages": None}
+    d = {"doi": "10.1160/th-09-03-0165", "pages": None}
+    assert pair(c, d).clusters["match"].iloc[1] == "fuzzy"
 
 
 def test_conference_abstract_and_its_paper_are_not_duplicates():

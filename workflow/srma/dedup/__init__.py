@@ -72,6 +72,7 @@ class DedupResult:
 
 
 def _edges_from(frame: pd.DataFrame, how: str | None, force: bool) -> pd.DataFrame:
+    double = frame["double_doi"].to_numpy(dtype=bool) if "double_doi" in frame else False
     return pd.DataFrame(
         {
             "i": frame["i"].to_numpy(dtype=np.int64),
@@ -79,6 +80,7 @@ def _edges_from(frame: pd.DataFrame, how: str | None, force: bool) -> pd.DataFra
             "how": frame["how"].to_numpy(dtype=object) if how is None else how,
             "score": frame["score"].to_numpy(dtype=np.float64),
             "force": force,
+            "double_doi": double,
         }
     )
 
@@ -139,7 +141,7 @@ def deduplicate(
     )
     step("comparing")
 
-    forced = pd.DataFrame(columns=["i", "j", "how", "score", "force"])
+    forced = pd.DataFrame(columns=["i", "j", "how", "score", "force", "double_doi"])
     forbidden: dict[int, set[int]] = {}
     decided: set[tuple[int, int]] = set()
     if decisions is not None and len(decisions):
@@ -150,11 +152,11 @@ def deduplicate(
             a, b = min(a, b), max(a, b)
             decided.add((a, b))
             if r.decision == "merge":
-                rows.append((a, b, "decision", np.nan, True))
+                rows.append((a, b, "decision", np.nan, True, False))
             else:
                 forbidden.setdefault(a, set()).add(b)
                 forbidden.setdefault(b, set()).add(a)
-        forced = pd.DataFrame(rows, columns=["i", "j", "how", "score", "force"])
+        forced = pd.DataFrame(rows, columns=["i", "j", "how", "score", "force", "double_doi"])
 
     exact_ok = exact[exact["status"] == "match"]
     fuzzy_ok = scored[scored["status"] == "match"].sort_values(
@@ -169,6 +171,7 @@ def deduplicate(
         ignore_index=True,
     )
     edges["force"] = edges["force"].astype(bool)
+    edges["double_doi"] = edges["double_doi"].astype(bool)
     clusters, refused = build_clusters(ids, feat, edges, forbidden)
     step("clustering")
 

@@ -22,10 +22,11 @@ import numpy as np
 import pandas as pd
 
 from srma.dedup.keys import Features
+from srma.dedup.normalise import dois_equivalent
 
 __all__ = ["UnionFind", "build_clusters"]
 
-_GUARDED = ("doi", "pmid", "first_page", "kind")
+_GUARDED = ("pmid", "first_page", "kind")
 
 
 class UnionFind:
@@ -47,6 +48,8 @@ class UnionFind:
             for name in _GUARDED:
                 v = getattr(self.feat, name)[root]
                 got[name] = {v} if v not in ("", "abstract?") else set()
+            d = self.feat.doi[root]
+            got["doi"] = {d} if d else set()
             y = int(self.feat.year[root])
             got["year"] = {y} if y > 0 else set()
             self.values[root] = got
@@ -63,12 +66,22 @@ class UnionFind:
     def _members(self, root: int) -> list[int]:
         return self.members.get(root, [root])
 
-    def conflict(self, a: int, b: int) -> str:
-        """Why the sets of roots ``a`` and ``b`` may not join (``""`` if they may)."""
+    def conflict(self, a: int, b: int, *, double_doi: bool = False) -> str:
+        """Why the sets of roots ``a`` and ``b`` may not join (``""`` if they may).
+        ``double_doi``: the joining pair is one article beyond doubt (all fields agree
+        under two DOIs, or one identifier and one title): DOIs and first pages are not
+        checked."""
         va, vb = self._vals(a), self._vals(b)
         for name in _GUARDED:
+            if double_doi and name == "first_page":
+                continue
             if len(va[name] | vb[name]) > 1:
                 return f"cluster would hold two {name.replace('_', ' ')}s"
+        if not double_doi:
+            for x in va["doi"]:
+                for y in vb["doi"]:
+                    if not dois_equivalent(x, y):
+                        return "cluster would hold two dois"
         years = va["year"] | vb["year"]
         if years and max(years) - min(years) > 1:
             return "cluster would span years more than 1 apart"
@@ -80,14 +93,14 @@ class UnionFind:
                         return "a person forbade this merge"
         return ""
 
-    def union(self, a: int, b: int, *, force: bool = False) -> str:
+    def union(self, a: int, b: int, *, force: bool = False, double_doi: bool = False) -> str:
         """Join the sets of rows ``a`` and ``b``; returns ``""`` when joined (or already
         together), else the reason it was refused."""
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return ""
         if not force:
-            why = self.conflict(ra, rb)
+            why = self.conflict(ra, rb, double_doi=double_doi)
             if why:
                 return why
         if len(self._members(ra)) < len(self._members(rb)):
@@ -119,13 +132,14 @@ def build_clusters(
     uf = UnionFind(feat, forbidden or {})
     accepted: list[tuple[int, int, str, float]] = []
     refused = []
-    for i, j, how, score, force in edges[["i", "j", "how", "score", "force"]].itertuples(
-        index=False, name=None
-    ):
+    if "double_doi" not in edges:
+        edges = edges.assign(double_doi=False)
+    cols = ["i", "j", "how", "score", "force", "double_doi"]
+    for i, j, how, score, force, double in edges[cols].itertuples(index=False, name=None):
         i, j = int(i), int(j)
         if uf.find(i) == uf.find(j):
             continue
-        why = uf.union(i, j, force=bool(force))
+        why = uf.union(i, j, force=bool(force), double_doi=bool(double))
         if why:
             refused.append((i, j, how, score, why))
         else:

@@ -3,7 +3,8 @@
 Rules (each from a way two different articles can look alike):
 
 - A *conflict* makes a pair two articles whatever the title says: both have a DOI and
-  they differ; both have a PMID and they differ; both have a volume and they differ;
+  they are not one DOI printed differently (except a "double DOI": two DOIs on records
+  that agree on title, first author, year, volume and full page range); both have a PMID and they differ; both have a volume and they differ;
   both have a first page and they differ (``123-9`` = ``123-129``); years more than 1
   apart (print vs online year); different kinds (erratum, comment, retraction,
   congress abstract, registry entry vs article); different numbers in the title
@@ -32,12 +33,15 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 
 from srma.dedup.keys import Features
-from srma.dedup.normalise import journals_compatible
+from srma.dedup.normalise import dois_equivalent, journals_compatible
 
 __all__ = ["score_pairs", "exact_pairs", "EXACT_TITLE_MIN"]
 
 #: Title score below which two records sharing an identifier are not merged.
 EXACT_TITLE_MIN = 70.0
+#: Title score from which two records sharing an identifier (and not a volume
+#: conflict) join even when their page ranges are printed differently.
+EXACT_STRONG_TITLE = 95.0
 #: First-author surname score below which two records have different first authors.
 SURNAME_MIN = 75.0
 
@@ -83,9 +87,19 @@ def _journal_conflict(feat: Features, i: np.ndarray, j: np.ndarray) -> np.ndarra
     return out
 
 
+def _same_pages(feat: Features, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    return (
+        (feat.first_page[i] != "")
+        & (feat.first_page[i] == feat.first_page[j])
+        & (feat.last_page[i] == feat.last_page[j])
+    )
+
+
 def _kind_conflict(feat: Features, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Kinds differ; a record only weakly marked as a congress abstract (``abstract?``)
-    conflicts with an ``article`` only when the article spans 3 or more pages."""
+    conflicts with an ``article`` only when the article spans 3 or more pages and the
+    two page ranges differ."""
+    same_pages = _same_pages(feat, i, j)
     ki, kj = feat.kind[i], feat.kind[j]
     differ = ki != kj
     weak = ((ki == "abstract?") & (kj == "article")) | ((kj == "abstract?") & (ki == "article"))
@@ -99,18 +113,58 @@ def _kind_conflict(feat: Features, i: np.ndarray, j: np.ndarray) -> np.ndarray:
                 for a in art
             ]
         )
-        differ = differ & ~(weak & (span < 2))
+        differ = differ & ~(weak & ((span < 2) | same_pages))
     return differ
 
 
-def conflicts(feat: Features, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """Reason code of the first conflict of each pair (``""`` when none)."""
+def doi_conflict(feat: Features, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Both records have a DOI and the DOIs are not one DOI printed differently
+    (:func:`~srma.dedup.normalise.dois_equivalent`)."""
+    out = _both_differ(feat.doi[i], feat.doi[j])
+    for k in np.flatnonzero(out):
+        out[k] = not dois_equivalent(feat.doi[i[k]], feat.doi[j[k]])
+    return out
+
+
+def full_agreement(
+    feat: Features, i: np.ndarray, j: np.ndarray, score: np.ndarray, title_threshold: float
+) -> np.ndarray:
+    """Title at or above the threshold, and the same first author, year, volume, first
+    and last page (all present), kind and title numbers: one article even when its two
+    records carry different DOIs (a publisher's old and new DOI: a "double DOI")."""
+    return (
+        (np.nan_to_num(score, nan=-1.0) >= title_threshold)
+        & _strong_support(feat, i, j)
+        & (feat.last_page[i] != "")
+        & (feat.last_page[i] == feat.last_page[j])
+        & (feat.kind[i] == feat.kind[j])
+        & (feat.numbers[i] == feat.numbers[j])
+        & (feat.digit_runs[i] == feat.digit_runs[j])
+    )
+
+
+def conflicts(
+    feat: Features,
+    i: np.ndarray,
+    j: np.ndarray,
+    *,
+    double_doi: np.ndarray | None = None,
+    title_match: np.ndarray | None = None,
+) -> np.ndarray:
+    """Reason code of the first conflict of each pair (``""`` when none). Pairs marked
+    in ``double_doi`` (see :func:`full_agreement`) are not in conflict for their DOIs;
+    pairs marked in ``title_match`` (title at or above the threshold) whose volume and
+    page range agree are not in conflict for their first authors (run-together or
+    transliterated author fields)."""
     reason = np.full(len(i), "", dtype=object)
 
     def mark(mask: np.ndarray, why: str) -> None:
         reason[(reason == "") & mask] = why
 
-    mark(_both_differ(feat.doi[i], feat.doi[j]), "different doi")
+    dc = doi_conflict(feat, i, j)
+    if double_doi is not None:
+        dc &= ~double_doi
+    mark(dc, "different doi")
     mark(_both_differ(feat.pmid[i], feat.pmid[j]), "different pmid")
     mark(_kind_conflict(feat, i, j), "different kind")
     yi, yj = feat.year[i], feat.year[j]
@@ -124,15 +178,21 @@ def conflicts(feat: Features, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     # both page ranges agree, a volume difference is not taken as a conflict.
     mark(_both_differ(feat.volume[i], feat.volume[j]) & ~same_pages, "different volume")
     mark(_both_differ(feat.first_page[i], feat.first_page[j]), "different pages")
-    mark(feat.numbers[i] != feat.numbers[j], "different numbers in title")
-    todo = np.flatnonzero(reason == "")
+    # Numbers differ both as standalone numbers and as digit runs: "12-week" vs
+    # "48-week" (not "11 C" vs "11C", nor "Ca2+" vs "Ca")
+    numbers_differ = (feat.numbers[i] != feat.numbers[j]) & (
+        feat.digit_runs[i] != feat.digit_runs[j]
+    )
+    mark(numbers_differ, "different numbers in title")
+    same_place = same_pages & (feat.volume[i] == feat.volume[j])
+    waive_author = same_place & (title_match if title_match is not None else False)
+    todo = np.flatnonzero((reason == "") & ~waive_author)
     if len(todo):
         sc = _surname_conflict(feat, i[todo], j[todo])
         reason[todo[sc]] = "different first author"
     # Journal names are compared only when volume and pages do not already agree:
     # abbreviations vary too much ("Eur J Cardiothorac Surg" = "European Journal of
     # Cardio-Thoracic Surgery", "(Maywood)", "(1985)") to overrule them.
-    same_place = same_pages & (feat.volume[i] == feat.volume[j])
     todo = np.flatnonzero((reason == "") & ~same_place)
     if len(todo):
         jc = _journal_conflict(feat, i[todo], j[todo])
@@ -184,15 +244,26 @@ def score_pairs(
         prefix[k] = _title_prefix(feat.title[i[k]], feat.title[j[k]])
     keep = (np.nan_to_num(score, nan=-1.0) >= uncertain_threshold) | prefix
     i, j, score, prefix = i[keep], j[keep], score[keep], prefix[keep]
-    reason = conflicts(feat, i, j)
+    double = full_agreement(feat, i, j, score, title_threshold) & doi_conflict(feat, i, j)
+    reason = conflicts(feat, i, j, double_doi=double, title_match=score >= title_threshold)
     ok = reason == ""
     strong = _strong_support(feat, i, j)
     match = ok & ((score >= title_threshold) | strong)
     status = np.where(match, "match", np.where(ok, "uncertain", "no"))
     reason = np.where(match & (score < title_threshold), "same author, year, volume, page", reason)
     reason = np.where(match & prefix, "title is the start of the other", reason)
+    reason = np.where(match & double, "double doi", reason)
     reason = np.where(status == "uncertain", "title similar", reason)
-    return pd.DataFrame({"i": i, "j": j, "score": score, "status": status, "reason": reason})
+    return pd.DataFrame(
+        {
+            "i": i,
+            "j": j,
+            "score": score,
+            "status": status,
+            "reason": reason,
+            "double_doi": match & double,
+        }
+    )
 
 
 def exact_pairs(feat: Features) -> pd.DataFrame:
@@ -235,7 +306,7 @@ def exact_pairs(feat: Features) -> pd.DataFrame:
     def mark(mask: np.ndarray, why: str) -> None:
         reason[(reason == "") & mask] = why
 
-    mark(_both_differ(feat.doi[i], feat.doi[j]), "same id, different doi")
+    mark(doi_conflict(feat, i, j), "same id, different doi")
     mark(_both_differ(feat.pmid[i], feat.pmid[j]), "same id, different pmid")
     mark(feat.kind[i] != feat.kind[j], "same id, different kind")
     unlike = np.nan_to_num(score, nan=100.0) < EXACT_TITLE_MIN
@@ -244,10 +315,15 @@ def exact_pairs(feat: Features) -> pd.DataFrame:
     mark(unlike, "same id, different title")
     mark(_journal_conflict(feat, i, j), "same id, different journal")
     status = np.where(reason == "", "match", "uncertain")
+    # One identifier and one title: page ranges printed differently do not split them.
+    strong = (np.nan_to_num(score, nan=0.0) >= EXACT_STRONG_TITLE) & ~_both_differ(
+        feat.volume[i], feat.volume[j]
+    )
     return pd.DataFrame(
         {
             "i": i,
             "j": j,
+            "double_doi": strong & (status == "match"),
             "how": out["how"].to_numpy(dtype=object),
             "score": np.where(np.isnan(score), 100.0, score),
             "status": status,

@@ -23,6 +23,7 @@ from srma.dedup.normalise import (
     norm_volume,
     parse_pages,
     record_kind,
+    title_digit_runs,
     title_numbers,
 )
 
@@ -36,7 +37,8 @@ class Features:
 
     title: np.ndarray  # object: normalised title
     title_rev: np.ndarray  # object: normalised title reversed (blocking on endings)
-    numbers: np.ndarray  # object: "|"-joined numbers of the title
+    numbers: np.ndarray  # object: "|"-joined standalone numbers of the title
+    digit_runs: np.ndarray  # object: "|"-joined digit runs of the title without spaces
     surname: np.ndarray  # object
     year: np.ndarray  # int64
     journal: np.ndarray  # object: tuple of journal words
@@ -123,6 +125,7 @@ def features(records: pd.DataFrame) -> Features:
         title=_obj(titles),
         title_rev=_obj(t[::-1] for t in titles),
         numbers=_obj("|".join(title_numbers(t)) for t in titles),
+        digit_runs=_obj("|".join(title_digit_runs(t)) for t in titles),
         surname=_obj(surnames),
         year=years.to_numpy(dtype="int64"),
         journal=_obj(journals),

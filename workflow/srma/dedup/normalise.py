@@ -22,6 +22,7 @@ __all__ = [
     "fold",
     "norm_title",
     "title_numbers",
+    "title_digit_runs",
     "norm_surname",
     "first_author_of",
     "norm_journal_tokens",
@@ -30,6 +31,7 @@ __all__ = [
     "norm_volume",
     "norm_doi",
     "norm_pmid",
+    "dois_equivalent",
     "record_kind",
 ]
 
@@ -39,6 +41,14 @@ _LANG_NOTE = re.compile(
     r"\[\s*(?:article\s+in\s+|in\s+)?[A-Za-z][A-Za-z ,;-]{1,40}\s*(?:abstract)?\s*\]\s*\.?",
 )
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
+_LANGUAGES = (
+    "afrikaans|arabic|bulgarian|chinese|croatian|czech|danish|dutch|english|estonian|"
+    "finnish|french|german|greek|hebrew|hungarian|icelandic|italian|japanese|korean|"
+    "latvian|lithuanian|norwegian|persian|polish|portuguese|romanian|russian|serbian|"
+    "slovak|slovene|slovenian|spanish|swedish|turkish|ukrainian|multiple languages"
+)
+# Ovid's "English title. German\nOriginal-language title": keep the English title.
+_LANG_TAIL = re.compile(r"[.?!]\s*(?:" + _LANGUAGES + r")\s*(?:\n.*)?$", re.IGNORECASE | re.DOTALL)
 _DIGITS = re.compile(r"\d+")
 _MOJIBAKE = re.compile("[\u00c2\u00c3][\u0080-\u00bf]")
 
@@ -102,16 +112,27 @@ def norm_title(value: object) -> str | None:
         return None
     text = html.unescape(_TAG.sub(" ", html.unescape(text)))
     text = _LANG_NOTE.sub(" ", text)
+    text = _LANG_TAIL.sub("", text)
     folded = fold(text)
     return folded or None
 
 
 def title_numbers(norm: str | None) -> tuple[str, ...]:
-    """The numbers in a normalised title, in order (``48-week results`` vs ``12-week``
-    are different reports). Leading zeros are dropped."""
+    """The standalone numbers of a normalised title, in order (``48-week results`` vs
+    ``12-week``, ``Part 1`` vs ``Part 2`` are different reports). Digits inside a word
+    (``Ca2``, ``alpha1a``, ``31P``) are left out: superscripts and formulas are printed
+    differently by databases. Leading zeros are dropped."""
     if not norm:
         return ()
-    return tuple(n.lstrip("0") or "0" for n in _DIGITS.findall(norm))
+    return tuple(w.lstrip("0") or "0" for w in norm.split() if w.isdigit())
+
+
+def title_digit_runs(norm: str | None) -> tuple[str, ...]:
+    """Runs of digits of a normalised title once its spaces are removed (``11 C`` and
+    ``11C`` agree, ``21 st century`` and ``21st century`` too)."""
+    if not norm:
+        return ()
+    return tuple(n.lstrip("0") or "0" for n in _DIGITS.findall(norm.replace(" ", "")))
 
 
 def norm_surname(value: object) -> str | None:
@@ -281,6 +302,30 @@ def norm_doi(value: object) -> str | None:
     if not m:
         return None
     return m.group(0).rstrip(".,;").lower()
+
+
+_NON_ALNUM_RAW = re.compile(r"[^0-9a-z]+")
+
+
+def dois_equivalent(a: str, b: str) -> bool:
+    """Whether two normalised DOIs are one DOI as printed differently.
+
+    True when they are equal ignoring punctuation (``10.1160/th09-03-0165`` =
+    ``10.1160/th-09-03-0165``), when one is the other cut short (a truncated export,
+    at least 12 characters kept), or when their suffixes agree over at least 8
+    characters under different registrant prefixes (``10.1080/ac.65.6.2059860`` =
+    ``10.2143/ac.65.6.2059860``).
+    """
+    if a == b:
+        return True
+    x, y = _NON_ALNUM_RAW.sub("", a), _NON_ALNUM_RAW.sub("", b)
+    if x == y:
+        return True
+    short, long_ = (x, y) if len(x) <= len(y) else (y, x)
+    if len(short) >= 12 and long_.startswith(short):
+        return True
+    sa, sb = a.partition("/")[2], b.partition("/")[2]
+    return len(sa) >= 8 and sa == sb
 
 
 def norm_pmid(value: object) -> str | None:
