@@ -1,29 +1,40 @@
 """Decide, pair by pair, whether two records are one article.
 
-Rules (each from a way two different articles can look alike):
+Rules (each from a way two different articles can look alike, or one article can
+look different):
 
-- A *conflict* makes a pair two articles whatever the title says: both have a DOI and
-  they are not one DOI printed differently (except a "double DOI": two DOIs on records
-  that agree on title, first author, year, volume and full page range); both have a PMID and they differ; both have a volume and they differ;
-  both have a first page and they differ (``123-9`` = ``123-129``); years more than 1
-  apart (print vs online year); different kinds (erratum, comment, retraction,
-  congress abstract, registry entry vs article); different numbers in the title
-  (``12-week`` vs ``48-week results``, ``part 1`` vs ``part 2``); first authors'
-  surnames unlike (rapidfuzz ratio < 75 and neither contains the other); journal
-  names that cannot be abbreviations of each other.
+- A *conflict* makes a pair two articles whatever the title says:
+  - both have a DOI and they are not one DOI printed differently (punctuation, cut
+    short, other registrant prefix); except a "double DOI": title at the threshold and
+    the same first author, year, volume and full page range;
+  - both have a PMID and they differ;
+  - different kinds (erratum, comment, retraction, congress abstract, registry entry
+    vs article; a record only weakly marked as an abstract - its journal field names a
+    congress - conflicts only with a paper of 3 or more pages on other pages);
+  - years more than 1 apart (print vs online year are allowed);
+  - both have a volume and they differ, unless both page ranges agree (volumes are
+    the field exports garble most);
+  - both have a first page and they differ (``123-9`` = ``123-129``);
+  - different numbers in the title (``12-week`` vs ``48-week results``, ``part 1`` vs
+    ``part 2``), counted both as words and as digit runs (``11 C`` = ``11C``);
+  - first authors' surnames unlike (rapidfuzz ratio < 75 and neither contains the
+    other), unless the title reaches the threshold and volume and pages agree;
+  - journal names that cannot be abbreviations of each other, unless volume and
+    pages agree.
 - Without conflict, a pair is a duplicate when its title score (rapidfuzz
   ``fuzz.ratio`` of the normalised titles, 0-100) reaches ``title_threshold``; or when
   the score reaches ``uncertain_threshold`` and the pair also shares first author,
   year, volume and first page (a re-worded or translated title of one paper); or when
   one title is the other cut at a word boundary (subtitle exported in another field)
   and the pair shares first author, year, volume and first page.
-- Other pairs scoring at least ``uncertain_threshold`` are *uncertain*: listed for a
-  person.
+- Other conflict-free pairs scoring at least ``uncertain_threshold`` are *uncertain*:
+  listed for a person.
 
 Exact identifiers (DOI, PMID, accession) are compared in :func:`exact_pairs`: records
 sharing one are duplicates unless their kinds differ, another identifier conflicts, or
-their titles are unalike (score < 70) or their journals are (an identifier attached to
-the wrong record, e.g. a congress abstract given its later paper's DOI).
+their titles are unalike (score < 70, and not one cut from the other) or their
+journals are (an identifier attached to the wrong record, e.g. a congress abstract
+given its later paper's DOI).
 """
 
 from __future__ import annotations
