@@ -47,7 +47,8 @@ CLINICAL = ["crp", "esr", "basdai", "basfi", "asdas", "pain", "morning_stiffness
 def svg_text(path: Path) -> str:
     """All text of an SVG (our own output), one text element per line."""
     root = ET.parse(path).getroot()
-    return "\n".join("".join(el.itertext()) for el in root.iter() if el.tag.endswith("}text"))
+    text = "\n".join("".join(el.itertext()) for el in root.iter() if el.tag.endswith("}text"))
+    return text.replace("\u00a0", " ")  # counts "(n = 12)" are kept on one line
 
 
 def num(x: float) -> str:
@@ -408,6 +409,20 @@ def test_prisma_diagram_boxes_counts_and_reasons(tmp_path, capture):
     # A long reason is wrapped inside its box, its count kept.
     flat = re.sub(r"\s+", " ", text.replace("\u2003", " "))
     assert "MRI outcome not reported as ASspiMRI-a, SPARCC or Berlin score (n = 7)" in flat
+
+
+def test_prisma_awaiting_full_text_and_records_after_duplicates(tmp_path):
+    # As srma.screening writes them: sought = not_retrieved + awaiting + assessed.
+    counts = prisma_counts()
+    counts.update(sought=37, awaiting_full_text=2, records_after_duplicates=213)
+    counts["excluded_title_abstract"] = 174
+    svg = tmp_path / "p.svg"
+    prisma_diagram(counts, svg, tmp_path / "p.png")
+    text = re.sub(r"\s+", " ", svg_text(svg))
+    assert "Reports awaiting retrieval or assessment (n = 2)" in text
+    counts["records_after_duplicates"] = 212
+    with pytest.raises(InputError, match="records_after_duplicates"):
+        prisma_diagram(counts, tmp_path / "q.svg", tmp_path / "q.png")
 
 
 def test_prisma_optional_keys_and_registers(tmp_path):

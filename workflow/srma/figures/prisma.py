@@ -15,7 +15,9 @@ required
     ``included_studies``;
 optional
     ``included_reports`` (line left out when absent), ``not_screened`` (0; drawn as
-    "Records awaiting screening" when positive), ``automation_excluded`` and
+    "Records awaiting screening" when positive), ``awaiting_full_text`` (0; reports
+    sought but not yet assessed, drawn beside "Reports not retrieved" when positive),
+    ``records_after_duplicates`` (checked when present), ``automation_excluded`` and
     ``other_removed`` (0; the template's "marked as ineligible by automation tools" and
     "removed for other reasons").
 
@@ -55,7 +57,7 @@ REQUIRED = (
     "excluded_full_text",
     "included_studies",
 )
-OPTIONAL_ZERO = ("not_screened", "automation_excluded", "other_removed")
+OPTIONAL_ZERO = ("not_screened", "awaiting_full_text", "automation_excluded", "other_removed")
 
 REGISTER_PATTERN = re.compile(
     r"clinicaltrials|ictrp|regist|eudract|eu ?ctr|isrctn|anzctr|chictr|drks|ctri",
@@ -106,7 +108,8 @@ def validate_counts(counts: Mapping, source: str = "counts.json") -> dict:
     not a non-negative whole number, or the boxes do not reconcile:
     ``identified.total - duplicates_removed - automation_excluded - other_removed
     = screened + not_screened``, ``screened - excluded_title_abstract = sought``,
-    ``sought - not_retrieved = assessed``, and, when ``included_reports`` is given,
+    ``sought - not_retrieved - awaiting_full_text = assessed``, and, when
+    ``included_reports`` is given,
     ``assessed - excluded_full_text.total = included_reports >= included_studies``.
     """
     if not isinstance(counts, Mapping):
@@ -150,11 +153,19 @@ def validate_counts(counts: Mapping, source: str = "counts.json") -> dict:
         "screened - excluded_title_abstract = sought",
     )
     need(
-        out["sought"] - out["not_retrieved"],
+        out["sought"] - out["not_retrieved"] - out["awaiting_full_text"],
         out["assessed"],
         "assessed",
-        "sought - not_retrieved = assessed",
+        "sought - not_retrieved - awaiting_full_text = assessed",
     )
+    if counts.get("records_after_duplicates") is not None:
+        after = _count(counts["records_after_duplicates"], "records_after_duplicates", source)
+        need(
+            out["identified_total"] - removed,
+            after,
+            "records_after_duplicates",
+            "identified.total - removed before screening = records_after_duplicates",
+        )
     if out["included_reports"] is not None:
         need(
             out["assessed"] - out["excluded_full_text_total"],
@@ -213,6 +224,8 @@ def prisma_diagram(
         """Box text: each item wrapped to the box; indent = leading spaces (ems)."""
         out = []
         for text, indent in items:
+            # A count "(n = 12)" is never split across lines.
+            text = re.sub(r"\(n = (\d+)\)", "(n\u00a0=\u00a0\\1)", text)
             prefix = "\u2003" * indent
             more = "\u2003" * (indent + 1)  # hanging indent of wrapped lines
             wrapped = tm.wrap(text, inner - tm.width(more, fs), fs).split("\n")
@@ -236,6 +249,10 @@ def prisma_diagram(
         excluded += [(f"Records awaiting screening (n = {c['not_screened']})", 0)]
     sought = [("Reports sought for retrieval", 0), (f"(n = {c['sought']})", 0)]
     not_retrieved = [("Reports not retrieved", 0), (f"(n = {c['not_retrieved']})", 0)]
+    if c["awaiting_full_text"]:
+        not_retrieved += [
+            (f"Reports awaiting retrieval or assessment (n = {c['awaiting_full_text']})", 0)
+        ]
     assessed = [("Reports assessed for eligibility", 0), (f"(n = {c['assessed']})", 0)]
     reasons = [("Reports excluded:", 0)]
     reasons += [
