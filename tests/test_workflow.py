@@ -40,6 +40,7 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
 def copy_review(root: Path, dest: Path) -> Path:
     """A runnable copy: the workflow code plus the fixture's config and resources."""
     shutil.copy(root / "Snakefile", dest / "Snakefile")
+    shutil.copytree(root / "profiles" / "default", dest / "profiles" / "default")
     shutil.copytree(
         root / "workflow", dest / "workflow", ignore=shutil.ignore_patterns("__pycache__")
     )
