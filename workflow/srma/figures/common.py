@@ -52,6 +52,15 @@ RC = {
     "svg.fonttype": "none",
     "svg.image_inline": True,
     "font.family": [FONT_FAMILY],
+    # Fallbacks named in the SVG for viewers without DejaVu Sans: same metrics (Vera) or
+    # narrower (Arial, Helvetica, Liberation Sans), so text still fits its column.
+    "font.sans-serif": [
+        FONT_FAMILY,
+        "Bitstream Vera Sans",
+        "Arial",
+        "Helvetica",
+        "Liberation Sans",
+    ],
     "font.size": FONT_SIZE,
     "axes.unicode_minus": True,
     "path.simplify": True,
@@ -105,7 +114,7 @@ def new_figure(width_in: float, height_in: float) -> Figure:
 
 def font(size: float = FONT_SIZE, weight: str = "normal", style: str = "normal") -> FontProperties:
     """Font properties of srma's figures (explicit family, size in points)."""
-    return FontProperties(family=FONT_FAMILY, size=size, weight=weight, style=style)
+    return FontProperties(family=[FONT_FAMILY, "sans-serif"], size=size, weight=weight, style=style)
 
 
 class TextMeasure:
