@@ -713,3 +713,51 @@ def test_funnel_plots_status_for_every_group(tmp_path):
     ]
     text = re.sub(r"\s+", " ", svg_text(tmp_path / "funnel" / "sparcc_sij_12w.svg"))
     assert f"(k = 12): z = {num(egger['zval'])}" in text and "SPARCC SIJ" in text
+
+
+def test_forest_plot_of_a_pool_group_table(tmp_path):
+    """The pooling stage's own output (data-model section 5) draws without adaptation."""
+    from srma.group import pool_group
+
+    arms = {
+        "Lambert2007": (38, -5.0, 4.0, 44, -1.0, 5.0),
+        "Maksymowych2016": (106, -3.5, 6.2, 109, -1.2, 5.9),
+        "Sieper2013": (91, -4.1, 7.5, 94, -0.3, 6.8),
+    }
+    rows = []
+    for sid, (n1, m1, s1, n2, m2, s2) in arms.items():
+        for arm_name, n, m, s in (("intervention", n1, m1, s1), ("control", n2, m2, s2)):
+            rows.append(
+                {
+                    "study_id": sid,
+                    "trial": sid,
+                    "instrument": "sparcc_sij",
+                    "timepoint": "12w",
+                    "timepoint_weeks": 12.0,
+                    "arm": arm_name,
+                    "arm_label": arm_name,
+                    "n": n,
+                    "mean_change": m,
+                    "sd_change": s,
+                    "mean_flag": "reported",
+                    "sd_flag": "reported",
+                    "method": "reported",
+                    "usable": True,
+                    "reason": None,
+                    "source": "Table 2",
+                }
+            )
+    group = pool_group(pd.DataFrame(rows), instrument="sparcc_sij", timepoint="12w")
+    svg = tmp_path / "g.svg"
+    forest_plot(
+        group, svg, tmp_path / "g.png", instrument_label="SPARCC SIJ", timepoint_label="12 weeks"
+    )
+    lines = svg_text(svg).split("\n")
+    # Sieper 2013 by hand: yi = -3.8, vi = 7.5^2/91 + 6.8^2/94 = 1.110047, CI -3.8 -/+ 2.0650.
+    assert f"{MINUS}3.80 [{MINUS}5.86, {MINUS}1.74]" in lines
+    studies = group[group["row_type"] == "study"]
+    assert [f"{w:.1f}%" for w in studies["weight"]] == [
+        line for line in lines if line.endswith("%") and line != "100.0%" and "I" not in line
+    ]
+    assert studies["weight"].sum() == pytest.approx(100)
+    assert "Random-effects model (REML)" in lines and "235" in lines and "247" in lines
