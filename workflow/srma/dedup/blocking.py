@@ -76,5 +76,6 @@ def candidate_pairs(feat: Features, *, window: int = 8) -> np.ndarray:
     pairs = np.concatenate(passes) if passes else np.empty((0, 2), dtype=np.int64)
     if len(pairs) == 0:
         return pairs
-    code = np.unique(pairs[:, 0] * np.int64(n) + pairs[:, 1])
+    code = np.sort(pairs[:, 0] * np.int64(n) + pairs[:, 1])
+    code = code[np.concatenate(([True], code[1:] != code[:-1]))]
     return np.stack([code // n, code % n], axis=1)

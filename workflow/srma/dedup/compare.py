@@ -44,7 +44,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 
 from srma.dedup.keys import Features
-from srma.dedup.normalise import dois_equivalent, journals_compatible
+from srma.dedup.normalise import journals_compatible
 
 __all__ = ["score_pairs", "exact_pairs", "EXACT_TITLE_MIN"]
 
@@ -58,7 +58,8 @@ SURNAME_MIN = 75.0
 
 
 def _both_differ(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return (a != "") & (b != "") & (a != b)
+    """Both present (code >= 0) and different."""
+    return (a >= 0) & (b >= 0) & (a != b)
 
 
 def title_scores(feat: Features, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -100,9 +101,9 @@ def _journal_conflict(feat: Features, i: np.ndarray, j: np.ndarray) -> np.ndarra
 
 def _same_pages(feat: Features, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return (
-        (feat.first_page[i] != "")
-        & (feat.first_page[i] == feat.first_page[j])
-        & (feat.last_page[i] == feat.last_page[j])
+        (feat.codes["first_page"][i] >= 0)
+        & (feat.codes["first_page"][i] == feat.codes["first_page"][j])
+        & (feat.codes["last_page"][i] == feat.codes["last_page"][j])
     )
 
 
@@ -131,9 +132,22 @@ def _kind_conflict(feat: Features, i: np.ndarray, j: np.ndarray) -> np.ndarray:
 def doi_conflict(feat: Features, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Both records have a DOI and the DOIs are not one DOI printed differently
     (:func:`~srma.dedup.normalise.dois_equivalent`)."""
-    out = _both_differ(feat.doi[i], feat.doi[j])
-    for k in np.flatnonzero(out):
-        out[k] = not dois_equivalent(feat.doi[i[k]], feat.doi[j[k]])
+    out = _both_differ(feat.codes["doi"][i], feat.codes["doi"][j])
+    idx = np.flatnonzero(out)
+    if len(idx):
+        ii, jj = i[idx], j[idx]
+        same = (feat.codes["doi_alnum"][ii] == feat.codes["doi_alnum"][jj]) | (
+            (feat.codes["doi_suffix"][ii] >= 0)
+            & (feat.codes["doi_suffix"][ii] == feat.codes["doi_suffix"][jj])
+        )
+        out[idx[same]] = False
+        alnum = feat.doi_alnum
+        for k in idx[~same]:  # one DOI cut short (see dois_equivalent)
+            a, b = alnum[i[k]], alnum[j[k]]
+            if len(a) > len(b):
+                a, b = b, a
+            if len(a) >= 12 and b.startswith(a):
+                out[k] = False
     return out
 
 
@@ -146,11 +160,11 @@ def full_agreement(
     return (
         (np.nan_to_num(score, nan=-1.0) >= title_threshold)
         & _strong_support(feat, i, j)
-        & (feat.last_page[i] != "")
-        & (feat.last_page[i] == feat.last_page[j])
-        & (feat.kind[i] == feat.kind[j])
-        & (feat.numbers[i] == feat.numbers[j])
-        & (feat.digit_runs[i] == feat.digit_runs[j])
+        & (feat.codes["last_page"][i] >= 0)
+        & (feat.codes["last_page"][i] == feat.codes["last_page"][j])
+        & (feat.codes["kind"][i] == feat.codes["kind"][j])
+        & (feat.codes["numbers"][i] == feat.codes["numbers"][j])
+        & (feat.codes["digit_runs"][i] == feat.codes["digit_runs"][j])
     )
 
 
@@ -176,26 +190,29 @@ def conflicts(
     if double_doi is not None:
         dc &= ~double_doi
     mark(dc, "different doi")
-    mark(_both_differ(feat.pmid[i], feat.pmid[j]), "different pmid")
+    mark(_both_differ(feat.codes["pmid"][i], feat.codes["pmid"][j]), "different pmid")
     mark(_kind_conflict(feat, i, j), "different kind")
     yi, yj = feat.year[i], feat.year[j]
     mark((yi > 0) & (yj > 0) & (np.abs(yi - yj) > 1), "years apart")
     same_pages = (
-        (feat.first_page[i] != "")
-        & (feat.first_page[i] == feat.first_page[j])
-        & (feat.last_page[i] == feat.last_page[j])
+        (feat.codes["first_page"][i] >= 0)
+        & (feat.codes["first_page"][i] == feat.codes["first_page"][j])
+        & (feat.codes["last_page"][i] == feat.codes["last_page"][j])
     )
     # A volume is the field exports garble most ("1)" cut from "31 (Suppl 1)"): when
     # both page ranges agree, a volume difference is not taken as a conflict.
-    mark(_both_differ(feat.volume[i], feat.volume[j]) & ~same_pages, "different volume")
-    mark(_both_differ(feat.first_page[i], feat.first_page[j]), "different pages")
+    mark(
+        _both_differ(feat.codes["volume"][i], feat.codes["volume"][j]) & ~same_pages,
+        "different volume",
+    )
+    mark(_both_differ(feat.codes["first_page"][i], feat.codes["first_page"][j]), "different pages")
     # Numbers differ both as standalone numbers and as digit runs: "12-week" vs
     # "48-week" (not "11 C" vs "11C", nor "Ca2+" vs "Ca")
-    numbers_differ = (feat.numbers[i] != feat.numbers[j]) & (
-        feat.digit_runs[i] != feat.digit_runs[j]
+    numbers_differ = (feat.codes["numbers"][i] != feat.codes["numbers"][j]) & (
+        feat.codes["digit_runs"][i] != feat.codes["digit_runs"][j]
     )
     mark(numbers_differ, "different numbers in title")
-    same_place = same_pages & (feat.volume[i] == feat.volume[j])
+    same_place = same_pages & (feat.codes["volume"][i] == feat.codes["volume"][j])
     waive_author = same_place & (title_match if title_match is not None else False)
     todo = np.flatnonzero((reason == "") & ~waive_author)
     if len(todo):
@@ -213,14 +230,14 @@ def conflicts(
 
 def _strong_support(feat: Features, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return (
-        (feat.surname[i] != "")
-        & (feat.surname[i] == feat.surname[j])
+        (feat.codes["surname"][i] >= 0)
+        & (feat.codes["surname"][i] == feat.codes["surname"][j])
         & (feat.year[i] > 0)
         & (feat.year[i] == feat.year[j])
-        & (feat.volume[i] != "")
-        & (feat.volume[i] == feat.volume[j])
-        & (feat.first_page[i] != "")
-        & (feat.first_page[i] == feat.first_page[j])
+        & (feat.codes["volume"][i] >= 0)
+        & (feat.codes["volume"][i] == feat.codes["volume"][j])
+        & (feat.codes["first_page"][i] >= 0)
+        & (feat.codes["first_page"][i] == feat.codes["first_page"][j])
     )
 
 
@@ -318,8 +335,8 @@ def exact_pairs(feat: Features) -> pd.DataFrame:
         reason[(reason == "") & mask] = why
 
     mark(doi_conflict(feat, i, j), "same id, different doi")
-    mark(_both_differ(feat.pmid[i], feat.pmid[j]), "same id, different pmid")
-    mark(feat.kind[i] != feat.kind[j], "same id, different kind")
+    mark(_both_differ(feat.codes["pmid"][i], feat.codes["pmid"][j]), "same id, different pmid")
+    mark(feat.codes["kind"][i] != feat.codes["kind"][j], "same id, different kind")
     unlike = np.nan_to_num(score, nan=100.0) < EXACT_TITLE_MIN
     for k in np.flatnonzero(unlike):
         unlike[k] = not _title_prefix(feat.title[i[k]], feat.title[j[k]])
@@ -328,7 +345,7 @@ def exact_pairs(feat: Features) -> pd.DataFrame:
     status = np.where(reason == "", "match", "uncertain")
     # One identifier and one title: page ranges printed differently do not split them.
     strong = (np.nan_to_num(score, nan=0.0) >= EXACT_STRONG_TITLE) & ~_both_differ(
-        feat.volume[i], feat.volume[j]
+        feat.codes["volume"][i], feat.codes["volume"][j]
     )
     return pd.DataFrame(
         {

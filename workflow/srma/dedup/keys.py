@@ -8,6 +8,7 @@ comparison read only these arrays.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,12 +48,41 @@ class Features:
     first_page: np.ndarray  # object
     last_page: np.ndarray  # object
     doi: np.ndarray  # object
+    doi_alnum: np.ndarray  # object: DOI without punctuation
+    doi_suffix: np.ndarray  # object: DOI after the registrant prefix ("" if < 8 chars)
     pmid: np.ndarray  # object
     accession: np.ndarray  # object
     kind: np.ndarray  # object
 
+    codes: dict = None  # field -> int64 codes of the values above (-1 = missing)
+
     def __len__(self) -> int:
         return len(self.title)
+
+
+#: Fields compared for equality, also held as integer codes (fast comparisons).
+CODED = (
+    "surname",
+    "volume",
+    "first_page",
+    "last_page",
+    "doi",
+    "doi_alnum",
+    "doi_suffix",
+    "pmid",
+    "kind",
+    "numbers",
+    "digit_runs",
+)
+
+
+def _codes(values: np.ndarray) -> np.ndarray:
+    codes, uniques = pd.factorize(values, sort=False)
+    codes = codes.astype(np.int64)
+    empty = np.flatnonzero(uniques == "")
+    if len(empty):
+        codes[codes == empty[0]] = -1
+    return codes
 
 
 def _col(records: pd.DataFrame, name: str) -> pd.Series:
@@ -78,9 +108,7 @@ def _first_author(row_first: object, row_authors: object) -> object:
 
 def _obj(values) -> np.ndarray:
     values = list(values)
-    arr = np.empty(len(values), dtype=object)
-    arr[:] = values
-    return arr
+    return np.fromiter(values, dtype=object, count=len(values))
 
 
 def features(records: pd.DataFrame) -> Features:
@@ -108,20 +136,22 @@ def features(records: pd.DataFrame) -> Features:
         first_pages.append(p[0] if p else "")
         last_pages.append(p[1] if p else "")
     kinds = [
-        record_kind(t, pt, j, v)
-        for t, pt, j, v in zip(
+        record_kind(t, pt, j, v, folded_title=f)
+        for t, pt, j, v, f in zip(
             _col(records, "title"),
             _col(records, "publication_type"),
             _col(records, "journal"),
             _col(records, "volume"),
+            titles,
             strict=True,
         )
     ]
+    dois = [norm_doi(d) or "" for d in _col(records, "doi")]
     accession = [
         (str(a).strip().upper() if isinstance(a, str) and a.strip() else "")
         for a in _col(records, "accession")
     ]
-    return Features(
+    feat = Features(
         title=_obj(titles),
         title_rev=_obj(t[::-1] for t in titles),
         numbers=_obj("|".join(title_numbers(t)) for t in titles),
@@ -133,8 +163,14 @@ def features(records: pd.DataFrame) -> Features:
         volume=_obj(norm_volume(v) or "" for v in _col(records, "volume")),
         first_page=_obj(first_pages),
         last_page=_obj(last_pages),
-        doi=_obj(norm_doi(d) or "" for d in _col(records, "doi")),
+        doi=_obj(dois),
+        doi_alnum=_obj(re.sub(r"[^0-9a-z]+", "", d) for d in dois),
+        doi_suffix=_obj(
+            (d.partition("/")[2] if len(d.partition("/")[2]) >= 8 else "") for d in dois
+        ),
         pmid=_obj(norm_pmid(p) or "" for p in _col(records, "pmid")),
         accession=_obj(accession),
         kind=_obj(kinds),
     )
+    object.__setattr__(feat, "codes", {name: _codes(getattr(feat, name)) for name in CODED})
+    return feat

@@ -17,16 +17,24 @@ __all__ = ["merge_clusters", "UNIQUE_DROP"]
 UNIQUE_DROP = ("record_id", "position", "raw")
 
 
-def _empty_to_none(value: object) -> object:
-    if value is None:
+def _clean_value(v: object) -> object:
+    if v is None:
         return None
-    if isinstance(value, str):
-        return value if value.strip() else None
-    if isinstance(value, float) and np.isnan(value):
+    if isinstance(v, str):
+        return v if v.strip() else None
+    if isinstance(v, float) and v != v:
         return None
-    if isinstance(value, list | tuple | np.ndarray):
-        return list(value) if len(value) else None
-    return value
+    if isinstance(v, list | tuple | np.ndarray):
+        return list(v) if len(v) else None
+    return v
+
+
+def _clean(col: pd.Series) -> pd.Series:
+    """Empty strings and empty lists become missing (object column)."""
+    if not (pd.api.types.is_string_dtype(col) or col.dtype == object):
+        return col
+    values = col.to_numpy(dtype=object, na_value=None)
+    return pd.Series([_clean_value(v) for v in values], index=col.index, dtype=object)
 
 
 def merge_clusters(records: pd.DataFrame, clusters: pd.DataFrame) -> pd.DataFrame:
@@ -34,33 +42,38 @@ def merge_clusters(records: pd.DataFrame, clusters: pd.DataFrame) -> pd.DataFram
     ``cluster_id, record_ids, databases, n_records``; one row per cluster in order of
     its anchor."""
     fields = [c for c in records.columns if c not in UNIQUE_DROP and c != "label"]
-    data = records[fields].copy()
-    for col in data.columns:
-        if data[col].dtype == object or pd.api.types.is_string_dtype(data[col]):
-            data[col] = data[col].map(_empty_to_none).astype(object)
+    data = pd.DataFrame({c: _clean(records[c]) for c in fields})
     filled = data.notna().sum(axis=1).to_numpy()
-    data["cluster_id"] = clusters["cluster_id"].to_numpy()
-    data["_order"] = np.arange(len(data))
-    data["_filled"] = filled
-    anchor_order = (
-        data.groupby("cluster_id", sort=False)["_order"].min().sort_values().index.tolist()
+    # clusters numbered by their anchor (first member in record order)
+    codes, anchors = pd.factorize(clusters["cluster_id"].to_numpy(dtype=object), sort=False)
+    n = len(data)
+    # members ordered by cluster, then most complete first, then record order
+    rank = np.lexsort((np.arange(n), -filled, codes))
+    ranked = data.iloc[rank]
+    ranked.index = codes[rank]
+    merged = ranked.groupby(level=0, sort=True).first()
+    merged = merged.reindex(np.arange(len(anchors)))
+    out = merged.reset_index(drop=True)
+    # every member, in record order
+    by_cluster = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes, minlength=len(anchors))
+    ids = records["record_id"].astype(str).to_numpy(dtype=object)[by_cluster]
+    dbs = (
+        records["database"].astype(object).to_numpy()[by_cluster]
+        if "database" in records
+        else np.full(n, None, dtype=object)
     )
-    ranked = data.sort_values(["cluster_id", "_filled", "_order"], ascending=[True, False, True])
-    merged = ranked.groupby("cluster_id", sort=False)[fields].first()
-    ids = records["record_id"].to_numpy()
-    dbs = records["database"].to_numpy() if "database" in records else np.full(len(ids), None)
-    members = data.groupby("cluster_id", sort=False)["_order"].agg(list)
-    out = merged.reindex(anchor_order).reset_index()
-    rows = members.reindex(anchor_order)
-    out["record_ids"] = [[str(ids[k]) for k in m] for m in rows]
+    bounds = np.cumsum(counts)[:-1]
+    out["cluster_id"] = anchors.astype(object)
+    out["record_ids"] = [list(x) for x in np.split(ids, bounds)]
     out["databases"] = [
-        sorted({str(dbs[k]) for k in m if dbs[k] is not None and dbs[k] == dbs[k]}) for m in rows
+        sorted({str(d) for d in x if isinstance(d, str) and d}) for x in np.split(dbs, bounds)
     ]
-    out["n_records"] = np.array([len(m) for m in rows], dtype="int64")
+    out["n_records"] = counts.astype("int64")
     cols = fields + ["cluster_id", "record_ids", "databases", "n_records"]
     out = out[cols]
     if "year" in out:
         out["year"] = pd.to_numeric(out["year"], errors="coerce").astype("Int32")
-    if "position" in records:
-        pass
+    if "position" in out:
+        out = out.drop(columns="position")
     return out

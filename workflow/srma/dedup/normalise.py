@@ -73,7 +73,14 @@ def _unmojibake(text: str) -> str:
         return text
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=4096)
+def _fold_char(ch: str) -> str:
+    greek = _greek_name(ch)
+    if greek is not None:
+        return " " + greek + " " if len(greek) > 1 else greek
+    return "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+
+
 def fold(text: str) -> str:
     """Lower-case ASCII letters and digits separated by single spaces.
 
@@ -81,20 +88,10 @@ def fold(text: str) -> str:
     ``TNF-alpha`` agree), other letters lose their diacritics (NFKD, combining marks
     dropped), everything else is a separator.
     """
-    text = _unmojibake(text)
-    out = []
-    for ch in text:
-        if ch.isascii():
-            out.append(ch)
-            continue
-        greek = _greek_name(ch)
-        if greek is not None:
-            out.append(greek)
-            continue
-        for c in unicodedata.normalize("NFKD", ch):
-            if not unicodedata.combining(c):
-                out.append(c)
-    return _NON_ALNUM.sub(" ", "".join(out).lower()).strip()
+    if not text.isascii():
+        text = _unmojibake(text)
+        text = "".join(ch if ch.isascii() else _fold_char(ch) for ch in text)
+    return _NON_ALNUM.sub(" ", text.lower()).strip()
 
 
 def _text(value: object) -> str | None:
@@ -361,6 +358,8 @@ def record_kind(
     publication_type: object = None,
     journal: object = None,
     volume: object = None,
+    *,
+    folded_title: str | None = None,
 ) -> str:
     """What a record is, for the rule that records of different kinds are never one
     article: ``erratum``, ``comment`` (comments, letters in reply), ``retraction``,
@@ -372,7 +371,7 @@ def record_kind(
     and keywords); otherwise the title, journal and volume are read.
     """
     raw_title = _text(title) or ""
-    t = fold(raw_title)
+    t = folded_title if folded_title is not None else fold(raw_title)
     types = " ".join(str(x) for x in publication_type) if _is_listlike(publication_type) else ""
     types = types.lower()
     if "erratum" in types or _ERRATUM.search(t):
