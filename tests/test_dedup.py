@@ -405,3 +405,51 @@ def test_clusters_on_the_stroke_set(shared_dir):
     assert result.clusters["record_id"].is_unique
     firsts = result.clusters.groupby("cluster_id", sort=False)["record_id"].first()
     assert (firsts.index == firsts.to_numpy()).all()
+
+
+def test_split_title_and_reworded_title_with_same_place_merge():
+    # subtitle exported in another field: the title is the start of the other one
+    main = {"title": "Golimumab reduces spinal inflammation in ankylosing spondylitis"}
+    result = pair({}, main)
+    assert same_cluster(result, 0, 1)
+    assert result.clusters["match"].iloc[1] == "fuzzy"
+    # the same cut title without volume and pages to support it: two records
+    assert not same_cluster(pair({}, main | {"volume": None, "pages": None}), 0, 1)
+
+
+def test_outputs_are_deterministic(tmp_path):
+    from srma.io import write_parquet
+
+    recs = records(BASE, BASE | {"pages": "878-884"}, {"title": "Another article", "year": 2001})
+    paths = []
+    for k in range(2):
+        result = deduplicate(recs)
+        paths.append(write_parquet(result.clusters, tmp_path / f"c{k}.parquet"))
+        paths.append(write_parquet(result.unique, tmp_path / f"u{k}.parquet"))
+    assert paths[0].read_bytes() == paths[2].read_bytes()
+    assert paths[1].read_bytes() == paths[3].read_bytes()
+
+
+def test_dedup_command_on_the_bundled_exports(root_dir, tmp_path, capsys):
+    pytest.importorskip("srma.importers")
+    from srma.cli import main
+    from srma.io import read_parquet
+
+    searches = root_dir / "resources" / "searches"
+    files = [str(searches / f) for f in ("pubmed.nbib", "embase.ris", "cochrane_central.ris")]
+    assert main(["dedup", *files, "-o", str(tmp_path / "out")]) == 0
+    assert "115 records from 3 file(s) -> 77 unique" in capsys.readouterr().out
+    clusters = read_parquet(tmp_path / "out" / "clusters.parquet")
+    unique = read_parquet(tmp_path / "out" / "unique.parquet")
+    assert len(clusters) == 115 and unique["cluster_id"].nunique() == 77
+    assert sum(len(ids) for ids in unique["record_ids"]) == 115
+    entries = rispy.load(tmp_path / "out" / "unique.ris")
+    assert [e["id"] for e in entries] == unique["cluster_id"].tolist()
+    # the congress abstract and the full paper of one trial are separate clusters
+    titles = unique["title"].str.lower()
+    assert (titles.str.contains("magnetic resonance imaging examinations of the spine")).sum() == 2
+    # a decisions file naming an unknown record stops the run with a clear error
+    bad = tmp_path / "decisions.csv"
+    bad.write_text("record_id_1,record_id_2,decision,note\npubmed:000001,nope:1,merge,\n")
+    assert main(["dedup", *files, "-o", str(tmp_path / "o2"), "--decisions", str(bad)]) == 1
+    assert "record nope:1, field 'record_id_2'" in capsys.readouterr().err

@@ -314,7 +314,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--records", nargs="+", required=True, help="records Parquet files")
     parser.add_argument("--dedup", required=True, metavar="DIR", help="dedup output folder")
     parser.add_argument("--decisions", required=True, metavar="CSV")
-    parser.add_argument("-o", "--output", required=True, metavar="DIR")
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="DIR",
+        help="folder for decisions.parquet and to_screen.csv",
+    )
+    parser.add_argument(
+        "--counts", metavar="JSON", help="PRISMA counts file (default: DIR/counts.json)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -327,7 +336,7 @@ def run(args: argparse.Namespace) -> int:
     decisions, counts = screen(unique, clusters, records, args.decisions)
     out = Path(args.output)
     write_parquet(decisions, out / "decisions.parquet")
-    write_json(counts, out / "counts.json")
+    write_json(counts, Path(args.counts) if args.counts else out / "counts.json")
     todo = unique.loc[decisions["status"].to_numpy() == "not_screened"]
     write_csv(
         todo[["cluster_id", "title", "year", "journal", "doi", "pmid"]], out / "to_screen.csv"
