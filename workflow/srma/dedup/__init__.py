@@ -28,11 +28,11 @@ from srma.dedup.decisions import check_decisions, read_decisions
 from srma.dedup.keys import features
 from srma.dedup.merge import merge_clusters
 from srma.dedup.ris_out import write_ris
-from srma.errors import InputError
 
 __all__ = [
     "DedupResult",
     "deduplicate",
+    "write_outputs",
     "read_decisions",
     "write_ris",
     "UNCERTAIN_COLUMNS",
@@ -230,7 +230,17 @@ def deduplicate(
     return DedupResult(clusters=clusters, unique=unique, uncertain=uncertain, stats=stats)
 
 
-def _check_records(records: pd.DataFrame, path: str = "records") -> None:
-    for col in ("record_id", "title"):
-        if col not in records.columns:
-            raise InputError(path, f"records table has no column {col!r}", field=col)
+def write_outputs(result: DedupResult, outdir, *, config_hash: str | None = None) -> list:
+    """Write ``clusters.parquet``, ``unique.parquet``, ``unique.ris`` and ``uncertain.csv``
+    into ``outdir`` (``results/dedup/`` in the workflow); returns the paths."""
+    from pathlib import Path
+
+    from srma.io import write_csv, write_parquet
+
+    out = Path(outdir)
+    return [
+        write_parquet(result.clusters, out / "clusters.parquet", config_hash=config_hash),
+        write_parquet(result.unique, out / "unique.parquet", config_hash=config_hash),
+        write_ris(result.unique, out / "unique.ris"),
+        write_csv(result.uncertain, out / "uncertain.csv", config_hash=config_hash),
+    ]

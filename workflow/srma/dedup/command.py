@@ -48,9 +48,8 @@ def _export_names(files: list[str]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from srma.dedup import deduplicate, read_decisions, write_ris
+    from srma.dedup import deduplicate, read_decisions, write_outputs
     from srma.importers import read_export  # the import stage (lazy: optional here)
-    from srma.io import write_csv, write_parquet
 
     files = list(args.files)
     names = _export_names(files)
@@ -77,10 +76,7 @@ def run(args: argparse.Namespace) -> int:
         progress=bool(show),
     )
     out = Path(args.output)
-    write_parquet(result.clusters, out / "clusters.parquet")
-    write_parquet(result.unique, out / "unique.parquet")
-    write_ris(result.unique, out / "unique.ris")
-    write_csv(result.uncertain, out / "uncertain.csv")
+    write_outputs(result, out)
     print(
         f"{len(records)} records from {len(files)} file(s) -> {len(result.unique)} unique "
         f"({len(records) - len(result.unique)} duplicates removed, "
