@@ -202,7 +202,8 @@ def embedded_results(report_html: Path) -> dict:
 
 
 def decode_data_uri(uri: str) -> str:
-    return base64.b64decode(uri.split(";base64,", 1)[1]).decode("utf-8")
+    text = base64.b64decode(uri.split(";base64,", 1)[1]).decode("utf-8")
+    return text.replace("\u00a0", " ")  # PRISMA counts use no-break spaces
 
 
 # ---- the report ------------------------------------------------------------------------
