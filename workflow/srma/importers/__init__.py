@@ -10,7 +10,6 @@ from __future__ import annotations
 import gc
 import importlib
 import os
-import re
 
 import pandas as pd
 
@@ -21,8 +20,16 @@ from .normalise import COLUMNS, build_table
 
 __all__ = ["COLUMNS", "FORMATS", "count_table", "detect_format", "read_export", "read_text"]
 
-# Bytes that were not UTF-8 are decoded as lone surrogates (detect.decode).
-_SURROGATE_RE = re.compile("[\udc80-\udcff]")
+
+def _encodable(text: str) -> bool:
+    """False when the text holds bytes that were not UTF-8 (decoded as lone surrogates
+    by :func:`srma.importers.detect.decode`); encoding is faster than searching."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
 
 #: format -> (module, database used when neither the config nor the record names one)
 READERS: dict[str, tuple[str, str]] = {
@@ -90,7 +97,7 @@ def read_export(
             fmt=fmt,
             database=database,
             default_database=default_db,
-            check_encoding=_SURROGATE_RE.search(text) is not None,
+            check_encoding=not _encodable(text),
         )
     finally:
         if collect:

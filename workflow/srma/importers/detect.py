@@ -64,7 +64,10 @@ def decode(data: bytes, path: object) -> str:
         else:
             raise InputError(path, "binary file (NUL bytes): not a search export")
     else:
-        text = data.decode("utf-8", errors="surrogateescape")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("utf-8", errors="surrogateescape")
     if text.startswith("\ufeff"):
         text = text[1:]
     if "\r" in text:

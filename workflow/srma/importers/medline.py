@@ -24,17 +24,23 @@ DATABASE = "PubMed"
 _BLANK_RE = re.compile(r"\n[ \t]*(?:\n[ \t]*)*\n")
 _SPACE_LINE_RE = re.compile(r"\n[ \t]+\n")
 # A line that is neither a tag line, a 6-space continuation nor blank.
-_BAD_LINE_RE = re.compile(r"\n(?![A-Z][A-Z0-9]{0,3} *-|      |[ \t]*(?:\n|\Z))")
-_CONT_RE = re.compile(r"\n {6} *")
-_AUTHOR_TAGS = frozenset(("FAU", "AU", "CN"))
-#: Tags srma reads; the others stay in the record's original text.
+_BAD_LINE_RE = re.compile(r"\n(?![A-Z][A-Z0-9 ]{3}-|      |\n|\Z|[ \t]+(?:\n|\Z))")
+#: Tags read for every record. Rarer fallbacks (``AU`` when there is no ``FAU``, ``BTI``
+#: and ``TT`` without ``TI``, ``DEP`` without ``DP``) are looked up in the record's text
+#: only when needed: every tag fewer here is fewer values to collect.
 TAGS = (
-    "PMID", "TI", "BTI", "TT", "FAU", "AU", "CN", "DP", "DEP", "JT", "TA", "VI", "IP",
-    "PG", "LID", "AID", "AB", "OT", "MH", "PT", "LA",
+    "PMID", "TI", "FAU", "CN", "DP", "JT", "TA", "VI", "IP", "PG", "LID", "AID", "AB",
+    "OT", "MH", "PT", "LA",
 )  # fmt: skip
 # One tag line with its continuation lines; the leading "\n" lets the regex engine jump
 # from line to line instead of trying every character.
 _TAG_RE = re.compile(r"\n(" + "|".join(TAGS) + r") *- ?(.*(?:\n      .*)*)")
+_AUTHOR_RE = re.compile(r"^(FAU|AU|CN) *- ?(.*(?:\n      .*)*)", re.M)
+
+
+def _lookup(raw: str, tag: str) -> list[str]:
+    """Values of a tag not in :data:`TAGS`, from the record's original text."""
+    return re.findall(r"^" + tag + r" *- ?(.*(?:\n      .*)*)", raw, re.M)
 
 
 def parse(text: str, path: object = "<text>") -> list[dict[str, list]]:
@@ -42,11 +48,10 @@ def parse(text: str, path: object = "<text>") -> list[dict[str, list]]:
     :data:`TAGS`, in file order.
 
     A value keeps its continuation lines (``\\n`` + six spaces + text). The record's
-    original text is under the key ``""`` (one-element list); author tags (``FAU``,
-    ``AU``, ``CN``) are also kept in their common order under ``"_authors"`` as
-    ``(tag, value)``. A second ``PMID`` in one block (records run together without a
-    blank line) starts a new record. A line that is neither a tag line, a continuation
-    nor blank stops the import with its line and record number.
+    original text is under the key ``""`` (one-element list). A second ``PMID`` in one
+    block (records run together without a blank line) starts a new record. A line that
+    is neither a tag line, a continuation nor blank stops the import with its line and
+    record number.
 
     Speed: the whole text is checked for bad lines by one regular expression, records
     are cut at blank lines by ``str.split`` and each record's tag lines found by one
@@ -67,25 +72,20 @@ def parse(text: str, path: object = "<text>") -> list[dict[str, list]]:
     blocks = _BLANK_RE.split(text) if multi else text.split("\n\n")
     records: list[dict[str, list]] = []
     findall = _TAG_RE.findall
-    author_tags = _AUTHOR_TAGS
     for number, block in enumerate(blocks):
         if not block or block.isspace():
             continue
         rec: dict[str, list] = {}
-        authors: list[tuple[str, str]] = []
         for tag, value in findall("\n" + block):
             values = rec.get(tag)
             if values is None:
                 rec[tag] = [value]
             else:
                 values.append(value)
-            if tag in author_tags:
-                authors.append((tag, value))
         if len(rec.get("PMID", ())) > 1:
             line_base = sum(b.count("\n") + 2 for b in blocks[:number])
             records.extend(_parse_lines(block, path, len(records), line_base))
             continue
-        rec["_authors"] = authors
         rec[""] = [block.strip("\n")]
         records.append(rec)
     return records
@@ -98,10 +98,8 @@ def _parse_lines(
     records: list[dict[str, list]] = []
     lines = text.split("\n")
     rec: dict[str, list] | None = None
-    authors: list[tuple[str, str]] = []
     start = 0
     values: list[str] | None = None
-    tag = ""
     for lineno, line in enumerate(lines):
         if not line or line.isspace():
             continue
@@ -111,8 +109,7 @@ def _parse_lines(
                 if rec is not None:
                     rec[""] = ["\n".join(lines[start:lineno]).strip("\n")]
                     records.append(rec)
-                rec = {"_authors": []}
-                authors = rec["_authors"]
+                rec = {}
                 start = lineno
             value = line[6:].rstrip()
             values = rec.get(tag)
@@ -120,12 +117,8 @@ def _parse_lines(
                 rec[tag] = values = [value]
             else:
                 values.append(value)
-            if tag in _AUTHOR_TAGS:
-                authors.append((tag, value))
         elif line.startswith("      ") and rec is not None and values is not None:
             values[-1] = f"{values[-1]} {line.strip()}" if values[-1] else line.strip()
-            if authors and authors[-1][0] == tag:
-                authors[-1] = (tag, f"{authors[-1][1]} {line.strip()}")
         else:
             raise InputError(
                 path,
@@ -140,14 +133,6 @@ def _parse_lines(
     return records
 
 
-def _get(rec: dict[str, list[str]], tag: str) -> str | None:
-    values = rec.get(tag)
-    if not values:
-        return None
-    value = values[0]
-    return _CONT_RE.sub(" ", value) if "\n" in value else value
-
-
 def _doi(rec: dict[str, list[str]]) -> str | None:
     for tag in ("LID", "AID"):
         for value in rec.get(tag, ()):
@@ -157,44 +142,56 @@ def _doi(rec: dict[str, list[str]]) -> str | None:
     return None
 
 
-def _many(values: list[str]) -> list[str]:
-    return [_CONT_RE.sub(" ", v) if "\n" in v else v for v in values]
+def _authors(rec: dict[str, list]) -> list[str]:
+    """Authors in file order: full names (``FAU``) when given, else ``AU`` as
+    ``Surname, Initials``; collective authors (``CN``) kept where they stand."""
+    if "CN" not in rec:
+        fau = rec.get("FAU")
+        if fau:
+            return fau
+        return [initials_name(" ".join(a.split())) for a in _lookup(rec[""][0], "AU")]
+    use_fau = "FAU" in rec
+    out = []
+    for tag, value in _AUTHOR_RE.findall(rec[""][0]):
+        if tag == "CN" or (tag == "FAU" and use_fau):
+            out.append(value)
+        elif tag == "AU" and not use_fau:
+            out.append(initials_name(" ".join(value.split())))
+    return out
 
 
 def to_fields(rec: dict[str, list]) -> dict:
-    """The normalised fields of one parsed MEDLINE record."""
-    get = rec.get
-    authors = []
-    if "FAU" in rec:
-        for tag, value in rec["_authors"]:
-            if tag == "FAU" or tag == "CN":
-                authors.append(value)
-    else:
-        for tag, value in rec["_authors"]:
-            if tag == "AU":
-                authors.append(initials_name(value))
-            elif tag == "CN":
-                authors.append(value)
-    keywords = get("OT", []) + get("MH", [])
-    title = _get(rec, "TI") or _get(rec, "BTI") or _get(rec, "TT")
+    """The fields of one parsed MEDLINE record. Values keep their continuation lines;
+    :func:`srma.importers.normalise.build_table` joins them with one space."""
+    one = {tag: values[0] for tag, values in rec.items()}
+    get = one.get
+    raw = one[""]
+    title = get("TI")
+    if not title:
+        title = next(iter(_lookup(raw, "BTI") + _lookup(raw, "TT")), None)
+    year = get("DP")
+    if not year:
+        year = next(iter(_lookup(raw, "DEP")), None)
+    kw = rec.get("OT")
+    mh = rec.get("MH")
     return {
         "title": title,
-        "authors": _many(authors),
-        "year": _get(rec, "DP") or _get(rec, "DEP"),
-        "journal": _get(rec, "JT"),
-        "journal_abbrev": _get(rec, "TA"),
-        "volume": _get(rec, "VI"),
-        "issue": _get(rec, "IP"),
-        "pages": _get(rec, "PG"),
+        "authors": _authors(rec),
+        "year": year,
+        "journal": get("JT"),
+        "journal_abbrev": get("TA"),
+        "volume": get("VI"),
+        "issue": get("IP"),
+        "pages": get("PG"),
         "doi": _doi(rec),
-        "pmid": _get(rec, "PMID"),
+        "pmid": get("PMID"),
         "accession": None,
-        "abstract": _get(rec, "AB"),
-        "keywords": _many(keywords),
-        "publication_type": _many(get("PT", [])),
-        "language": _get(rec, "LA"),
+        "abstract": get("AB"),
+        "keywords": kw + mh if kw and mh else kw or mh or [],
+        "publication_type": rec.get("PT", []),
+        "language": get("LA"),
         "database": None,
-        "raw": rec[""][0],
+        "raw": raw,
     }
 
 

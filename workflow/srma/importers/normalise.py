@@ -67,20 +67,23 @@ LIST_FIELDS = ("authors", "keywords", "publication_type")
 TEXT_FIELDS = tuple(f for f in COLUMNS if f not in LIST_FIELDS + ("position", "year"))
 
 _DOI_RE = re.compile(r"10\.\d{4,9}/\S+")
+_CENTURIES = frozenset(("15", "16", "17", "18", "19", "20"))
 _YEAR_RE = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d)(?!\d)")
 _SPACE_RE = re.compile(r"\s+")
 _DIGITS_RE = re.compile(r"\d+")
+_DASH_RE = re.compile(r"\s*[-\u2010-\u2015]\s*")
 
 
 def clean(value: object) -> str | None:
-    """Trimmed text with runs of whitespace made one space; ``None`` when empty."""
+    """Trimmed text; text with line breaks or tabs has each run of whitespace made one
+    space (continuation lines joined); ``None`` when empty."""
     if value is None:
         return None
-    text = str(value)
-    if "\n" in text or "  " in text or "\t" in text or "\r" in text:
-        text = _SPACE_RE.sub(" ", text)
-    text = text.strip()
-    return text or None
+    text = value if value.__class__ is str else str(value)
+    if "\n" in text or "\t" in text or "\r" in text:
+        # str.split() splits on every run of (Unicode) whitespace, in C.
+        return " ".join(text.split()) or None
+    return text.strip() or None
 
 
 def normalise_doi(value: str | None) -> str | None:
@@ -109,6 +112,9 @@ def extract_year(value: str | None) -> int | None:
     ``2019///``."""
     if not value:
         return None
+    head = value[:4]
+    if head.isdigit() and head[:2] in _CENTURIES and not value[4:5].isdigit():
+        return int(head)
     match = _YEAR_RE.search(value)
     return int(match.group(1)) if match else None
 
@@ -119,13 +125,17 @@ def split_pages(pages: str | None) -> tuple[str | None, str | None]:
     pages = clean(pages)
     if pages is None:
         return None, None
-    first = re.split(r"\s*[-\u2010-\u2015]\s*", pages, maxsplit=1)[0].strip()
+    if pages.isascii():
+        first = pages.split("-", 1)[0].strip()
+    else:
+        first = _DASH_RE.split(pages, maxsplit=1)[0].strip()
     return pages, (first or None)
 
 
 def join_pages(start: str | None, end: str | None) -> str | None:
     """``SP``/``EP``-style start and end page printed as ``start-end``."""
-    start, end = clean(start), clean(end)
+    start = clean(start)
+    end = clean(end) if end else None
     if start and end and end != start and "-" not in start:
         return f"{start}-{end}"
     return start or end
@@ -189,6 +199,8 @@ def digits(value: str | None) -> str | None:
     """The first run of digits of ``value`` (PMIDs printed as ``12345 [pmid]``)."""
     if not value:
         return None
+    if value.isdigit():
+        return value
     match = _DIGITS_RE.search(value)
     return match.group(0) if match else None
 
@@ -231,7 +243,7 @@ def _clean_list(values: Sequence[str] | None) -> list[str]:
     if not values:
         return []
     joined = "".join(values)
-    if "\n" in joined or "  " in joined or "\t" in joined or "\r" in joined:
+    if "\n" in joined or "\t" in joined or "\r" in joined:
         return [v for v in (clean(x) for x in values) if v]
     return [v for v in (x.strip() for x in values) if v]
 

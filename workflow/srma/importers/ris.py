@@ -29,7 +29,7 @@ import re
 
 from srma.errors import InputError
 
-from .normalise import first, join_pages
+from .normalise import join_pages
 
 DATABASE = "RIS"
 
@@ -129,13 +129,17 @@ def _one(rec: dict[str, list[str]], tag: str) -> str | None:
 
 
 def _lines(rec: dict[str, list[str]], *tags: str) -> list[str]:
+    """Every value of ``tags``, one item per line (continuation lines are items too, as
+    in EndNote's keyword lists); cleaned later."""
     out: list[str] = []
     for tag in tags:
-        for value in rec.get(tag, ()):
-            if "\n" in value:
-                out.extend(v.strip() for v in value.split("\n"))
-            else:
-                out.append(value.strip())
+        values = rec.get(tag)
+        if values:
+            for value in values:
+                if "\n" in value:
+                    out.extend(value.split("\n"))
+                else:
+                    out.append(value)
     return out
 
 
@@ -152,87 +156,107 @@ def _doi(rec: dict[str, list[str]]) -> str | None:
     return None
 
 
+def _pick(one: dict[str, str], *tags: str) -> str | None:
+    """The first of ``tags`` with a non-blank value (unstripped)."""
+    for tag in tags:
+        value = one.get(tag)
+        if value and not value.isspace():
+            return value
+    return None
+
+
+def _stripped(one: dict[str, str], tag: str) -> str | None:
+    value = one.get(tag)
+    if value is None:
+        return None
+    return value.strip() or None
+
+
 def to_fields(rec: dict[str, list[str]], *, ovid: bool = False) -> dict:
-    """The normalised fields of one parsed RIS record.
+    """The fields of one parsed RIS record (text is cleaned by
+    :func:`srma.importers.normalise.build_table`).
 
     ``ovid``: the file is an Ovid RIS export (numbered records), whose ``ID`` is the
     database accession number (in EndNote's RIS, ``ID`` is EndNote's own record number).
     """
-    url = " ".join([*rec.get("UR", ()), *rec.get("L2", ())])
-    database = _one(rec, "DB")
-    an = _one(rec, "AN")
+    one = {tag: values[0] for tag, values in rec.items()}
+    get = rec.get
+    ur, l2 = get("UR"), get("L2")
+    url = " ".join((ur or []) + (l2 or [])) if ur or l2 else ""
+    database = _stripped(one, "DB")
+    an = _stripped(one, "AN")
     pmid = None
     accession = None
-    cochrane = bool(an and an.startswith("CN-"))
-    if cochrane:
-        # Cochrane CENTRAL: JA is the journal's full name, C3 holds "PUBMED <pmid>".
-        database = database or "CENTRAL"
-        accession = an
-        for value in rec.get("C3", ()):
-            found = _CENTRAL_PMID_RE.match(value.strip())
-            if found:
-                pmid = found.group(1)
-                break
-    elif an and an.startswith("WOS:"):
-        database = database or "Web of Science"
-        accession = an
-    elif an and an.isdigit() and (_one(rec, "DP") or "").upper() == "NLM":
-        database = database or "PubMed"
-        pmid = an
-    elif an:
-        accession = an
-    u2 = _one(rec, "U2")
-    if "embase.com" in url or (u2 and _EMBASE_ID_RE.match(u2)):
+    cochrane = False
+    if an:
+        if an.startswith("CN-"):
+            # Cochrane CENTRAL: JA is the journal's full name, C3 holds "PUBMED <pmid>".
+            cochrane = True
+            database = database or "CENTRAL"
+            accession = an
+            for value in get("C3", ()):
+                found = _CENTRAL_PMID_RE.match(value.strip())
+                if found:
+                    pmid = found.group(1)
+                    break
+        elif an.startswith("WOS:"):
+            database = database or "Web of Science"
+            accession = an
+        elif an.isdigit() and (_stripped(one, "DP") or "").upper() == "NLM":
+            database = database or "PubMed"
+            pmid = an
+        else:
+            accession = an
+    u2 = _stripped(one, "U2")
+    embase_id = bool(u2 and _EMBASE_ID_RE.match(u2))
+    if embase_id or "embase.com" in url:
         database = database or "Embase"
-        pmid = pmid or _one(rec, "C5")
-        if u2 and _EMBASE_ID_RE.match(u2):
+        pmid = pmid or one.get("C5")
+        if embase_id:
             accession = accession or u2
-    eid = _EID_RE.search(url)
     if "scopus.com" in url:
         database = database or "Scopus"
-        c2 = _one(rec, "C2")
+        c2 = _stripped(one, "C2")
         pmid = pmid or (c2 if c2 and c2.isdigit() else None)
+        eid = _EID_RE.search(url)
         accession = accession or (eid.group(1) if eid else None)
     if ovid:
-        accession = accession or _one(rec, "ID")
-    title = first(_one(rec, "TI"), _one(rec, "T1"), _one(rec, "CT"), _one(rec, "BT"))
-    journal = first(_one(rec, "JF"), _one(rec, "T2"), _one(rec, "JO"), _one(rec, "J1"))
+        accession = accession or _stripped(one, "ID")
+    journal = _pick(one, "JF", "T2", "JO", "J1")
     if cochrane and not journal:
-        journal = _one(rec, "JA")
-    abbrev = first(
-        _one(rec, "J2"),
-        _one(rec, "JA") if _one(rec, "JA") != journal else None,
-        _one(rec, "JI"),
-        _one(rec, "J9"),
-        _one(rec, "JO") if _one(rec, "JO") != journal else None,
-        _one(rec, "J1") if _one(rec, "J1") != journal else None,
-    )
-    sp = _one(rec, "SP")
-    pages = join_pages(sp, _one(rec, "EP"))
+        journal = one.get("JA")
+    jkey = journal.strip() if journal else None
+    abbrev = None
+    for tag in ("J2", "JA", "JI", "J9", "JO", "J1"):
+        value = one.get(tag)
+        if value and not value.isspace() and value.strip() != jkey:
+            abbrev = value
+            break
+    pages = join_pages(one.get("SP"), one.get("EP"))
     first_page = None
     if not pages:
-        pages = first_page = _one(rec, "C7") or _one(rec, "AR")
-    ptypes = [v for v in (_one(rec, "TY"), _one(rec, "M3"), _one(rec, "PT")) if v]
-    ptypes = [v for v in ptypes if "10." not in v]
+        pages = first_page = _pick(one, "C7", "AR")
+    ptypes = [v for v in (one.get("TY"), one.get("M3"), one.get("PT")) if v and "10." not in v]
+    kw = get("KW")
     return {
-        "title": title,
+        "title": _pick(one, "TI", "T1", "CT", "BT"),
         "authors": _lines(rec, "AU", "A1"),
-        "year": first(_one(rec, "PY"), _one(rec, "Y1"), _one(rec, "DA")),
+        "year": _pick(one, "PY", "Y1", "DA"),
         "journal": journal,
         "journal_abbrev": abbrev,
-        "volume": _one(rec, "VL"),
-        "issue": _one(rec, "IS"),
+        "volume": one.get("VL"),
+        "issue": one.get("IS"),
         "pages": pages,
         "first_page": first_page,
         "doi": _doi(rec),
         "pmid": pmid,
         "accession": accession,
-        "abstract": first(_one(rec, "AB"), _one(rec, "N2")),
-        "keywords": _lines(rec, "KW"),
+        "abstract": _pick(one, "AB", "N2"),
+        "keywords": _lines(rec, "KW") if kw else [],
         "publication_type": ptypes,
-        "language": _one(rec, "LA"),
+        "language": one.get("LA"),
         "database": database,
-        "raw": rec[""][0],
+        "raw": one[""],
     }
 
 
