@@ -1,0 +1,103 @@
+"""Helpers for tests that run the real workflow: copy it into a scratch folder, run
+Snakemake there, and fingerprint what it wrote.
+
+Used by the end-to-end tests (``test_determinism.py``, ``test_slurm.py``) and by
+``benchmarks/workflow.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: What a run needs: the Snakefile and the folders it reads.
+WORKFLOW_PARTS = ("Snakefile", "workflow", "config", "resources")
+
+_IGNORE = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc")
+
+
+def copy_workflow(dest: Path, root: Path = ROOT) -> Path:
+    """Copy the workflow and the bundled review's inputs to ``dest`` (created)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for part in WORKFLOW_PARTS:
+        src = root / part
+        if src.is_dir():
+            shutil.copytree(src, dest / part, ignore=_IGNORE)
+        else:
+            shutil.copy2(src, dest / part)
+    return dest
+
+
+def snakemake_command(*args: str, python: str | os.PathLike | None = None) -> list[str]:
+    """``python -m snakemake ARGS`` with the test interpreter unless ``python`` is given."""
+    return [str(python or sys.executable), "-m", "snakemake", *args]
+
+
+def run_snakemake(
+    workdir: Path,
+    *args: str,
+    python: str | os.PathLike | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 900,
+    check: bool = True,
+) -> subprocess.CompletedProcess:
+    """Run Snakemake in ``workdir``; on failure raise with the end of its output."""
+    proc = subprocess.run(
+        snakemake_command(*args, python=python),
+        cwd=workdir,
+        env=dict(env) if env is not None else None,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr)[-6000:]
+        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{tail}")
+    return proc
+
+
+def result_digests(workdir: Path, folder: str = "results") -> dict[str, str]:
+    """SHA-256 of every file under ``workdir/folder``, keyed by its relative path."""
+    base = workdir / folder
+    return {
+        path.relative_to(workdir).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(base.rglob("*"))
+        if path.is_file()
+    }
+
+
+def differing(a: Mapping[str, str], b: Mapping[str, str]) -> list[str]:
+    """Paths present in only one of two digest maps, or with different bytes."""
+    return sorted(p for p in set(a) | set(b) if a.get(p) != b.get(p))
+
+
+def planned_jobs(dry_run_output: str) -> dict[str, int]:
+    """Rule -> job count from the ``Job stats`` table that ``snakemake -n`` prints."""
+    counts: dict[str, int] = {}
+    lines = iter(dry_run_output.splitlines())
+    for line in lines:
+        if line.strip().startswith("job") and line.split()[-1] == "count":
+            break
+    else:
+        return counts
+    for line in lines:
+        fields = line.split()
+        if not fields or set(fields[0]) == {"-"}:
+            continue
+        if fields[0] == "total":
+            break
+        if len(fields) == 2 and fields[1].isdigit():
+            counts[fields[0]] = int(fields[1])
+    return counts
+
+
+def command_output(cmd: Sequence[str], **kwargs) -> str:
+    """Run ``cmd`` and return its standard output (raises on a non-zero exit)."""
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kwargs).stdout
