@@ -14,16 +14,24 @@ validate(config, schema="../schemas/config.schema.yaml")
 # installed (e.g. a conda environment built from environment.yml).
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
+import pandas as pd
+
 from srma import stages
 from srma.config import config_hash
 from srma.extraction import study_groups
-from srma.logs import job_log
 from srma.provenance import code_hash
+from srma.stages import run_stage
 
 EXPORTS = list(config["searches"])
 INSTRUMENTS = config["instruments"]
 TIMEPOINTS = config["timepoints"]
 EXTRACTION_DIR = Path(config["extraction"]["directory"])
+# What extraction reads of the config: in the extraction jobs' params, so that changing
+# an instrument's range or a timepoint window reruns them, and nothing else does.
+EXTRACTION_SETTINGS = {
+    key: config[key] for key in ("instruments", "timepoints", "extraction")
+}
+FIGURES = config["figures"]
 STUDIES = sorted(p.stem for p in EXTRACTION_DIR.glob("*.yaml"))
 
 
@@ -32,7 +40,9 @@ def _groups():
     files when the DAG is built, so a pooling job depends only on its own studies."""
     groups = {}
     for study in STUDIES:
-        for group in study_groups(EXTRACTION_DIR / f"{study}.yaml", config):
+        for group in study_groups(
+            EXTRACTION_DIR / f"{study}.yaml", EXTRACTION_SETTINGS
+        ):
             groups.setdefault(group, []).append(study)
     return dict(sorted(groups.items()))
 
@@ -101,7 +111,40 @@ def forest_figures(ext):
     return [f"results/figures/forest/{i}_{t}.{ext}" for i, t in GROUPS]
 
 
-def all_outputs():
+LABEL_KEYS = ("instrument_label", "timepoint_label")
+
+
+def figure_labels(wildcards):
+    """Titles and arm names for the figures of one group."""
+    return {
+        "instrument_label": INSTRUMENTS[wildcards.instrument]["label"],
+        "timepoint_label": TIMEPOINTS[wildcards.timepoint].get(
+            "label", wildcards.timepoint
+        ),
+        "intervention": config["review"]["intervention"],
+        "comparator": config["review"]["comparator"],
+        "measure": config["pooling"]["measure"],
+    }
+
+
+def pooled_groups(min_studies):
+    """Groups that were pooled from at least ``min_studies`` studies (read from the
+    pooled_table checkpoint's output)."""
+    table = pd.read_csv(checkpoints.pooled_table.get().output.table)
+    rows = table[(table["status"] == "pooled") & (table["k"] >= min_studies)]
+    return list(zip(rows["instrument"], rows["timepoint"]))
+
+
+def sensitivity_figures(wildcards):
+    """Leave-one-out plots of pooled groups, funnel plots of the large ones."""
+    loo = pooled_groups(FIGURES["leave1out_min_studies"])
+    funnel = pooled_groups(FIGURES["funnel_min_studies"])
+    return [f"results/figures/leave1out/{i}_{t}.svg" for i, t in loo] + [
+        f"results/figures/funnel/{i}_{t}.svg" for i, t in funnel
+    ]
+
+
+def all_outputs(wildcards):
     return [
         "results/records/counts.csv",
         "results/dedup/unique.ris",
@@ -112,6 +155,7 @@ def all_outputs():
         "results/tables/correlations.csv",
         "results/tables/correlations_pooled.csv",
         *forest_figures("svg"),
+        *sensitivity_figures(wildcards),
         "results/figures/prisma.svg",
         "results/figures/heatmap.svg",
     ]

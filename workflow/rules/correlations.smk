@@ -3,7 +3,7 @@
 
 rule correlations:
     input:
-        correlation_tables,
+        rows=correlation_tables,
     output:
         table=report(
             "results/tables/correlations.csv",
@@ -22,11 +22,4 @@ rule correlations:
         config_hash=stage_config("correlations"),
         code=CODE["correlations"],
     run:
-        with job_log(log[0]):
-            stages.correlations(
-                input,
-                table_out=output.table,
-                pooled_out=output.pooled,
-                min_studies=params.min_studies,
-                config_hash=params.config_hash,
-            )
+        run_stage(stages.correlations, input, output, params, log=log)

@@ -22,15 +22,4 @@ rule deduplicate:
         config_hash=stage_config("searches", "dedup"),
         code=CODE["dedup"],
     run:
-        with job_log(log[0]):
-            stages.deduplicate(
-                input.records,
-                input.decisions[0] if input.decisions else None,
-                clusters_out=output.clusters,
-                unique_out=output.unique,
-                ris_out=output.ris,
-                uncertain_out=output.uncertain,
-                title_threshold=params.title_threshold,
-                uncertain_threshold=params.uncertain_threshold,
-                config_hash=params.config_hash,
-            )
+        run_stage(stages.deduplicate, input, output, params, log=log)

@@ -3,31 +3,25 @@
 
 rule extract_study:
     input:
-        EXTRACTION_DIR / "{study}.yaml",
+        study_file=EXTRACTION_DIR / "{study}.yaml",
     output:
         rows="results/extraction/{study}.parquet",
         correlations="results/correlations/studies/{study}.parquet",
     log:
         "logs/extraction/{study}.log",
     params:
-        config_hash=stage_config("instruments", "timepoints", "extraction"),
+        settings=EXTRACTION_SETTINGS,
+        config_hash=config_hash(EXTRACTION_SETTINGS),
         code=CODE["extraction"],
     run:
-        with job_log(log[0]):
-            stages.extract_study(
-                input[0],
-                config,
-                out=output.rows,
-                correlations_out=output.correlations,
-                config_hash=params.config_hash,
-            )
+        run_stage(stages.extract_study, input, output, params, wildcards, log=log)
 
 
 rule extraction_excluded:
     input:
-        extraction_tables,
+        rows=extraction_tables,
     output:
-        report(
+        excluded=report(
             "results/extraction/excluded.csv",
             caption="../report/excluded.rst",
             category="3. Extraction",
@@ -35,10 +29,7 @@ rule extraction_excluded:
     log:
         "logs/extraction/excluded.log",
     params:
-        config_hash=stage_config("instruments", "timepoints", "extraction"),
+        config_hash=config_hash(EXTRACTION_SETTINGS),
         code=CODE["extraction"],
     run:
-        with job_log(log[0]):
-            stages.extraction_excluded(
-                input, output[0], config_hash=params.config_hash
-            )
+        run_stage(stages.extraction_excluded, input, output, params, log=log)

@@ -1,9 +1,9 @@
-# Stage 7: forest plots, PRISMA flow diagram, correlation heatmap.
+# Stage 7: forest, leave-one-out and funnel plots, PRISMA flow diagram, heatmap.
 
 
 rule forest:
     input:
-        "results/pooled/{instrument}/{timepoint}.parquet",
+        pooled="results/pooled/{instrument}/{timepoint}.parquet",
     output:
         svg=report(
             "results/figures/forest/{instrument}_{timepoint}.svg",
@@ -16,29 +16,59 @@ rule forest:
     log:
         "logs/figures/forest_{instrument}_{timepoint}.log",
     params:
-        instrument_label=lambda wc: INSTRUMENTS[wc.instrument]["label"],
-        timepoint_label=lambda wc: TIMEPOINTS[wc.timepoint].get("label", wc.timepoint),
-        intervention=config["review"]["intervention"],
-        comparator=config["review"]["comparator"],
+        labels=figure_labels,
+        code=CODE["figures"],
+    run:
+        run_stage(stages.forest, input, output, params, wildcards, log=log)
+
+
+rule leave1out:
+    input:
+        pooled="results/pooled/{instrument}/{timepoint}.parquet",
+    output:
+        svg=report(
+            "results/figures/leave1out/{instrument}_{timepoint}.svg",
+            caption="../report/leave1out.rst",
+            category="4. Meta-analysis",
+            subcategory="Leave-one-out",
+            labels={"instrument": "{instrument}", "timepoint": "{timepoint}"},
+        ),
+        png="results/figures/leave1out/{instrument}_{timepoint}.png",
+    log:
+        "logs/figures/leave1out_{instrument}_{timepoint}.log",
+    params:
+        labels=figure_labels,
+        code=CODE["figures"],
+    run:
+        run_stage(stages.leave1out, input, output, params, wildcards, log=log)
+
+
+rule funnel:
+    input:
+        pooled="results/pooled/{instrument}/{timepoint}.parquet",
+    output:
+        svg=report(
+            "results/figures/funnel/{instrument}_{timepoint}.svg",
+            caption="../report/funnel.rst",
+            category="4. Meta-analysis",
+            subcategory="Funnel plots",
+            labels={"instrument": "{instrument}", "timepoint": "{timepoint}"},
+        ),
+        png="results/figures/funnel/{instrument}_{timepoint}.png",
+    log:
+        "logs/figures/funnel_{instrument}_{timepoint}.log",
+    params:
+        title=lambda wc: ", ".join(figure_labels(wc)[k] for k in LABEL_KEYS),
+        min_studies=FIGURES["funnel_min_studies"],
         measure=config["pooling"]["measure"],
         code=CODE["figures"],
     run:
-        with job_log(log[0]):
-            stages.forest(
-                input[0],
-                svg=output.svg,
-                png=output.png,
-                instrument_label=params.instrument_label,
-                timepoint_label=params.timepoint_label,
-                intervention=params.intervention,
-                comparator=params.comparator,
-                measure=params.measure,
-            )
+        run_stage(stages.funnel, input, output, params, wildcards, log=log)
 
 
 rule prisma_diagram:
     input:
-        "results/prisma/counts.json",
+        counts="results/prisma/counts.json",
     output:
         svg=report(
             "results/figures/prisma.svg",
@@ -51,8 +81,7 @@ rule prisma_diagram:
     params:
         code=CODE["figures"],
     run:
-        with job_log(log[0]):
-            stages.prisma(input[0], svg=output.svg, png=output.png)
+        run_stage(stages.prisma, input, output, log=log)
 
 
 rule heatmap:
@@ -70,13 +99,7 @@ rule heatmap:
         "logs/figures/heatmap.log",
     params:
         clinical_measures=config["correlations"]["clinical_measures"],
+        mri_labels={key: spec["label"] for key, spec in INSTRUMENTS.items()},
         code=CODE["figures"],
     run:
-        with job_log(log[0]):
-            stages.heatmap(
-                input.table,
-                input.pooled,
-                svg=output.svg,
-                png=output.png,
-                clinical_measures=params.clinical_measures,
-            )
+        run_stage(stages.heatmap, input, output, params, log=log)

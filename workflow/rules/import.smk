@@ -3,9 +3,9 @@
 
 rule import_export:
     input:
-        export_path,
+        export_file=export_path,
     output:
-        "results/records/{export}.parquet",
+        records="results/records/{export}.parquet",
     log:
         "logs/import/{export}.log",
     params:
@@ -14,22 +14,14 @@ rule import_export:
         config_hash=lambda wc: config_hash(config["searches"][wc.export]),
         code=CODE["import"],
     run:
-        with job_log(log[0]):
-            stages.import_export(
-                input[0],
-                output[0],
-                export=wildcards.export,
-                database=params.database,
-                fmt=params.fmt,
-                config_hash=params.config_hash,
-            )
+        run_stage(stages.import_export, input, output, params, wildcards, log=log)
 
 
 rule import_counts:
     input:
-        records_tables,
+        records=records_tables,
     output:
-        report(
+        counts=report(
             "results/records/counts.csv",
             caption="../report/import_counts.rst",
             category="1. Searches",
@@ -40,5 +32,4 @@ rule import_counts:
         config_hash=stage_config("searches"),
         code=CODE["import"],
     run:
-        with job_log(log[0]):
-            stages.import_counts(input, output[0], config_hash=params.config_hash)
+        run_stage(stages.import_counts, input, output, params, log=log)

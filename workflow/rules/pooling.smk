@@ -3,9 +3,9 @@
 
 rule pool_group:
     input:
-        group_extraction,
+        rows=group_extraction,
     output:
-        "results/pooled/{instrument}/{timepoint}.parquet",
+        pooled="results/pooled/{instrument}/{timepoint}.parquet",
     log:
         "logs/pooling/{instrument}_{timepoint}.log",
     params:
@@ -13,22 +13,16 @@ rule pool_group:
         config_hash=stage_config("pooling"),
         code=CODE["pooling"],
     run:
-        with job_log(log[0]):
-            stages.pool_group(
-                input,
-                output[0],
-                instrument=wildcards.instrument,
-                timepoint=wildcards.timepoint,
-                pooling=params.pooling,
-                config_hash=params.config_hash,
-            )
+        run_stage(stages.pool_group, input, output, params, wildcards, log=log)
 
 
-rule pooled_table:
+# A checkpoint: which groups were pooled (and so get leave-one-out and funnel plots)
+# is known only once every group has been pooled.
+checkpoint pooled_table:
     input:
-        pooled_tables,
+        pooled=pooled_tables,
     output:
-        report(
+        table=report(
             "results/tables/pooled.csv",
             caption="../report/pooled.rst",
             category="4. Meta-analysis",
@@ -36,8 +30,8 @@ rule pooled_table:
     log:
         "logs/pooling/pooled_table.log",
     params:
+        order={"instrument": list(INSTRUMENTS), "timepoint": list(TIMEPOINTS)},
         config_hash=stage_config("pooling"),
         code=CODE["pooling"],
     run:
-        with job_log(log[0]):
-            stages.pooled_table(input, output[0], config_hash=params.config_hash)
+        run_stage(stages.pooled_table, input, output, params, log=log)

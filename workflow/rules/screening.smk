@@ -6,7 +6,7 @@ rule screening:
         unique="results/dedup/unique.parquet",
         clusters="results/dedup/clusters.parquet",
         records=records_tables,
-        decisions=config["screening"]["decisions"],
+        decisions_file=config["screening"]["decisions"],
     output:
         decisions="results/screening/decisions.parquet",
         counts="results/prisma/counts.json",
@@ -16,13 +16,4 @@ rule screening:
         config_hash=stage_config("searches", "dedup", "screening"),
         code=CODE["screening"],
     run:
-        with job_log(log[0]):
-            stages.screen(
-                input.unique,
-                input.clusters,
-                input.records,
-                input.decisions,
-                decisions_out=output.decisions,
-                counts_out=output.counts,
-                config_hash=params.config_hash,
-            )
+        run_stage(stages.screen, input, output, params, log=log)

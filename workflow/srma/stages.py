@@ -1,262 +1,280 @@
 """One function per workflow rule: read the rule's inputs, call the stage's logic,
 write the rule's outputs.
 
-The Snakemake rules in ``workflow/rules`` call these functions and nothing else, and the
-tests call them directly. Each takes paths and plain values (no Snakemake objects), so a
-stage can also be run from Python or a notebook.
+The Snakemake rules in ``workflow/rules`` call these functions through
+:func:`run_stage`, and the tests call them directly. Each function's keyword arguments
+are the rule's named inputs, outputs, params and wildcards (plain paths and values, no
+Snakemake objects), so a stage can also be run from Python or a notebook.
 """
 
 from __future__ import annotations
 
+import importlib
+import json
 import logging
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from srma import io
+from srma.logs import job_log
 
 log = logging.getLogger(__name__)
 
 Paths = Sequence[str | Path]
 
+#: params that only make Snakemake rerun a job (code and config hashes used as
+#: triggers), not arguments of the stage functions.
+TRIGGER_PARAMS = ("code",)
 
-def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    frames = [f for f in frames if len(f.columns)]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+#: Jobs run in threads of one process; two threads importing matplotlib (or another
+#: package with circular imports) at once can see a half-initialised module.
+_IMPORT_LOCK = threading.Lock()
+
+
+def needs(*modules: str):
+    """Mark a stage function with the modules it imports when it runs; :func:`run_stage`
+    imports them first, one thread at a time."""
+
+    def mark(func):
+        func.modules = modules
+        return func
+
+    return mark
+
+
+def run_stage(func, *named, log) -> None:
+    """Call ``func`` with the items of Snakemake's named lists (input, output, params,
+    wildcards) as keyword arguments, with the job's log file open."""
+    kwargs = {}
+    for items in named:
+        kwargs.update((k, v) for k, v in items.items() if k not in TRIGGER_PARAMS)
+    with _IMPORT_LOCK:
+        for module in getattr(func, "modules", ()):
+            importlib.import_module(module)
+    with job_log(log[0]):
+        func(**kwargs)
 
 
 def read_all(paths: Paths) -> pd.DataFrame:
     """Concatenate Parquet tables in the order given."""
-    return _concat([io.read_parquet(p) for p in paths])
+    frames = [f for f in (io.read_parquet(p) for p in paths) if len(f.columns)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 # 1. import -----------------------------------------------------------------------------
 
 
+@needs("srma.importers")
 def import_export(
-    path: str | Path,
-    out: str | Path,
-    *,
-    export: str,
-    database: str | None,
-    fmt: str | None,
+    *, export_file: str, records: str, export: str, database: str | None, fmt: str | None,
     config_hash: str,
-) -> None:
+) -> None:  # fmt: skip
     """Read one search export into ``results/records/<export>.parquet``."""
     from srma.importers import read_export
 
-    records = read_export(path, export=export, database=database, fmt=fmt)
-    log.info("%s: %d records (%s)", path, len(records), records["format"].iat[0])
-    io.write_parquet(records, out, config_hash=config_hash)
+    table = read_export(export_file, export=export, database=database, fmt=fmt)
+    log.info("%s: %d records (%s)", export_file, len(table), table["format"].iat[0])
+    io.write_parquet(table, records, config_hash=config_hash)
 
 
-def import_counts(records: Paths, out: str | Path, *, config_hash: str) -> None:
+@needs("srma.importers")
+def import_counts(*, records: Paths, counts: str, config_hash: str) -> None:
     """Records read per export file, for ``results/records/counts.csv``."""
     from srma.importers import count_table
 
-    io.write_csv(count_table([io.read_parquet(p) for p in records]), out, config_hash=config_hash)
+    table = count_table([io.read_parquet(p) for p in records])
+    io.write_csv(table, counts, config_hash=config_hash)
 
 
 # 2. deduplicate ------------------------------------------------------------------------
 
 
+@needs("srma.dedup")
 def deduplicate(
-    records: Paths,
-    decisions: str | Path | None,
-    *,
-    clusters_out: str | Path,
-    unique_out: str | Path,
-    ris_out: str | Path,
-    uncertain_out: str | Path,
-    title_threshold: float,
-    uncertain_threshold: float,
-    config_hash: str,
-) -> None:
-    """Cluster duplicate records across all exports."""
+    *, records: Paths, decisions: Paths, clusters: str, unique: str, ris: str,
+    uncertain: str, title_threshold: float, uncertain_threshold: float, config_hash: str,
+) -> None:  # fmt: skip
+    """Cluster duplicate records across all exports; ``decisions`` is the (optional)
+    file of merges a person forced or forbade."""
     from srma import dedup
 
     table = read_all(records)
-    forced = dedup.read_decisions(decisions) if decisions and Path(decisions).exists() else None
+    forced = dedup.read_decisions(decisions[0]) if decisions else None
     result = dedup.deduplicate(
         table,
         decisions=forced,
         title_threshold=title_threshold,
         uncertain_threshold=uncertain_threshold,
     )
-    log.info(
-        "%d records -> %d unique (%d borderline pairs)",
-        len(table),
-        len(result.unique),
-        len(result.uncertain),
-    )
-    io.write_parquet(result.clusters, clusters_out, config_hash=config_hash)
-    io.write_parquet(result.unique, unique_out, config_hash=config_hash)
-    dedup.write_ris(result.unique, ris_out)
-    io.write_csv(result.uncertain, uncertain_out, config_hash=config_hash)
+    log.info("%s", result)
+    io.write_parquet(result.clusters, clusters, config_hash=config_hash)
+    io.write_parquet(result.unique, unique, config_hash=config_hash)
+    dedup.write_ris(result.unique, ris)
+    io.write_csv(result.uncertain, uncertain, config_hash=config_hash)
 
 
 # 3. screening --------------------------------------------------------------------------
 
 
+@needs("srma.screening")
 def screen(
-    unique: str | Path,
-    clusters: str | Path,
-    records: Paths,
-    decisions: str | Path,
-    *,
-    decisions_out: str | Path,
-    counts_out: str | Path,
-    config_hash: str,
-) -> None:
+    *, unique: str, clusters: str, records: Paths, decisions_file: str,
+    decisions: str, counts: str, config_hash: str,
+) -> None:  # fmt: skip
     """Apply screening decisions; write the per-cluster status and PRISMA counts."""
     from srma.screening import screen as apply_decisions
 
-    table, counts = apply_decisions(
-        io.read_parquet(unique), io.read_parquet(clusters), read_all(records), decisions
+    table, prisma = apply_decisions(
+        io.read_parquet(unique), io.read_parquet(clusters), read_all(records), decisions_file
     )
-    io.write_parquet(table, decisions_out, config_hash=config_hash)
-    io.write_json(counts, counts_out)
+    io.write_parquet(table, decisions, config_hash=config_hash)
+    io.write_json(prisma, counts)
 
 
 # 4. extraction -------------------------------------------------------------------------
 
 
+@needs("srma.extraction", "srma.extraction.study", "srma.extraction.correlations")
 def extract_study(
-    path: str | Path,
-    config: Mapping,
-    *,
-    out: str | Path,
-    correlations_out: str | Path,
-    config_hash: str,
-) -> None:
-    """Validate and harmonise one study's extraction file."""
+    *, study_file: str, rows: str, correlations: str, settings: Mapping, config_hash: str,
+    study: str | None = None,
+) -> None:  # fmt: skip
+    """Validate and harmonise one study's extraction file. ``settings`` holds the config
+    sections extraction reads (instruments, timepoints, extraction)."""
     from srma.extraction import correlation_rows, extract_study
 
-    rows = extract_study(path, config)
-    log.info(
-        "%s: %d rows, %d usable", path, len(rows), int(rows["usable"].sum()) if len(rows) else 0
-    )
-    io.write_parquet(rows, out, config_hash=config_hash)
-    io.write_parquet(correlation_rows(path, config), correlations_out, config_hash=config_hash)
+    table = extract_study(study_file, settings)
+    usable = int(table["usable"].sum()) if len(table) else 0
+    log.info("%s: %d rows, %d usable", study_file, len(table), usable)
+    io.write_parquet(table, rows, config_hash=config_hash)
+    io.write_parquet(correlation_rows(study_file, settings), correlations, config_hash=config_hash)
 
 
-def extraction_excluded(extraction: Paths, out: str | Path, *, config_hash: str) -> None:
+@needs("srma.extraction", "srma.extraction.study")
+def extraction_excluded(*, rows: Paths, excluded: str, config_hash: str) -> None:
     """What could not be used, per study, for ``results/extraction/excluded.csv``."""
     from srma.extraction import excluded_table
 
-    frames = [io.read_parquet(p) for p in extraction]
-    io.write_csv(excluded_table(frames), out, config_hash=config_hash)
+    table = excluded_table([io.read_parquet(p) for p in rows])
+    io.write_csv(table, excluded, config_hash=config_hash)
 
 
 # 5. pooling ----------------------------------------------------------------------------
 
 
+@needs("srma.pooling")
 def pool_group(
-    extraction: Paths,
-    out: str | Path,
-    *,
-    instrument: str,
-    timepoint: str,
-    pooling: Mapping,
+    *, rows: Paths, pooled: str, instrument: str, timepoint: str, pooling: Mapping,
     config_hash: str,
-) -> None:
+) -> None:  # fmt: skip
     """Pool one instrument x timepoint group from its studies' extraction tables."""
     from srma.pooling import pool_group as pool
 
+    keys = ("measure", "method", "test", "level", "min_studies", "reported_only")
     table = pool(
-        read_all(extraction),
+        read_all(rows),
         instrument=instrument,
         timepoint=timepoint,
-        measure=pooling["measure"],
-        method=pooling["method"],
-        test=pooling["test"],
-        level=pooling["level"],
-        min_studies=pooling["min_studies"],
-        reported_only=pooling["reported_only"],
+        **{k: pooling[k] for k in keys},
     )
-    io.write_parquet(table, out, config_hash=config_hash)
+    io.write_parquet(table, pooled, config_hash=config_hash)
 
 
-def pooled_table(pooled: Paths, out: str | Path, *, config_hash: str) -> None:
-    """One row per group, for ``results/tables/pooled.csv``."""
+@needs("srma.pooling")
+def pooled_table(
+    *, pooled: Paths, table: str, order: Mapping[str, Sequence[str]], config_hash: str
+) -> None:
+    """One row per group, for ``results/tables/pooled.csv``, in the config's order of
+    instruments and timepoints (``order``: ``{"instrument": [...], "timepoint": [...]}``)."""
     from srma.pooling import summary_table
 
-    io.write_csv(summary_table([io.read_parquet(p) for p in pooled]), out, config_hash=config_hash)
+    summary = summary_table([io.read_parquet(p) for p in pooled])
+    rank = {col: {v: i for i, v in enumerate(vals)} for col, vals in order.items()}
+    summary = summary.sort_values(
+        list(rank), key=lambda s: s.map(rank[s.name]), kind="stable", ignore_index=True
+    )
+    io.write_csv(summary, table, config_hash=config_hash)
 
 
 # 6. correlations -----------------------------------------------------------------------
 
 
+@needs("srma.correlations")
 def correlations(
-    rows: Paths,
-    *,
-    table_out: str | Path,
-    pooled_out: str | Path,
-    min_studies: int,
-    config_hash: str,
+    *, rows: Paths, table: str, pooled: str, min_studies: int, config_hash: str
 ) -> None:
     """Tabulate correlations between MRI and clinical measures and pool where enough."""
     from srma import correlations as corr
 
-    table = corr.tabulate(read_all(rows))
-    io.write_csv(table, table_out, config_hash=config_hash)
-    io.write_csv(corr.pool(table, min_studies=min_studies), pooled_out, config_hash=config_hash)
+    tab = corr.tabulate(read_all(rows))
+    io.write_csv(tab, table, config_hash=config_hash)
+    io.write_csv(corr.pool(tab, min_studies=min_studies), pooled, config_hash=config_hash)
 
 
 # 7. figures ----------------------------------------------------------------------------
 
 
-def forest(
-    pooled: str | Path,
-    *,
-    svg: str | Path,
-    png: str | Path,
-    instrument_label: str,
-    timepoint_label: str,
-    intervention: str,
-    comparator: str,
-    measure: str,
-) -> None:
-    """Forest plot of one group."""
+@needs("srma.figures.forest")
+def forest(*, pooled: str, svg: str, png: str, labels: Mapping, **_wildcards) -> None:
+    """Forest plot of one group; ``labels`` as for
+    :func:`srma.figures.forest.forest_plot` (instrument and timepoint labels, arms,
+    measure)."""
     from srma.figures.forest import forest_plot
 
-    forest_plot(
-        io.read_parquet(pooled),
-        svg,
-        png,
-        instrument_label=instrument_label,
-        timepoint_label=timepoint_label,
-        intervention=intervention,
-        comparator=comparator,
-        measure=measure,
+    forest_plot(io.read_parquet(pooled), svg, png, source=str(pooled), **labels)
+
+
+@needs("srma.figures.leave1out", "srma.sensitivity")
+def leave1out(*, pooled: str, svg: str, png: str, labels: Mapping, **_wildcards) -> None:
+    """Leave-one-out plot of one pooled group."""
+    from srma.figures.leave1out import leave1out_group
+
+    if not leave1out_group(io.read_parquet(pooled), svg, png, **labels):
+        raise ValueError(f"{pooled}: the group has no pooled row, no leave-one-out plot")
+
+
+@needs("srma.figures.funnel", "srma.bias")
+def funnel(
+    *, pooled: str, svg: str, png: str, title: str, min_studies: int, measure: str, **_wc
+) -> None:
+    """Funnel plot with Egger's test of one pooled group."""
+    from srma.figures.funnel import funnel_group
+
+    status = funnel_group(
+        io.read_parquet(pooled), svg, png, title=title, min_studies=min_studies, measure=measure
     )
+    if not status["drawn"]:
+        raise ValueError(f"{pooled}: no funnel plot: {status['reason']}")
+    log.info("Egger's test: z = %s, p = %s", status["zval"], status["pval"])
 
 
-def prisma(counts: str | Path, *, svg: str | Path, png: str | Path) -> None:
+@needs("srma.figures.prisma")
+def prisma(*, counts: str, svg: str, png: str) -> None:
     """PRISMA 2020 flow diagram."""
-    import json
-
     from srma.figures.prisma import prisma_diagram
 
-    prisma_diagram(json.loads(Path(counts).read_text(encoding="utf-8")), svg, png)
+    data = json.loads(Path(counts).read_text(encoding="utf-8"))
+    prisma_diagram(data, svg, png, source=str(counts))
 
 
+@needs("srma.figures.heatmap")
 def heatmap(
-    table: str | Path,
-    pooled: str | Path,
-    *,
-    svg: str | Path,
-    png: str | Path,
-    clinical_measures: Sequence[str],
-) -> None:
+    *, table: str, pooled: str, svg: str, png: str, clinical_measures: Sequence[str],
+    mri_labels: Mapping[str, str],
+) -> None:  # fmt: skip
     """Correlation heatmap, clinical x MRI measures."""
     from srma.figures.heatmap import correlation_heatmap
 
     correlation_heatmap(
-        pd.read_csv(table, keep_default_na=True),
+        pd.read_csv(table),
         svg,
         png,
         clinical_measures=list(clinical_measures),
         pooled=pd.read_csv(pooled),
+        mri_labels=dict(mri_labels),
+        source=str(table),
     )

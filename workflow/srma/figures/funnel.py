@@ -212,6 +212,54 @@ def _usable_studies(group) -> tuple[np.ndarray, np.ndarray]:
     return used["yi"].to_numpy(dtype=float), used["vi"].to_numpy(dtype=float)
 
 
+def funnel_group(
+    group,
+    svg_path: str | os.PathLike,
+    png_path: str | os.PathLike,
+    *,
+    name: str = "",
+    title: str = "",
+    min_studies: int = 10,
+    measure: str = "MD",
+) -> dict:
+    """Funnel plot of one pooled group table (data-model section 5), when it has a
+    pooled row and at least ``min_studies`` usable studies.
+
+    Egger's test is computed with :func:`srma.bias.regtest` (``model="rma"``, predictor
+    ``sei``, the pooled row's ``method`` and ``test``). Returns the group's status row:
+    ``group, k, drawn, reason, zval, pval``; nothing is written when it is not drawn.
+    """
+    from srma.bias import regtest
+
+    yi, vi = _usable_studies(group)
+    k = int(len(yi))
+    pooled = group[group["row_type"] == "pooled"]
+    row = {"group": name, "k": k, "drawn": False, "reason": None, "zval": None, "pval": None}
+    if pooled.empty:
+        row["reason"] = "not pooled"
+    elif k < min_studies:
+        row["reason"] = f"{k} studies, fewer than {min_studies}"
+        log.info("funnel plot %s not drawn: %s", name, row["reason"])
+    else:
+        p = pooled.iloc[0]
+        egger = regtest(
+            yi, vi, model="rma", predictor="sei", method=str(p["method"]), test=str(p["test"])
+        )
+        funnel_plot(
+            yi,
+            vi,
+            svg_path,
+            png_path,
+            estimate=float(p["estimate"]),
+            egger=egger,
+            min_studies=min_studies,
+            title=title or name,
+            measure=measure,
+        )
+        row.update(drawn=True, zval=egger["zval"], pval=egger["pval"])
+    return row
+
+
 def funnel_plots(
     groups: Mapping[str, object],
     outdir: str | os.PathLike,
@@ -222,46 +270,22 @@ def funnel_plots(
 ) -> list[dict]:
     """Funnel plots of every pooled group with at least ``min_studies`` studies.
 
-    ``groups`` maps a name (e.g. ``sparcc_sij_12w``) to its pooled group table
-    (data-model section 5). For each group with a pooled row and enough usable studies,
-    Egger's test is computed with :func:`srma.bias.regtest` (``model="rma"``, predictor
-    ``sei``, the pooled row's ``method`` and ``test``) and ``<outdir>/<name>.svg|png``
-    are written. Returns one status row per group, in name order: ``group, k, drawn,
-    reason, zval, pval`` (write it as ``<outdir>/status.csv`` so that every group is
-    accounted for).
+    ``groups`` maps a name (e.g. ``sparcc_sij_12w``) to its pooled group table; each
+    drawn group is written as ``<outdir>/<name>.svg|png`` by :func:`funnel_group`.
+    Returns one status row per group, in name order (write it as
+    ``<outdir>/status.csv`` so that every group is accounted for).
     """
-    from srma.bias import regtest
-
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    status = []
-    for name in sorted(groups):
-        group = groups[name]
-        yi, vi = _usable_studies(group)
-        k = int(len(yi))
-        pooled = group[group["row_type"] == "pooled"]
-        row = {"group": name, "k": k, "drawn": False, "reason": None, "zval": None, "pval": None}
-        if pooled.empty:
-            row["reason"] = "not pooled"
-        elif k < min_studies:
-            row["reason"] = f"{k} studies, fewer than {min_studies}"
-            log.info("funnel plot %s not drawn: %s", name, row["reason"])
-        else:
-            p = pooled.iloc[0]
-            egger = regtest(
-                yi, vi, model="rma", predictor="sei", method=str(p["method"]), test=str(p["test"])
-            )
-            funnel_plot(
-                yi,
-                vi,
-                outdir / f"{name}.svg",
-                outdir / f"{name}.png",
-                estimate=float(p["estimate"]),
-                egger=egger,
-                min_studies=min_studies,
-                title=(titles or {}).get(name, name),
-                measure=measure,
-            )
-            row.update(drawn=True, zval=egger["zval"], pval=egger["pval"])
-        status.append(row)
-    return status
+    return [
+        funnel_group(
+            groups[name],
+            outdir / f"{name}.svg",
+            outdir / f"{name}.png",
+            name=name,
+            title=(titles or {}).get(name, name),
+            min_studies=min_studies,
+            measure=measure,
+        )
+        for name in sorted(groups)
+    ]
