@@ -23,10 +23,10 @@ look different):
     pages agree.
 - Without conflict, a pair is a duplicate when its title score (rapidfuzz
   ``fuzz.ratio`` of the normalised titles, 0-100) reaches ``title_threshold``; or when
-  the score reaches ``uncertain_threshold`` and the pair also shares first author,
-  year, volume and first page (a re-worded or translated title of one paper); or when
-  one title is the other cut at a word boundary (subtitle exported in another field)
-  and the pair shares first author, year, volume and first page.
+  the score reaches ``uncertain_threshold`` and the pair also shares year, volume and
+  first page, with first authors on both (not in conflict: see above) - a re-worded or
+  translated title of one paper; or when one title is the other cut at a word boundary
+  (subtitle exported in another field) with the same support.
 - Other conflict-free pairs scoring at least ``uncertain_threshold`` are *uncertain*:
   listed for a person.
 
@@ -160,6 +160,7 @@ def full_agreement(
     return (
         (np.nan_to_num(score, nan=-1.0) >= title_threshold)
         & _strong_support(feat, i, j)
+        & (feat.codes["surname"][i] == feat.codes["surname"][j])
         & (feat.codes["last_page"][i] >= 0)
         & (feat.codes["last_page"][i] == feat.codes["last_page"][j])
         & (feat.codes["kind"][i] == feat.codes["kind"][j])
@@ -229,9 +230,11 @@ def conflicts(
 
 
 def _strong_support(feat: Features, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Both have a first author (whether they agree is a conflict rule), and the same
+    year, volume and first page."""
     return (
         (feat.codes["surname"][i] >= 0)
-        & (feat.codes["surname"][i] == feat.codes["surname"][j])
+        & (feat.codes["surname"][j] >= 0)
         & (feat.year[i] > 0)
         & (feat.year[i] == feat.year[j])
         & (feat.codes["volume"][i] >= 0)

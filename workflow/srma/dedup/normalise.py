@@ -225,6 +225,7 @@ _MONTHS = {
     )
 }
 _PAGE_RANGE = re.compile(r"^\s*([A-Za-z]{0,3})(\d+)\s*[-\u2010-\u2015]+\s*([A-Za-z]{0,3})(\d+)")
+_SECTION_RANGE = re.compile(r"^\s*([A-Za-z]+\d+)-(\d+)\s*-\s*\1-(\d+)\s*$")
 _PAGE_ONE = re.compile(r"^\s*([A-Za-z]{0,3})(\d+)")
 _EXCEL_DATE = re.compile(r"^\s*(\d{1,2})-([A-Za-z]{3})\s*$|^\s*([A-Za-z]{3})-(\d{1,2})\s*$")
 
@@ -234,7 +235,7 @@ def parse_pages(value: object) -> tuple[str, str] | None:
 
     ``123-9`` -> ``('123', '129')``; ``H887-94`` -> ``('887', '894')`` (letter prefixes
     of supplement or section pages are dropped: databases print them or not);
-    ``e000430`` -> ``('430', '430')``; a spreadsheet-made date ``06-Oct`` -> ``('6',
+    ``e000430`` -> ``('430', '430')``; ``S4-76-S4-101`` -> ``('76', '101')``; a spreadsheet-made date ``06-Oct`` -> ``('6',
     '10')`` and ``Nov-20`` -> ``('11', '20')``. ``None`` when no page number is found.
     """
     text = _text(value)
@@ -250,6 +251,9 @@ def parse_pages(value: object) -> tuple[str, str] | None:
             month, last = m.group(3).lower(), m.group(4)
             if month in _MONTHS:
                 return str(_MONTHS[month]), str(int(last))
+    m = _SECTION_RANGE.match(text)
+    if m:  # "S4-76-S4-101": supplement 4, pages 76 to 101
+        return m.group(2).lstrip("0") or "0", m.group(3).lstrip("0") or "0"
     m = _PAGE_RANGE.match(text)
     if m:
         first = m.group(2).lstrip("0") or "0"
