@@ -31,4 +31,4 @@ include: "workflow/rules/figures.smk"
 rule all:
     default_target: True
     input:
-        all_outputs,
+        all_outputs(),

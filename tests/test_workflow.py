@@ -91,7 +91,9 @@ def test_every_output_written(review):
         "results/tables/correlations.csv",
         "results/figures/forest/los_12w.svg",
         "results/figures/forest/los_24w.svg",
+        "results/figures/leave1out/los_12w.svg",
         "results/figures/prisma.svg",
+        "results/figures/heatmap.svg",
     ]:
         assert (review / rel).is_file(), rel
         assert (review / rel).stat().st_size > 0, rel
@@ -201,6 +203,7 @@ def test_editing_one_study_reruns_only_its_jobs(review, tmp_path, root_dir):
             ("extraction_excluded", ""),
             ("forest", "instrument=los, timepoint=12w"),
             ("heatmap", ""),
+            ("leave1out", "instrument=los, timepoint=12w"),
             ("pool_group", "instrument=los, timepoint=12w"),
             ("pooled_table", ""),
         ]

@@ -14,8 +14,6 @@ validate(config, schema="../schemas/config.schema.yaml")
 # installed (e.g. a conda environment built from environment.yml).
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
-import pandas as pd
-
 from srma import stages
 from srma.config import config_hash
 from srma.extraction import study_groups
@@ -111,9 +109,6 @@ def forest_figures(ext):
     return [f"results/figures/forest/{i}_{t}.{ext}" for i, t in GROUPS]
 
 
-LABEL_KEYS = ("instrument_label", "timepoint_label")
-
-
 def figure_labels(wildcards):
     """Titles and arm names for the figures of one group."""
     return {
@@ -127,24 +122,18 @@ def figure_labels(wildcards):
     }
 
 
-def pooled_groups(min_studies):
-    """Groups that were pooled from at least ``min_studies`` studies (read from the
-    pooled_table checkpoint's output)."""
-    table = pd.read_csv(checkpoints.pooled_table.get().output.table)
-    rows = table[(table["status"] == "pooled") & (table["k"] >= min_studies)]
-    return list(zip(rows["instrument"], rows["timepoint"]))
-
-
-def sensitivity_figures(wildcards):
-    """Leave-one-out plots of pooled groups, funnel plots of the large ones."""
-    loo = pooled_groups(FIGURES["leave1out_min_studies"])
-    funnel = pooled_groups(FIGURES["funnel_min_studies"])
-    return [f"results/figures/leave1out/{i}_{t}.svg" for i, t in loo] + [
-        f"results/figures/funnel/{i}_{t}.svg" for i, t in funnel
+def group_figures(kind, min_studies):
+    """Leave-one-out or funnel plots of the groups with at least ``min_studies`` studies
+    reporting them (known when the DAG is built; a group whose studies turn out not to
+    be usable gets a figure that says so)."""
+    return [
+        f"results/figures/{kind}/{i}_{t}.svg"
+        for (i, t), studies in GROUPS.items()
+        if len(studies) >= min_studies
     ]
 
 
-def all_outputs(wildcards):
+def all_outputs():
     return [
         "results/records/counts.csv",
         "results/dedup/unique.ris",
@@ -155,7 +144,8 @@ def all_outputs(wildcards):
         "results/tables/correlations.csv",
         "results/tables/correlations_pooled.csv",
         *forest_figures("svg"),
-        *sensitivity_figures(wildcards),
+        *group_figures("leave1out", FIGURES["leave1out_min_studies"]),
+        *group_figures("funnel", FIGURES["funnel_min_studies"]),
         "results/figures/prisma.svg",
         "results/figures/heatmap.svg",
     ]

@@ -58,9 +58,8 @@ rule funnel:
     log:
         "logs/figures/funnel_{instrument}_{timepoint}.log",
     params:
-        title=lambda wc: ", ".join(figure_labels(wc)[k] for k in LABEL_KEYS),
+        labels=figure_labels,
         min_studies=FIGURES["funnel_min_studies"],
-        measure=config["pooling"]["measure"],
         code=CODE["figures"],
     run:
         run_stage(stages.funnel, input, output, params, wildcards, log=log)

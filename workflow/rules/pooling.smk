@@ -16,9 +16,7 @@ rule pool_group:
         run_stage(stages.pool_group, input, output, params, wildcards, log=log)
 
 
-# A checkpoint: which groups were pooled (and so get leave-one-out and funnel plots)
-# is known only once every group has been pooled.
-checkpoint pooled_table:
+rule pooled_table:
     input:
         pooled=pooled_tables,
     output:

@@ -230,26 +230,43 @@ def forest(*, pooled: str, svg: str, png: str, labels: Mapping, **_wildcards) ->
 
 @needs("srma.figures.leave1out", "srma.sensitivity")
 def leave1out(*, pooled: str, svg: str, png: str, labels: Mapping, **_wildcards) -> None:
-    """Leave-one-out plot of one pooled group."""
+    """Leave-one-out plot of one group; a note saying why when the group was not pooled."""
+    from srma.figures.common import note_figure
     from srma.figures.leave1out import leave1out_group
 
-    if not leave1out_group(io.read_parquet(pooled), svg, png, **labels):
-        raise ValueError(f"{pooled}: the group has no pooled row, no leave-one-out plot")
+    group = io.read_parquet(pooled)
+    if not leave1out_group(group, svg, png, **labels):
+        reason = f"not pooled ({_status(group)}): no leave-one-out analysis"
+        log.info("%s: %s", pooled, reason)
+        note_figure(svg, png, _title(labels), reason)
 
 
 @needs("srma.figures.funnel", "srma.bias")
-def funnel(
-    *, pooled: str, svg: str, png: str, title: str, min_studies: int, measure: str, **_wc
-) -> None:
-    """Funnel plot with Egger's test of one pooled group."""
+def funnel(*, pooled: str, svg: str, png: str, labels: Mapping, min_studies: int, **_wc) -> None:
+    """Funnel plot with Egger's test of one group, drawn from ``min_studies`` usable
+    studies; below that, a note saying why it was not drawn."""
+    from srma.figures.common import note_figure
     from srma.figures.funnel import funnel_group
 
+    group = io.read_parquet(pooled)
     status = funnel_group(
-        io.read_parquet(pooled), svg, png, title=title, min_studies=min_studies, measure=measure
+        group, svg, png, title=_title(labels), min_studies=min_studies, measure=labels["measure"]
     )
-    if not status["drawn"]:
-        raise ValueError(f"{pooled}: no funnel plot: {status['reason']}")
-    log.info("Egger's test: z = %s, p = %s", status["zval"], status["pval"])
+    if status["drawn"]:
+        log.info("Egger's test: z = %s, p = %s", status["zval"], status["pval"])
+    else:
+        reason = f"{status['reason']}: no funnel plot and no Egger's test"
+        log.info("%s: %s", pooled, reason)
+        note_figure(svg, png, _title(labels), reason)
+
+
+def _title(labels: Mapping) -> str:
+    return f"{labels['instrument_label']}, {labels['timepoint_label']}"
+
+
+def _status(group: pd.DataFrame) -> str:
+    usable = int(group.loc[group["row_type"] == "study", "usable"].fillna(False).sum())
+    return f"{usable} usable {'study' if usable == 1 else 'studies'}"
 
 
 @needs("srma.figures.prisma")

@@ -238,3 +238,19 @@ def is_missing(value: object) -> bool:
         return bool(pd.isna(value))
     except (TypeError, ValueError):  # list-like values are not missing scalars
         return False
+
+
+def note_figure(
+    svg_path: str | os.PathLike, png_path: str | os.PathLike, title: str, message: str
+) -> None:
+    """A small figure that says why a plot was not drawn (e.g. a funnel plot of a group
+    with fewer than 10 studies), so that every declared figure exists and the report
+    tells the reader the reason instead of leaving a gap."""
+    import textwrap
+
+    lines = textwrap.wrap(message, 70)
+    with figure_context():
+        fig = new_figure(6.5, 0.9 + 0.25 * len(lines))
+        fig.text(0.03, 0.93, title, va="top", fontproperties=font(weight="bold"), color=INK)
+        fig.text(0.03, 0.62, "\n".join(lines), va="top", fontproperties=font(), color=INK)
+        save_figure(fig, svg_path, png_path)
