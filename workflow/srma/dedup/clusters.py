@@ -75,7 +75,9 @@ class UnionFind:
         for name in _GUARDED:
             if double_doi and name == "first_page":
                 continue
-            if len(va[name] | vb[name]) > 1:
+            # both sides hold values and share none (after a "beyond doubt" join a
+            # cluster may hold two first pages; a third record must agree with one)
+            if va[name] and vb[name] and not (va[name] & vb[name]):
                 return f"cluster would hold two {name.replace('_', ' ')}s"
         if not double_doi:
             for x in va["doi"]:

@@ -235,8 +235,9 @@ def parse_pages(value: object) -> tuple[str, str] | None:
 
     ``123-9`` -> ``('123', '129')``; ``H887-94`` -> ``('887', '894')`` (letter prefixes
     of supplement or section pages are dropped: databases print them or not);
-    ``e000430`` -> ``('430', '430')``; ``S4-76-S4-101`` -> ``('76', '101')``; a spreadsheet-made date ``06-Oct`` -> ``('6',
-    '10')`` and ``Nov-20`` -> ``('11', '20')``. ``None`` when no page number is found.
+    ``e000430`` -> ``('430', '430')``; ``S4-76-S4-101`` -> ``('76', '101')``; a
+    spreadsheet-made date ``06-Oct`` -> ``('6', '10')`` and ``Nov-20`` -> ``('11',
+    '20')``. ``None`` when no page number is found.
     """
     text = _text(value)
     if text is None:
