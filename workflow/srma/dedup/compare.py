@@ -245,7 +245,7 @@ def _strong_support(feat: Features, i: np.ndarray, j: np.ndarray) -> np.ndarray:
 
 
 #: Shortest title (characters, normalised) accepted as the start of another title.
-PREFIX_MIN = 30
+PREFIX_MIN = 20
 
 
 def _title_prefix(a: str, b: str) -> bool:

@@ -101,6 +101,36 @@ def _text(value: object) -> str | None:
     return text or None
 
 
+def _strip_trailing_notes(text: str) -> str:
+    """Remove bracketed notes at the end of a title (MEDLINE/Ovid annotations such as
+    ``[Erratum appears in Brain Inj. 2013;27(3):377]``, ``[corrected]``, ``[Chinese]``),
+    nested brackets included; a title that is wholly in brackets (MEDLINE's translated
+    titles) is unwrapped instead."""
+    for _ in range(5):
+        stripped = text.rstrip(" .")
+        if not stripped.endswith("]"):
+            break
+        depth = 0
+        start = -1
+        for k in range(len(stripped) - 1, -1, -1):
+            if stripped[k] == "]":
+                depth += 1
+            elif stripped[k] == "[":
+                depth -= 1
+                if depth == 0:
+                    start = k
+                    break
+        if start < 0:
+            break
+        head = stripped[:start].rstrip(" .")
+        if sum(c.isalnum() for c in head) < 10:
+            if start == 0:  # "[Translated title]."
+                text = stripped[1:-1]
+            break
+        text = head
+    return text
+
+
 def norm_title(value: object) -> str | None:
     """Title for comparison: markup, entities and ``[Chinese]``-style notes removed, then
     :func:`fold`. A title with no letters or digits left gives ``None``."""
@@ -108,6 +138,7 @@ def norm_title(value: object) -> str | None:
     if text is None:
         return None
     text = html.unescape(_TAG.sub(" ", html.unescape(text)))
+    text = _strip_trailing_notes(text)
     text = _LANG_NOTE.sub(" ", text)
     text = _LANG_TAIL.sub("", text)
     folded = fold(text)
