@@ -101,6 +101,7 @@ def to_fields(entry: Entry) -> dict:
         "volume": one("volume"),
         "issue": first(one("number"), one("issue")),
         "pages": pages or one("art_number"),
+        "first_page": None,
         "doi": one("doi"),
         "pmid": one("pmid"),
         "accession": first(one("eid"), eid.group(1) if eid else None),

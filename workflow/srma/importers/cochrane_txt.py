@@ -91,6 +91,7 @@ def to_fields(rec: dict[str, list[str]]) -> dict:
         "volume": one("VL"),
         "issue": one("NO"),
         "pages": one("PG"),
+        "first_page": None,
         "doi": first(one("DOI"), one("DO")),
         "pmid": pmid.group(0) if pmid else None,
         "accession": one("ID"),

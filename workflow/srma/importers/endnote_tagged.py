@@ -70,6 +70,7 @@ def to_fields(rec: dict[str, list[str]]) -> dict:
         "volume": one("V"),
         "issue": one("N"),
         "pages": one("P"),
+        "first_page": None,
         "doi": one("R"),
         "pmid": pmid,
         "accession": None if pmid else accession,

@@ -87,6 +87,7 @@ def to_fields(rec: ET.Element) -> dict:
         "volume": get("volume"),
         "issue": first(get("number"), get("issue")),
         "pages": get("pages"),
+        "first_page": None,
         "doi": get("electronic-resource-num"),
         "pmid": pmid,
         "accession": accession,

@@ -43,12 +43,11 @@ def _lookup(raw: str, tag: str) -> list[str]:
     return re.findall(r"^" + tag + r" *- ?(.*(?:\n      .*)*)", raw, re.M)
 
 
-def parse(text: str, path: object = "<text>") -> list[dict[str, list]]:
-    """Split MEDLINE text into records, each a dict ``tag -> [values]`` for the tags in
-    :data:`TAGS`, in file order.
+def parse(text: str, path: object = "<text>") -> list[dict]:
+    """Split MEDLINE text into records (see :func:`_record` for their keys), reading the
+    tags in :data:`TAGS`, in file order.
 
-    A value keeps its continuation lines (``\\n`` + six spaces + text). The record's
-    original text is under the key ``""`` (one-element list). A second ``PMID`` in one
+    A value keeps its continuation lines (``\\n`` + six spaces + text). A second ``PMID`` in one
     block (records run together without a blank line) starts a new record. A line that
     is neither a tag line, a continuation nor blank stops the import with its line and
     record number.
@@ -70,25 +69,33 @@ def parse(text: str, path: object = "<text>") -> list[dict[str, list]]:
         )
     multi = _SPACE_LINE_RE.search(text)
     blocks = _BLANK_RE.split(text) if multi else text.split("\n\n")
-    records: list[dict[str, list]] = []
+    records: list[dict] = []
     findall = _TAG_RE.findall
     for number, block in enumerate(blocks):
         if not block or block.isspace():
             continue
-        rec: dict[str, list] = {}
-        for tag, value in findall("\n" + block):
-            values = rec.get(tag)
-            if values is None:
-                rec[tag] = [value]
-            else:
-                values.append(value)
-        if len(rec.get("PMID", ())) > 1:
+        lined = "\n" + block
+        if lined.count("\nPMID- ") > 1:
+            # Rare (records run together): line numbers only matter for messages.
             line_base = sum(b.count("\n") + 2 for b in blocks[:number])
             records.extend(_parse_lines(block, path, len(records), line_base))
             continue
-        rec[""] = [block.strip("\n")]
-        records.append(rec)
+        records.append(_record(findall(lined), block.strip("\n")))
     return records
+
+
+def _record(pairs: list[tuple[str, str]], raw: str) -> dict:
+    """A record from its ``(tag, value)`` pairs in file order: each tag's first value
+    under the tag; the repeated tags as lists under ``_fau``, ``_keywords`` (``OT``,
+    ``MH``), ``_types`` (``PT``), ``_ids`` (``LID``, ``AID``); the original text
+    under ``""``. (``dict`` and list comprehensions instead of a loop over the pairs.)"""
+    rec = dict(reversed(pairs))
+    rec["_fau"] = [v for t, v in pairs if t == "FAU"]
+    rec["_keywords"] = [v for t, v in pairs if t == "OT" or t == "MH"]
+    rec["_types"] = [v for t, v in pairs if t == "PT"]
+    rec["_ids"] = [v for t, v in pairs if t == "LID" or t == "AID"]
+    rec[""] = raw
+    return rec
 
 
 def _parse_lines(
@@ -130,29 +137,33 @@ def _parse_lines(
     if rec is not None:
         rec[""] = ["\n".join(lines[start:]).strip("\n")]
         records.append(rec)
-    return records
+    return [_record(_pairs(rec), rec[""][0]) for rec in records]
 
 
-def _doi(rec: dict[str, list[str]]) -> str | None:
-    for tag in ("LID", "AID"):
-        for value in rec.get(tag, ()):
-            value = value.rstrip()
-            if value.endswith("[doi]"):
-                return normalise_doi(value[:-5])
+def _pairs(rec: dict[str, list[str]]) -> list[tuple[str, str]]:
+    # Order between different tags only matters for OT/MH and LID/AID, kept per tag.
+    return [(tag, value) for tag, values in rec.items() if tag for value in values]
+
+
+def _doi(rec: dict) -> str | None:
+    for value in rec["_ids"]:
+        value = value.rstrip()
+        if value.endswith("[doi]"):
+            return normalise_doi(value[:-5])
     return None
 
 
-def _authors(rec: dict[str, list]) -> list[str]:
+def _authors(rec: dict) -> list[str]:
     """Authors in file order: full names (``FAU``) when given, else ``AU`` as
     ``Surname, Initials``; collective authors (``CN``) kept where they stand."""
     if "CN" not in rec:
-        fau = rec.get("FAU")
+        fau = rec["_fau"]
         if fau:
             return fau
-        return [initials_name(" ".join(a.split())) for a in _lookup(rec[""][0], "AU")]
-    use_fau = "FAU" in rec
+        return [initials_name(" ".join(a.split())) for a in _lookup(rec[""], "AU")]
+    use_fau = bool(rec["_fau"])
     out = []
-    for tag, value in _AUTHOR_RE.findall(rec[""][0]):
+    for tag, value in _AUTHOR_RE.findall(rec[""]):
         if tag == "CN" or (tag == "FAU" and use_fau):
             out.append(value)
         elif tag == "AU" and not use_fau:
@@ -160,20 +171,17 @@ def _authors(rec: dict[str, list]) -> list[str]:
     return out
 
 
-def to_fields(rec: dict[str, list]) -> dict:
+def to_fields(rec: dict) -> dict:
     """The fields of one parsed MEDLINE record. Values keep their continuation lines;
     :func:`srma.importers.normalise.build_table` joins them with one space."""
-    one = {tag: values[0] for tag, values in rec.items()}
-    get = one.get
-    raw = one[""]
+    get = rec.get
+    raw = rec[""]
     title = get("TI")
     if not title:
         title = next(iter(_lookup(raw, "BTI") + _lookup(raw, "TT")), None)
     year = get("DP")
     if not year:
         year = next(iter(_lookup(raw, "DEP")), None)
-    kw = rec.get("OT")
-    mh = rec.get("MH")
     return {
         "title": title,
         "authors": _authors(rec),
@@ -183,12 +191,13 @@ def to_fields(rec: dict[str, list]) -> dict:
         "volume": get("VI"),
         "issue": get("IP"),
         "pages": get("PG"),
+        "first_page": None,
         "doi": _doi(rec),
         "pmid": get("PMID"),
         "accession": None,
         "abstract": get("AB"),
-        "keywords": kw + mh if kw and mh else kw or mh or [],
-        "publication_type": rec.get("PT", []),
+        "keywords": rec["_keywords"],
+        "publication_type": rec["_types"],
         "language": get("LA"),
         "database": None,
         "raw": raw,

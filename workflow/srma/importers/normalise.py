@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 
 import pandas as pd
 
@@ -77,12 +78,16 @@ _DASH_RE = re.compile(r"\s*[-\u2010-\u2015]\s*")
 def clean(value: object) -> str | None:
     """Trimmed text; text with line breaks or tabs has each run of whitespace made one
     space (continuation lines joined); ``None`` when empty."""
-    if value is None:
+    if not value:
         return None
     text = value if value.__class__ is str else str(value)
-    if "\n" in text or "\t" in text or "\r" in text:
+    if "\t" in text or "\r" in text:
         # str.split() splits on every run of (Unicode) whitespace, in C.
         return " ".join(text.split()) or None
+    if "\n" in text:
+        # Continuation lines: each line trimmed, blank ones dropped, joined by a space
+        # (about four times faster than splitting on every space).
+        return " ".join(filter(None, map(str.strip, text.split("\n")))) or None
     return text.strip() or None
 
 
@@ -244,8 +249,19 @@ def _clean_list(values: Sequence[str] | None) -> list[str]:
         return []
     joined = "".join(values)
     if "\n" in joined or "\t" in joined or "\r" in joined:
-        return [v for v in (clean(x) for x in values) if v]
-    return [v for v in (x.strip() for x in values) if v]
+        return [v for v in map(clean, values) if v]
+    return [v for v in map(str.strip, values) if v]
+
+
+def _year(value: object) -> int | None:
+    return value if value is None or isinstance(value, int) else extract_year(value)
+
+
+def _first_author(authors: list[str]) -> str | None:
+    return surname(authors[0]) if authors else None
+
+
+_ROW = itemgetter(*FIELDS)
 
 
 def build_table(
@@ -268,61 +284,60 @@ def build_table(
 
     Text columns hold ``str`` or ``None`` (object dtype: building Arrow-backed string
     columns here would copy every record's text once more; Parquet stores them as
-    strings); list columns hold Python lists.
+    strings); list columns hold Python lists. Work is done column by column with
+    ``map`` (C loops calling the cleaning functions).
     """
     n = len(records)
     if n == 0:
         raise InputError(path, f"no {fmt} records found in a non-empty file")
-    cols: dict[str, list] = {name: [None] * n for name in COLUMNS[5:]}
-    title_c, doi_c, pmid_c, acc_c = cols["title"], cols["doi"], cols["pmid"], cols["accession"]
-    authors_c, first_c, db_c, year_c = (
-        cols["authors"],
-        cols["first_author"],
-        cols["database"],
-        cols["year"],
-    )
-    pages_c, fp_c, kw_c, pt_c, raw_c = (
-        cols["pages"],
-        cols["first_page"],
-        cols["keywords"],
-        cols["publication_type"],
-        cols["raw"],
-    )
-    plain = [(name, cols[name]) for name in ("journal", "journal_abbrev", "volume", "issue")]
-    plain += [(name, cols[name]) for name in ("abstract", "language")]
-    database = clean(database)
-    for i, rec in enumerate(records):
-        if check_encoding:
+    if check_encoding:
+        for i, rec in enumerate(records):
             check_decoded(path, i + 1, rec)
-        get = rec.get
-        title = clean(get("title"))
-        doi = normalise_doi(get("doi"))
-        pmid = digits(get("pmid"))
-        accession = clean(get("accession"))
-        if not (title or doi or pmid or accession):
+    try:
+        rows = list(map(_ROW, records))
+    except KeyError:
+        rows = [tuple(rec.get(name) for name in FIELDS) for rec in records]
+    raw_cols = dict(zip(FIELDS, zip(*rows, strict=True), strict=True))
+    title = list(map(clean, raw_cols["title"]))
+    doi = list(map(normalise_doi, raw_cols["doi"]))
+    pmid = list(map(digits, raw_cols["pmid"]))
+    accession = list(map(clean, raw_cols["accession"]))
+    for i, ids in enumerate(zip(title, doi, pmid, accession, strict=True)):
+        if not any(ids):
             raise InputError(
                 path,
                 "record has no title and no DOI, PMID or accession: it cannot be traced",
                 record=i + 1,
                 field="title",
             )
-        title_c[i], doi_c[i], pmid_c[i], acc_c[i] = title, doi, pmid, accession
-        authors = _clean_list(get("authors"))
-        authors_c[i] = authors
-        first_c[i] = surname(authors[0]) if authors else None
-        db_c[i] = database or clean(get("database")) or default_database
-        year = get("year")
-        year_c[i] = year if isinstance(year, int) else extract_year(year)
-        for name, col in plain:
-            value = get(name)
-            if value is not None:
-                col[i] = clean(value)
-        pages, first_page = split_pages(get("pages"))
-        pages_c[i] = pages
-        fp_c[i] = clean(get("first_page")) or first_page
-        kw_c[i] = _clean_list(get("keywords"))
-        pt_c[i] = _clean_list(get("publication_type"))
-        raw_c[i] = get("raw")
+    authors = list(map(_clean_list, raw_cols["authors"]))
+    given = clean(database)
+    if given:
+        dbs = [given] * n
+    else:
+        dbs = [d or default_database for d in map(clean, raw_cols["database"])]
+    pages_first = list(map(split_pages, raw_cols["pages"]))
+    first_page = [
+        clean(fp) or pf[1] for fp, pf in zip(raw_cols["first_page"], pages_first, strict=True)
+    ]
+    cols: dict[str, list] = {
+        "database": dbs,
+        "title": title,
+        "authors": authors,
+        "first_author": list(map(_first_author, authors)),
+        "year": list(map(_year, raw_cols["year"])),
+        "pages": [pf[0] for pf in pages_first],
+        "first_page": first_page,
+        "doi": doi,
+        "pmid": pmid,
+        "accession": accession,
+        "keywords": list(map(_clean_list, raw_cols["keywords"])),
+        "publication_type": list(map(_clean_list, raw_cols["publication_type"])),
+        "raw": list(raw_cols["raw"]),
+    }
+    for name in ("journal", "journal_abbrev", "volume", "issue", "abstract", "language"):
+        cols[name] = list(map(clean, raw_cols[name]))
+    year_c = cols["year"]
 
     data: dict[str, object] = {
         "record_id": pd.Series([f"{export}:{p:06d}" for p in range(1, n + 1)], dtype=object),

@@ -101,6 +101,7 @@ def to_fields(rec: dict[str, list[str]]) -> dict:
         "volume": first(one("VO"), one("VL"), parts.get("volume")),
         "issue": first(one("IP"), one("NO"), parts.get("issue")),
         "pages": split_pages(pages)[0],
+        "first_page": None,
         "doi": one("DO") or one("DI"),
         "pmid": pmid,
         "accession": None if medline else ui,
