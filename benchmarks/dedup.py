@@ -15,10 +15,12 @@ and srma's speed as a ratio of bib-dedupe's wall time.
 
 The large file (default 100,000 records) concatenates the four sets and replicates
 them; replica ``k`` (``k >= 1``) appends a replica-specific phrase to every title
-("in rats", "in mice", ...), adds ``3 * k`` to every year and ``1000 * k`` to every
-volume, and suffixes DOIs and PMIDs, the same way for every member of a true group. Each replica is therefore a
-new set of articles with the original duplicate structure, whose titles sit beside
-the originals' in every sorted block (near-identical titles that must be told apart).
+("in rats", "in mice", ...), adds ``50 * k`` to every year and ``1000 * k`` to every
+volume, and suffixes DOIs and PMIDs, the same way for every member of a true group.
+Each replica is therefore a new set of articles with the original duplicate structure,
+whose titles sit beside the originals' in every sorted title block (near-identical
+titles that must be told apart). Records of different sets are labelled as different
+groups even where the sets overlap, so a cross-set merge counts as a false merge.
 
 Requires bib-dedupe (``pip install -e .[bench]``).
 """
@@ -84,7 +86,7 @@ def build_large(sets: list[Path], n: int, out: Path) -> Path:
             rep.loc[rep["doi"] != "", "doi"] = rep.loc[rep["doi"] != "", "doi"] + f".r{k}"
             rep.loc[rep["pmid"] != "", "pmid"] = rep.loc[rep["pmid"] != "", "pmid"] + f"{k:02d}"
             year = pd.to_numeric(rep["year"], errors="coerce")
-            rep["year"] = [str(int(y) + 3 * k) if y == y else "" for y in year]
+            rep["year"] = [str(int(y) + 50 * k) if y == y else "" for y in year]
             rep["url"] = ""
         parts.append(rep)
         total += len(rep)

@@ -12,8 +12,8 @@ look different):
     vs article; a record only weakly marked as an abstract - its journal field names a
     congress - conflicts only with a paper of 3 or more pages on other pages);
   - years more than 1 apart (print vs online year are allowed);
-  - both have a volume and they differ, unless both page ranges agree (volumes are
-    the field exports garble most);
+  - both have a volume and they differ, unless both page ranges and the years agree
+    (volumes are the field exports garble most);
   - both have a first page and they differ (``123-9`` = ``123-129``);
   - different numbers in the title (``12-week`` vs ``48-week results``, ``part 1`` vs
     ``part 2``), counted both as words and as digit runs (``11 C`` = ``11C``);
@@ -201,9 +201,10 @@ def conflicts(
         & (feat.codes["last_page"][i] == feat.codes["last_page"][j])
     )
     # A volume is the field exports garble most ("1)" cut from "31 (Suppl 1)"): when
-    # both page ranges agree, a volume difference is not taken as a conflict.
+    # both page ranges and the years agree, a volume difference is not a conflict.
+    same_year = (yi > 0) & (yi == yj)
     mark(
-        _both_differ(feat.codes["volume"][i], feat.codes["volume"][j]) & ~same_pages,
+        _both_differ(feat.codes["volume"][i], feat.codes["volume"][j]) & ~(same_pages & same_year),
         "different volume",
     )
     mark(_both_differ(feat.codes["first_page"][i], feat.codes["first_page"][j]), "different pages")
