@@ -182,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-peer-large", action="store_true", help="do not run bib-dedupe on it")
     ap.add_argument("--only", choices=["srma", "bib-dedupe"], help="run one tool only")
     ap.add_argument(
+        "--sets", nargs="*", help="labelled sets to run (default: all; none: only the large file)"
+    )
+    ap.add_argument(
         "--peer-timeout",
         type=float,
         default=3600,
@@ -193,7 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     if not sets:
         print(f"no labelled sets in {folder}", file=sys.stderr)
         return 2
-    runs: list[tuple[str, Path, bool]] = [(p.name.split(".")[0], p, True) for p in sets]
+    runs: list[tuple[str, Path, bool]] = [
+        (p.name.split(".")[0], p, True)
+        for p in sets
+        if args.sets is None or p.name.split(".")[0] in args.sets
+    ]
     tmp = Path(tempfile.mkdtemp(prefix="srma-bench-"))
     if args.large:
         big = build_large(sets, args.large, tmp / f"large{args.large}.csv.gz")
