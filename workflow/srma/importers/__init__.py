@@ -15,20 +15,10 @@ import pandas as pd
 
 from srma.errors import InputError
 
-from .detect import FORMATS, detect_format, detect_text, read_text
+from .detect import FORMATS, detect_format, detect_text, read_text, read_text_checked
 from .normalise import COLUMNS, build_table
 
 __all__ = ["COLUMNS", "FORMATS", "count_table", "detect_format", "read_export", "read_text"]
-
-
-def _encodable(text: str) -> bool:
-    """False when the text holds bytes that were not UTF-8 (decoded as lone surrogates
-    by :func:`srma.importers.detect.decode`); encoding is faster than searching."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 #: format -> (module, database used when neither the config nor the record names one)
@@ -76,7 +66,7 @@ def read_export(
         Empty, unknown, truncated or undecodable file, or a record that cannot be
         traced; the message names the file, the record number and the field.
     """
-    text = read_text(path)
+    text, valid = read_text_checked(path)
     if fmt is None:
         fmt = detect_text(text, path)
     elif fmt not in READERS:
@@ -97,7 +87,7 @@ def read_export(
             fmt=fmt,
             database=database,
             default_database=default_db,
-            check_encoding=not _encodable(text),
+            check_encoding=not valid,
         )
     finally:
         if collect:

@@ -49,8 +49,14 @@ def decode(data: bytes, path: object) -> str:
     that the importer can stop at the record and field that holds them
     (:func:`srma.importers.normalise.check_decoded`), rather than guess an encoding.
     """
+    return decode_checked(data, path)[0]
+
+
+def decode_checked(data: bytes, path: object) -> tuple[str, bool]:
+    """:func:`decode`, and whether every byte decoded (no lone surrogates)."""
     if not data.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
         raise InputError(path, "the file is empty")
+    valid = True
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         text = data.decode("utf-16")
     elif b"\x00" in data[:4096]:
@@ -58,31 +64,40 @@ def decode(data: bytes, path: object) -> str:
         even = sample[0::2].count(0)
         odd = sample[1::2].count(0)
         if odd > len(sample) // 4 and even < odd // 8:
-            text = data.decode("utf-16-le", errors="surrogateescape")
+            encoding = "utf-16-le"
         elif even > len(sample) // 4 and odd < even // 8:
-            text = data.decode("utf-16-be", errors="surrogateescape")
+            encoding = "utf-16-be"
         else:
             raise InputError(path, "binary file (NUL bytes): not a search export")
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            text, valid = data.decode(encoding, errors="surrogatepass"), False
     else:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            text = data.decode("utf-8", errors="surrogateescape")
+            text, valid = data.decode("utf-8", errors="surrogateescape"), False
     if text.startswith("\ufeff"):
         text = text[1:]
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text
+    return text, valid
 
 
 def read_text(path: str | os.PathLike) -> str:
     """The decoded text of an export (see :func:`decode`)."""
+    return read_text_checked(path)[0]
+
+
+def read_text_checked(path: str | os.PathLike) -> tuple[str, bool]:
+    """The decoded text of an export and whether it decoded without fault."""
     try:
         with open(path, "rb") as fh:
             data = fh.read()
     except OSError as err:
         raise InputError(path, f"cannot read the file: {err.strerror}") from err
-    return decode(data, path)
+    return decode_checked(data, path)
 
 
 def detect_text(text: str, path: object = "<text>") -> str:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from operator import itemgetter
 
 import pandas as pd
+import pyarrow as pa
 
 from srma.errors import InputError
 
@@ -65,6 +66,23 @@ FIELDS = (
     "raw",
 )
 LIST_FIELDS = ("authors", "keywords", "publication_type")
+TEXT_DTYPE = pd.ArrowDtype(pa.string())
+#: Arrow schema of the records table (docs/data-model.md section 1).
+RECORDS_SCHEMA = pa.schema(
+    [
+        (
+            name,
+            pa.int64()
+            if name == "position"
+            else pa.int32()
+            if name == "year"
+            else pa.list_(pa.string())
+            if name in ("authors", "keywords", "publication_type")
+            else pa.string(),
+        )
+        for name in COLUMNS
+    ]
+)
 TEXT_FIELDS = tuple(f for f in COLUMNS if f not in LIST_FIELDS + ("position", "year"))
 
 _DOI_RE = re.compile(r"10\.\d{4,9}/\S+")
@@ -284,8 +302,10 @@ def build_table(
 
     Text columns hold ``str`` or ``None`` (object dtype: building Arrow-backed string
     columns here would copy every record's text once more; Parquet stores them as
-    strings); list columns hold Python lists. Work is done column by column with
-    ``map`` (C loops calling the cleaning functions).
+    strings; a column with no value at all is typed ``string``); list columns hold
+    Python lists. Written with :data:`RECORDS_SCHEMA`, every column has its contract
+    type even when a list column holds only empty lists. Work is done
+    column by column with ``map`` (C loops calling the cleaning functions).
     """
     n = len(records)
     if n == 0:
@@ -347,8 +367,13 @@ def build_table(
         "format": pd.Series([fmt] * n, dtype=object),
     }
     for name in COLUMNS[5:]:
+        values = cols[name]
         if name == "year":
             data[name] = pd.array(year_c, dtype="Int32")
+        elif name in LIST_FIELDS:
+            data[name] = pd.Series(values, dtype=object)
+        elif values.count(None) == n:
+            data[name] = pd.Series(values, dtype=TEXT_DTYPE)  # typed even when empty
         else:
-            data[name] = pd.Series(cols[name], dtype=object)
+            data[name] = pd.Series(values, dtype=object)
     return pd.DataFrame(data, columns=list(COLUMNS))
