@@ -169,3 +169,27 @@ def test_update_search_keeps_decisions_and_lists_only_new_records(bundled, tmp_p
     assert "update:000002" in new and len(new) == 76  # 75 unscreened before + 1 new
     assert counts["identified"]["total"] == 117
     assert counts["duplicates_removed"] == 39
+
+
+def test_screen_command_writes_counts_and_the_list_to_screen(bundled, tmp_path, capsys):
+    from srma.cli import main
+    from srma.dedup import write_outputs
+    from srma.io import read_parquet, write_parquet
+
+    records, result = bundled
+    paths = []
+    for name, frame in records.groupby("export", sort=False):
+        paths.append(str(write_parquet(frame.reset_index(drop=True), tmp_path / f"{name}.parquet")))
+    write_outputs(result, tmp_path / "dedup")
+    rows = [{"record_key": "pmid:22128083", "title_abstract_decision": "exclude"}]
+    decisions = write_rows(tmp_path / "d.csv", rows)
+    args = ["screen", "--records", *paths, "--dedup", str(tmp_path / "dedup")]
+    args += ["--decisions", str(decisions), "-o", str(tmp_path / "s")]
+    args += ["--counts", str(tmp_path / "prisma" / "counts.json")]
+    assert main(args) == 0
+    counts = json.loads((tmp_path / "prisma" / "counts.json").read_text())
+    assert counts["screened"] == 1 and counts["not_screened"] == 76
+    assert len(read_parquet(tmp_path / "s" / "decisions.parquet")) == 77
+    to_screen = pd.read_csv(tmp_path / "s" / "to_screen.csv")
+    assert len(to_screen) == 76
+    assert "76 to screen" in capsys.readouterr().out
