@@ -453,3 +453,14 @@ def test_dedup_command_on_the_bundled_exports(root_dir, tmp_path, capsys):
     bad.write_text("record_id_1,record_id_2,decision,note\npubmed:000001,nope:1,merge,\n")
     assert main(["dedup", *files, "-o", str(tmp_path / "o2"), "--decisions", str(bad)]) == 1
     assert "record nope:1, field 'record_id_2'" in capsys.readouterr().err
+
+
+def test_empty_and_untitled_inputs():
+    empty = deduplicate(records(BASE).iloc[:0])
+    assert len(empty.clusters) == 0 and len(empty.unique) == 0 and len(empty.uncertain) == 0
+    assert "cluster_id" in empty.unique.columns
+    # records without a title never match on title; a shared DOI still joins them
+    untitled = records(BASE | {"title": None}, BASE | {"title": None})
+    assert len(deduplicate(untitled).unique) == 2
+    doi = {"title": None, "doi": "10.1136/annrheumdis-2011-200308"}
+    assert len(deduplicate(records(BASE | doi, BASE | doi)).unique) == 1

@@ -64,11 +64,11 @@ def merge_clusters(records: pd.DataFrame, clusters: pd.DataFrame) -> pd.DataFram
         else np.full(n, None, dtype=object)
     )
     bounds = np.cumsum(counts)[:-1]
+    id_groups = np.split(ids, bounds) if len(anchors) else []
+    db_groups = np.split(dbs, bounds) if len(anchors) else []
     out["cluster_id"] = anchors.astype(object)
-    out["record_ids"] = [list(x) for x in np.split(ids, bounds)]
-    out["databases"] = [
-        sorted({str(d) for d in x if isinstance(d, str) and d}) for x in np.split(dbs, bounds)
-    ]
+    out["record_ids"] = [list(x) for x in id_groups]
+    out["databases"] = [sorted({str(d) for d in x if isinstance(d, str) and d}) for x in db_groups]
     out["n_records"] = counts.astype("int64")
     cols = fields + ["cluster_id", "record_ids", "databases", "n_records"]
     out = out[cols]
