@@ -154,6 +154,7 @@ def test_record_kinds():
         {"year": 2013},  # online vs print year
         {"volume": None, "pages": None},  # fields missing on one side
         {"first_author": "BRAUN", "authors": ["BRAUN J"]},
+        {"title": BASE["title"].replace("spondylitis", "spondylitïs")},  # diacritics
     ],
 )
 def test_true_duplicates_merge(variant):
@@ -178,6 +179,13 @@ def test_exact_keys_merge_despite_title_variants():
     assert result.clusters["score"].iloc[1] == 100.0
     result = pair({"pmid": "22128083"}, {"pmid": "22128083", "title": BASE["title"][:70]})
     assert result.clusters["match"].iloc[1] == "pmid"
+    acc = {"accession": "CN-00812345", "pages": None}
+    result = pair(acc, acc | {"title": BASE["title"][:70]})
+    assert result.clusters["match"].iloc[1] == "accession"
+    # a shared identifier on an erratum does not merge it with the article
+    result = pair({"pmid": "1"}, {"pmid": "1", "title": "Erratum: " + BASE["title"]})
+    assert not same_cluster(result, 0, 1)
+    assert result.uncertain.iloc[0]["reason"] == "same id, different kind"
 
 
 # --- pairs: NOT duplicates ---------------------------------------------------------
