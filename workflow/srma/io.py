@@ -34,10 +34,18 @@ def _atomic_write_bytes(path: Path, write) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; results are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (mode 0644)."""
+    path = Path(path)
+    _atomic_write_bytes(path, lambda tmp: tmp.write_bytes(data))
+    return path
 
 
 def write_parquet(

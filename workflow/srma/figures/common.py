@@ -23,7 +23,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import tempfile
 import textwrap
 import threading
 from collections.abc import Iterator
@@ -35,6 +34,8 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
+
+from srma.io import write_bytes_atomic
 
 #: Resolution of the PNG copies (dots per inch).
 PNG_DPI = 300
@@ -182,20 +183,6 @@ class TextMeasure:
         return "\n".join(textwrap.wrap(text, chars, break_long_words=True))
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` through a temporary file in the same folder, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; figures are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_figure(fig: Figure, svg_path: str | os.PathLike, png_path: str | os.PathLike) -> None:
     """Save ``fig`` as SVG (text as text) and as a 300-dpi PNG, byte-identical on rerun.
 
@@ -206,8 +193,8 @@ def save_figure(fig: Figure, svg_path: str | os.PathLike, png_path: str | os.Pat
     fig.savefig(svg_buf, format="svg", metadata=SVG_METADATA, dpi=72)
     png_buf = io.BytesIO()
     fig.savefig(png_buf, format="png", metadata=PNG_METADATA, dpi=PNG_DPI)
-    _atomic_write(Path(svg_path), svg_buf.getvalue())
-    _atomic_write(Path(png_path), png_buf.getvalue())
+    for path, buf in ((svg_path, svg_buf), (png_path, png_buf)):
+        write_bytes_atomic(Path(path), buf.getvalue())
 
 
 def fmt_num(value: float | None, digits: int = 2) -> str:
