@@ -40,7 +40,7 @@ def _records(paths: list[str], fmt: str) -> list[str]:
     for path in paths:
         text = read_text(path)
         if fmt == "medline":
-            out += [rec[""] for rec in medline.parse(text, path)]
+            out += [rec[""][0] for rec in medline.parse(text, path)]
         else:
             out += [rec[""][0] for rec in ris.parse(text, path)]
     return out

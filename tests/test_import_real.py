@@ -441,4 +441,4 @@ def test_medline_parse_keeps_raw(exports):
     path = exports / "pubmed/nbib__single.nbib"
     recs = medline_mod.parse(read_text(path), path)
     assert len(recs) == 1
-    assert recs[0][""].startswith("PMID- 28754806")
+    assert recs[0][""][0].startswith("PMID- 28754806")

@@ -16,7 +16,7 @@ import re
 
 from srma.errors import InputError
 
-from .normalise import initials_name, normalise_doi
+from .normalise import initials_name
 
 DATABASE = "PubMed"
 
@@ -44,8 +44,8 @@ def _lookup(raw: str, tag: str) -> list[str]:
 
 
 def parse(text: str, path: object = "<text>") -> list[dict]:
-    """Split MEDLINE text into records (see :func:`_record` for their keys), reading the
-    tags in :data:`TAGS`, in file order.
+    """Split MEDLINE text into records, each a dict ``tag -> [values]`` for the tags in
+    :data:`TAGS` (file order), the original text under ``""``.
 
     A value keeps its continuation lines (``\\n`` + six spaces + text). A second ``PMID`` in one
     block (records run together without a blank line) starts a new record. A line that
@@ -84,17 +84,17 @@ def parse(text: str, path: object = "<text>") -> list[dict]:
     return records
 
 
-def _record(pairs: list[tuple[str, str]], raw: str) -> dict:
-    """A record from its ``(tag, value)`` pairs in file order: each tag's first value
-    under the tag; the repeated tags as lists under ``_fau``, ``_keywords`` (``OT``,
-    ``MH``), ``_types`` (``PT``), ``_ids`` (``LID``, ``AID``); the original text
-    under ``""``. (``dict`` and list comprehensions instead of a loop over the pairs.)"""
-    rec = dict(reversed(pairs))
-    rec["_fau"] = [v for t, v in pairs if t == "FAU"]
-    rec["_keywords"] = [v for t, v in pairs if t == "OT" or t == "MH"]
-    rec["_types"] = [v for t, v in pairs if t == "PT"]
-    rec["_ids"] = [v for t, v in pairs if t == "LID" or t == "AID"]
-    rec[""] = raw
+def _record(pairs: list[tuple[str, str]], raw: str) -> dict[str, list[str]]:
+    """A record from its ``(tag, value)`` pairs in file order: ``tag -> [values]``, the
+    original text under ``""``."""
+    rec: dict[str, list[str]] = {"": [raw]}
+    get = rec.get
+    for tag, value in pairs:
+        values = get(tag)
+        if values is None:
+            rec[tag] = [value]
+        else:
+            values.append(value)
     return rec
 
 
@@ -137,33 +137,30 @@ def _parse_lines(
     if rec is not None:
         rec[""] = ["\n".join(lines[start:]).strip("\n")]
         records.append(rec)
-    return [_record(_pairs(rec), rec[""][0]) for rec in records]
+    return records
 
 
-def _pairs(rec: dict[str, list[str]]) -> list[tuple[str, str]]:
-    # Order between different tags only matters for OT/MH and LID/AID, kept per tag.
-    return [(tag, value) for tag, values in rec.items() if tag for value in values]
-
-
-def _doi(rec: dict) -> str | None:
-    for value in rec["_ids"]:
+def _doi(ids: list[str]) -> str | None:
+    """The ``LID``/``AID`` value marked ``[doi]`` (not ``[pii]``)."""
+    for value in ids:
         value = value.rstrip()
         if value.endswith("[doi]"):
-            return normalise_doi(value[:-5])
+            return value[:-5]
     return None
 
 
-def _authors(rec: dict) -> list[str]:
+def _authors(rec: dict[str, list[str]]) -> list[str]:
     """Authors in file order: full names (``FAU``) when given, else ``AU`` as
     ``Surname, Initials``; collective authors (``CN``) kept where they stand."""
+    raw = rec[""][0]
     if "CN" not in rec:
-        fau = rec["_fau"]
+        fau = rec.get("FAU")
         if fau:
             return fau
-        return [initials_name(" ".join(a.split())) for a in _lookup(rec[""], "AU")]
-    use_fau = bool(rec["_fau"])
+        return [initials_name(" ".join(a.split())) for a in _lookup(raw, "AU")]
+    use_fau = "FAU" in rec
     out = []
-    for tag, value in _AUTHOR_RE.findall(rec[""]):
+    for tag, value in _AUTHOR_RE.findall(raw):
         if tag == "CN" or (tag == "FAU" and use_fau):
             out.append(value)
         elif tag == "AU" and not use_fau:
@@ -171,39 +168,50 @@ def _authors(rec: dict) -> list[str]:
     return out
 
 
-def to_fields(rec: dict) -> dict:
-    """The fields of one parsed MEDLINE record. Values keep their continuation lines;
-    :func:`srma.importers.normalise.build_table` joins them with one space."""
-    get = rec.get
-    raw = rec[""]
-    title = get("TI")
-    if not title:
-        title = next(iter(_lookup(raw, "BTI") + _lookup(raw, "TT")), None)
-    year = get("DP")
-    if not year:
-        year = next(iter(_lookup(raw, "DEP")), None)
+def _first(recs: list[dict[str, list[str]]], tag: str) -> list[str | None]:
+    """Each record's first value of ``tag`` (a column)."""
+    return [v[0] if (v := r.get(tag)) else None for r in recs]
+
+
+def read(text: str, path: object = "<text>", fmt: str | None = None) -> dict[str, list]:
+    """The fields of every record of a MEDLINE export, as columns (one list per field
+    of :data:`srma.importers.normalise.FIELDS`; values keep their continuation lines,
+    which :func:`srma.importers.normalise.build_table` joins with one space).
+
+    Built column by column with list comprehensions rather than one dict per record:
+    the per-record Python work is what a pure-Python reader spends its time on.
+    """
+    recs = parse(text, path)
+    n = len(recs)
+    title = _first(recs, "TI")
+    year = _first(recs, "DP")
+    for i in range(n):
+        raw = recs[i][""][0]
+        if not title[i]:
+            title[i] = next(iter(_lookup(raw, "BTI") + _lookup(raw, "TT")), None)
+        if not year[i]:
+            year[i] = next(iter(_lookup(raw, "DEP")), None)
+    keywords = []
+    for r in recs:
+        ot, mh = r.get("OT"), r.get("MH")
+        keywords.append(ot + mh if ot and mh else ot or mh or [])
     return {
+        "database": [None] * n,
         "title": title,
-        "authors": _authors(rec),
+        "authors": [fau if (fau := r.get("FAU")) and "CN" not in r else _authors(r) for r in recs],
         "year": year,
-        "journal": get("JT"),
-        "journal_abbrev": get("TA"),
-        "volume": get("VI"),
-        "issue": get("IP"),
-        "pages": get("PG"),
-        "first_page": None,
-        "doi": _doi(rec),
-        "pmid": get("PMID"),
-        "accession": None,
-        "abstract": get("AB"),
-        "keywords": rec["_keywords"],
-        "publication_type": rec["_types"],
-        "language": get("LA"),
-        "database": None,
-        "raw": raw,
+        "journal": _first(recs, "JT"),
+        "journal_abbrev": _first(recs, "TA"),
+        "volume": _first(recs, "VI"),
+        "issue": _first(recs, "IP"),
+        "pages": _first(recs, "PG"),
+        "first_page": [None] * n,
+        "doi": [_doi((r.get("LID") or []) + (r.get("AID") or [])) for r in recs],
+        "pmid": _first(recs, "PMID"),
+        "accession": [None] * n,
+        "abstract": _first(recs, "AB"),
+        "keywords": keywords,
+        "publication_type": [r.get("PT") or [] for r in recs],
+        "language": _first(recs, "LA"),
+        "raw": [r[""][0] for r in recs],
     }
-
-
-def read(text: str, path: object = "<text>", fmt: str | None = None) -> list[dict]:
-    """Normalised fields of every record of a MEDLINE export."""
-    return [to_fields(rec) for rec in parse(text, path)]

@@ -283,7 +283,7 @@ _ROW = itemgetter(*FIELDS)
 
 
 def build_table(
-    records: Sequence[dict],
+    records: Sequence[dict] | dict[str, Sequence],
     *,
     path: object,
     export: str,
@@ -292,7 +292,8 @@ def build_table(
     default_database: str,
     check_encoding: bool = True,
 ) -> pd.DataFrame:
-    """The records table for one export.
+    """The records table for one export, from one dict of fields per record (keys
+    :data:`FIELDS`) or from one list per field.
 
     ``database``: the one given (config) wins over the record's own, which wins over the
     format's ``default_database``. Each record must carry a title or an identifier
@@ -307,17 +308,26 @@ def build_table(
     type even when a list column holds only empty lists. Work is done
     column by column with ``map`` (C loops calling the cleaning functions).
     """
-    n = len(records)
+    if isinstance(records, dict):
+        raw_cols = records
+        n = len(raw_cols["raw"])
+        rows_of = (  # one dict per record, only for the rare encoding check
+            {name: raw_cols[name][i] for name in FIELDS} for i in range(n)
+        )
+    else:
+        n = len(records)
+        rows_of = iter(records)
     if n == 0:
         raise InputError(path, f"no {fmt} records found in a non-empty file")
     if check_encoding:
-        for i, rec in enumerate(records):
+        for i, rec in enumerate(rows_of):
             check_decoded(path, i + 1, rec)
-    try:
-        rows = list(map(_ROW, records))
-    except KeyError:
-        rows = [tuple(rec.get(name) for name in FIELDS) for rec in records]
-    raw_cols = dict(zip(FIELDS, zip(*rows, strict=True), strict=True))
+    if not isinstance(records, dict):
+        try:
+            rows = list(map(_ROW, records))
+        except KeyError:
+            rows = [tuple(rec.get(name) for name in FIELDS) for rec in records]
+        raw_cols = dict(zip(FIELDS, zip(*rows, strict=True), strict=True))
     title = list(map(clean, raw_cols["title"]))
     doi = list(map(normalise_doi, raw_cols["doi"]))
     pmid = list(map(digits, raw_cols["pmid"]))
