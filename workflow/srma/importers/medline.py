@@ -22,9 +22,8 @@ DATABASE = "PubMed"
 
 
 _BLANK_RE = re.compile(r"\n[ \t]*(?:\n[ \t]*)*\n")
-_SPACE_LINE_RE = re.compile(r"\n[ \t]+\n")
-# A line that is neither a tag line, a 6-space continuation nor blank.
-_BAD_LINE_RE = re.compile(r"\n(?![A-Z][A-Z0-9 ]{3}-|      |\n|\Z|[ \t]+(?:\n|\Z))")
+# A line that is neither a tag line, a 6-space continuation nor empty.
+_BAD_LINE_RE = re.compile(r"\n(?![A-Z][A-Z0-9 ]{3}-|      |\n|\Z)")
 #: Tags read for every record. Rarer fallbacks (``AU`` when there is no ``FAU``, ``BTI``
 #: and ``TT`` without ``TI``, ``DEP`` without ``DP``) are looked up in the record's text
 #: only when needed: every tag fewer here is fewer values to collect.
@@ -57,18 +56,22 @@ def parse(text: str, path: object = "<text>") -> list[dict]:
     ``findall`` (all C loops); a block with two PMIDs is read again line by line
     (:func:`_parse_lines`), which splits it.
     """
-    bad = _BAD_LINE_RE.search("\n" + text)
-    if bad:
-        before = text[: bad.start()]
+    # One scan finds bad lines, and lines of spaces that separate records (which
+    # str.split("\n\n") would miss; then the slower regular-expression split is used).
+    spaced = False
+    for bad in _BAD_LINE_RE.finditer("\n" + text):
         line = text[bad.start() :].split("\n", 1)[0]
+        if line.isspace():
+            spaced = True
+            continue
+        before = text[: bad.start()]
         raise InputError(
             path,
             f"not a MEDLINE line (expected 'TAG - value' or a 6-space continuation): {line[:40]!r}",
             record=len([b for b in _BLANK_RE.split(before) if b.strip()]) or 1,
             line=before.count("\n") + 1,
         )
-    multi = _SPACE_LINE_RE.search(text)
-    blocks = _BLANK_RE.split(text) if multi else text.split("\n\n")
+    blocks = _BLANK_RE.split(text) if spaced else text.split("\n\n")
     records: list[dict] = []
     findall = _TAG_RE.findall
     for number, block in enumerate(blocks):
