@@ -197,3 +197,15 @@ def test_endnote_tagged():
     assert df.loc[0, "keywords"] == ["etanercept", "MRI"]
     assert df.loc[0, "pages"] == "200-210"
     assert df.loc[1, "title"] == "Second record"
+
+
+def test_medline_records_separated_by_a_line_of_spaces(tmp_path):
+    # Records without PMID (PMC-only) separated by a line holding two spaces.
+    path = tmp_path / "spaced.nbib"
+    path.write_text(
+        "PMC - PMC1\nTI  - First title.\n  \nPMC - PMC2\nTI  - Second\n      title.\n",
+        encoding="utf-8",
+    )
+    df = read_export(path, export="s")
+    assert df["title"].tolist() == ["First title.", "Second title."]
+    assert df.loc[1, "raw"] == "PMC - PMC2\nTI  - Second\n      title."
