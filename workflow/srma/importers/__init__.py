@@ -16,9 +16,17 @@ import pandas as pd
 from srma.errors import InputError
 
 from .detect import FORMATS, detect_format, detect_text, read_text, read_text_checked
-from .normalise import COLUMNS, build_table
+from .normalise import COLUMNS, RECORDS_SCHEMA, build_table
 
-__all__ = ["COLUMNS", "FORMATS", "count_table", "detect_format", "read_export", "read_text"]
+__all__ = [
+    "COLUMNS",
+    "FORMATS",
+    "RECORDS_SCHEMA",
+    "count_table",
+    "detect_format",
+    "read_export",
+    "read_text",
+]
 
 
 #: format -> (module, database used when neither the config nor the record names one)
