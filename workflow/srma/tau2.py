@@ -29,9 +29,12 @@ sign change of the estimating equation: a step that leaves the bracket is replac
 bisection, so every row converges (no divergence or oscillation as with plain Fisher
 scoring, which metafor uses and which fails on some small data sets). For ML and REML
 the bracket is chosen next to the best point of a 10-point grid of the (restricted)
-log-likelihood over [0, upper end], because with sampling variances spanning orders of
-magnitude the likelihood can have two modes; the boundary tau^2 = 0 is taken when the
-score there is <= 0 and its likelihood is at least that of the interior maximum found.
+log-likelihood over [0, T] (``T`` a bound beyond which the score is negative, see
+:func:`score_bound`), because with sampling variances spanning orders of magnitude the
+likelihood can have two modes; where the variances span more than two decades a
+50-point grid is searched as well and the higher maximum kept. The boundary
+tau^2 = 0 is taken when the score there is <= 0 and its likelihood is at least that of
+the interior maximum found.
 PM's equation ``Q(tau^2) = k - 1`` is monotone: tau^2 = 0 when ``Q(0) <= k - 1``, else
 its single root.
 """
@@ -98,22 +101,32 @@ def _eq(method: str, Y, V, M, k) -> Callable[[np.ndarray], tuple[np.ndarray, np.
         g = (wr * r).sum(axis=0) - (k - 1)
         return g, g / wr2
 
-    Y2 = Y * Y
     npad = M.shape[0] - M.sum(axis=0)  # padded cells hold V = 1
 
     def loglik(t):
-        """(Restricted) log-likelihood up to a constant, with
-        ``sum w (y - mu)^2 = sum w y^2 - (sum w y)^2 / sum w`` (Y is centred first)."""
+        """(Restricted) log-likelihood up to a constant (Y is centred first)."""
+        return score_loglik(t)[1]
+
+    def score_loglik(t):
+        """Score (as ``f``) and (restricted) log-likelihood up to a constant."""
         d = V + t[None, :]
         w = M / d
         sw = w.sum(axis=0)
-        swy = (w * Y).sum(axis=0)
-        q = (w * Y2).sum(axis=0) - swy * swy / sw
+        r = Y - ((w * Y).sum(axis=0) / sw)[None, :]
+        wr = w * r
+        q = (wr * r).sum(axis=0)
+        wr2 = (wr * wr).sum(axis=0)
         ll = -0.5 * (np.log(d).sum(axis=0) - npad * np.log1p(t) + q)
         if method == "REML":
             ll -= 0.5 * np.log(sw)
-        return ll
+            u = wr2 - (sw - (w * w).sum(axis=0) / sw)
+        elif method == "ML":
+            u = wr2 - sw
+        else:
+            u = q - (k - 1)
+        return u, ll
 
+    f.score_loglik = score_loglik
     f.loglik = loglik
     return f
 
@@ -187,47 +200,72 @@ def solve_root(
     return t, converged, its
 
 
-#: grid of the likelihood search: 0 and hi * 10^-s for s = 8, 7, ..., 0
+#: grid of the likelihood search: 0 and top * 10^-s for s = 8, 7, ..., 0
 GRID = np.concatenate([[0.0], 10.0 ** np.linspace(-8, 0, 9)])
+#: finer grid for data sets whose sampling variances span more than two decades:
+#: 4 points a decade over 12 decades
+FINE_GRID = np.concatenate([[0.0], 10.0 ** np.linspace(-12, 0, 49)])
+#: max(v) / min(v) above which the fine grid is searched as well
+SPREAD_FOR_FINE = 100.0
 
 
-def _likelihood_bracket(method, Y, V, M, f, n, hi0):
-    """Bracket around the global maximum of the (restricted) likelihood.
+def score_bound(method, Y, V, M, k) -> np.ndarray:
+    """An upper end ``T`` beyond which the (RE)ML score is negative, so that every
+    maximum of the likelihood lies in ``[0, T]``.
+
+    With ``R`` the range of the effects, ``|y_i - mu| <= R``, so
+    ``sum w^2 (y - mu)^2 <= k R^2 / t^2``, while ``tr(P) >= (k - 1) / (v_max + t)`` (REML)
+    and ``sum w >= k / (v_max + t)`` (ML); the score is negative once
+    ``c t^2 - k R^2 t - k R^2 v_max > 0`` with ``c = k - 1`` (REML) or ``k`` (ML).
+    """
+    big = np.where(M > 0, Y, -np.inf).max(axis=0)
+    small = np.where(M > 0, Y, np.inf).min(axis=0)
+    r2 = (big - small) ** 2
+    vmax = (M * V).max(axis=0)
+    c = k - 1 if method == "REML" else k
+    kr2 = k * r2
+    top = (kr2 + np.sqrt(kr2 * kr2 + 4 * c * kr2 * vmax)) / (2 * c)
+    return np.maximum(top * 1.01, 1e-8)
+
+
+def _likelihood_bracket(f, n, top, grid_rel):
+    """Bracket around the best maximum of the (restricted) likelihood on a grid.
 
     The likelihood can have two modes when the sampling variances span orders of
-    magnitude; a root search from 0 may then stop at the lower one. The likelihood is
-    evaluated on :data:`GRID` (scaled by an upper end where the score is negative) and
-    the bracket is the grid interval next to the best positive grid point in which the
-    score changes sign. Returns ``(active, lo, hi, boundary)``: rows with a zero score
-    at the grid point are inactive (solved there); ``boundary`` marks rows whose score
-    at tau^2 = 0 is <= 0, where tau^2 = 0 is a local maximum to compare with.
+    magnitude; a root search from 0 may then stop at the lower one. Score and
+    likelihood are evaluated on ``grid_rel * top``; every grid interval where the score
+    goes from positive to non-positive holds a local maximum, and the bracket is the one
+    of these with the highest likelihood at its ends. Returns
+    ``(active, lo, hi, boundary)``: rows without such an interval are inactive;
+    ``boundary`` marks rows whose score at tau^2 = 0 is <= 0, where tau^2 = 0 is a local
+    maximum to compare with.
     """
-    hi = np.maximum(hi0, 1e-8)
-    fh, _ = f(hi)
-    for _ in range(200):
-        grow = fh >= 0
-        if not grow.any():
-            break
-        hi = np.where(grow, hi * 4, hi)
-        fh, _ = f(hi)
-    grid = GRID[None, :] * hi[:, None]  # (n, G)
+    grid = grid_rel[None, :] * top[:, None]  # (n, G)
     ll = np.empty_like(grid)
+    fg = np.empty_like(grid)
     for j in range(grid.shape[1]):
-        ll[:, j] = f.loglik(grid[:, j])
+        fg[:, j], ll[:, j] = f.score_loglik(grid[:, j])
     ll = np.where(np.isfinite(ll), ll, -np.inf)
+    down = (fg[:, :-1] > 0) & (fg[:, 1:] <= 0)  # (n, G-1): a maximum inside
+    value = np.where(down, np.maximum(ll[:, :-1], ll[:, 1:]), -np.inf)
+    j = np.argmax(value, axis=1)
     rows = np.arange(n)
-    last = grid.shape[1] - 1
-    f0, _ = f(grid[:, 0])
-    # the best interior grid point; the boundary is compared with its refined maximum
-    # afterwards, since a narrow interior mode can sit between grid points
-    best = np.argmax(ll[:, 1:], axis=1) + 1
-    fb, _ = f(grid[rows, best])
-    right = fb > 0  # score positive: the maximum is to the right
-    lo_i = np.where(right, best, best - 1)
-    hi_i = np.where(right, np.minimum(best + 1, last), best)
-    boundary = f0 <= 0
-    active = fb != 0
-    return active, grid[rows, lo_i], grid[rows, hi_i], boundary
+    active = down[rows, j]
+    boundary = fg[:, 0] <= 0
+    return active, grid[rows, j], grid[rows, j + 1], boundary
+
+
+def _reml_ml(eq, Y, V, M, k, n, tol, grid_rel):
+    """ML/REML tau^2 by the grid bracket and the safeguarded Newton iteration."""
+    f = _eq(eq, Y, V, M, k)
+    top = score_bound(eq, Y, V, M, k)
+    active, lo, hi, boundary = _likelihood_bracket(f, n, top, grid_rel)
+    t, conv, its = solve_root(f, n, top, tol=tol, bracket=(active, lo, hi))
+    t = np.where(active, t, 0.0)
+    # boundary optimum when tau^2 = 0 is a maximum at least as high
+    l0, lt = f.loglik(np.zeros(n)), f.loglik(t)
+    t = np.where(boundary & (~active | (l0 >= lt - 1e-12 * (1 + np.abs(lt)))), 0.0, t)
+    return t, conv, its, f
 
 
 def _estimate_tau2_t(
@@ -275,13 +313,20 @@ def _estimate_tau2_t(
                 # Q(tau^2) is decreasing: one root at most
                 t, conv, its = solve_root(f, n, hi0, tol=tol)
             else:
-                active, lo, hi, boundary = _likelihood_bracket(eq, Y, V, M, f, n, hi0)
-                t, conv, its = solve_root(f, n, hi0, tol=tol, bracket=(active, lo, hi))
-                t = np.where(active, t, lo)
-                # boundary optimum when tau^2 = 0 is a maximum at least as high
-                zero = np.zeros(n)
-                l0, lt = f.loglik(zero), f.loglik(t)
-                t = np.where(boundary & (l0 >= lt - 1e-12 * (1 + np.abs(lt))), 0.0, t)
+                t, conv, its, f = _reml_ml(eq, Y, V, M, kk, n, tol, GRID)
+                # wide spreads of sampling variances: search a finer grid as well and
+                # keep the higher maximum
+                vmin = np.where(M > 0, V, np.inf).min(axis=0)
+                wide = ok & ((M * V).max(axis=0) > SPREAD_FOR_FINE * vmin)
+                if wide.any():
+                    sub = (Y[:, wide], V[:, wide], M[:, wide])
+                    t2, c2, i2, f2 = _reml_ml(eq, *sub, kk[wide], int(wide.sum()), tol, FINE_GRID)
+                    better = f2.loglik(t2) > f2.loglik(t[wide]) + 1e-12 * (
+                        1 + np.abs(f2.loglik(t2))
+                    )
+                    t[wide] = np.where(better, t2, t[wide])
+                    conv[wide] &= c2
+                    its[wide] += i2
     t = np.where(ok, t, 0.0)
     return t, conv, its
 
