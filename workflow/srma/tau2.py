@@ -24,17 +24,19 @@ J Educ Behav Stat 30:261-293):
         equation is PM's, so metafor's EB and PM agree; srma computes both as PM.
 
 ML, REML and PM are solved to an absolute tolerance of 1e-10 on tau^2 by a safeguarded
-Newton (Fisher scoring) iteration inside a bracket ``[lo, hi]`` that always holds a
-sign change of the estimating equation: a step that leaves the bracket is replaced by
-bisection, so every row converges (no divergence or oscillation as with plain Fisher
-scoring, which metafor uses and which fails on some small data sets). For ML and REML
-the bracket is chosen next to the best point of a 10-point grid of the (restricted)
-log-likelihood over [0, T] (``T`` a bound beyond which the score is negative, see
-:func:`score_bound`), because with sampling variances spanning orders of magnitude the
-likelihood can have two modes; where the variances span more than two decades a
-50-point grid is searched as well and the higher maximum kept. The boundary
-tau^2 = 0 is taken when the score there is <= 0 and its likelihood is at least that of
-the interior maximum found.
+Newton iteration (observed information; Fisher scoring where the likelihood is not
+concave) inside a bracket ``[lo, hi]`` that always holds a sign change of the estimating
+equation: a step that leaves the bracket, or does not halve the previous step, is
+replaced by bisection, so every row converges (no divergence or oscillation as with
+plain Fisher scoring, which metafor uses and which fails on some small data sets).
+
+With sampling variances spanning orders of magnitude the ML/REML likelihood can have two
+modes. Every maximum lies in ``[0, T]`` (``T`` from :func:`score_bound`); score and
+likelihood are evaluated on an 8-point grid over it, and the bracket is the grid interval
+where the score turns from positive to negative with the highest likelihood at its
+ends. Where the variances span more than two decades a 50-point grid is searched as well
+and the higher maximum kept. The boundary tau^2 = 0 is taken when the score there is
+<= 0 and its likelihood is at least that of the interior maximum found.
 PM's equation ``Q(tau^2) = k - 1`` is monotone: tau^2 = 0 when ``Q(0) <= k - 1``, else
 its single root.
 """
@@ -200,8 +202,8 @@ def solve_root(
     return t, converged, its
 
 
-#: grid of the likelihood search: 0 and top * 10^-s for s = 8, 7, ..., 0
-GRID = np.concatenate([[0.0], 10.0 ** np.linspace(-8, 0, 9)])
+#: grid of the likelihood search: 0 and top * 10^-s for s = 6, 5, ..., 0
+GRID = np.concatenate([[0.0], 10.0 ** np.linspace(-6, 0, 7)])
 #: finer grid for data sets whose sampling variances span more than two decades:
 #: 4 points a decade over 12 decades
 FINE_GRID = np.concatenate([[0.0], 10.0 ** np.linspace(-12, 0, 49)])
