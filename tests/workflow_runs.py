@@ -17,8 +17,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: What a run needs: the Snakefile and the folders it reads.
-WORKFLOW_PARTS = ("Snakefile", "workflow", "config", "resources")
+#: What a run needs: the Snakefile, the folders it reads, and profiles/default (read by
+#: Snakemake itself).
+WORKFLOW_PARTS = ("Snakefile", "workflow", "config", "resources", "profiles")
 
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.pyc")
 
