@@ -271,6 +271,13 @@ def _clean_list(values: Sequence[str] | None) -> list[str]:
     return [v for v in map(str.strip, values) if v]
 
 
+def _map(fn, column: Sequence) -> list:
+    """``fn`` applied to each value of a column; a column of ``None`` only is copied."""
+    if column.count(None) == len(column):
+        return list(column)
+    return list(map(fn, column))
+
+
 def _year(value: object) -> int | None:
     return value if value is None or isinstance(value, int) else extract_year(value)
 
@@ -328,12 +335,12 @@ def build_table(
         except KeyError:
             rows = [tuple(rec.get(name) for name in FIELDS) for rec in records]
         raw_cols = dict(zip(FIELDS, zip(*rows, strict=True), strict=True))
-    title = list(map(clean, raw_cols["title"]))
-    doi = list(map(normalise_doi, raw_cols["doi"]))
-    pmid = list(map(digits, raw_cols["pmid"]))
-    accession = list(map(clean, raw_cols["accession"]))
+    title = _map(clean, raw_cols["title"])
+    doi = _map(normalise_doi, raw_cols["doi"])
+    pmid = _map(digits, raw_cols["pmid"])
+    accession = _map(clean, raw_cols["accession"])
     for i, ids in enumerate(zip(title, doi, pmid, accession, strict=True)):
-        if not any(ids):
+        if not (ids[0] or ids[1] or ids[2] or ids[3]):
             raise InputError(
                 path,
                 "record has no title and no DOI, PMID or accession: it cannot be traced",
@@ -345,11 +352,12 @@ def build_table(
     if given:
         dbs = [given] * n
     else:
-        dbs = [d or default_database for d in map(clean, raw_cols["database"])]
+        dbs = [d or default_database for d in _map(clean, raw_cols["database"])]
     pages_first = list(map(split_pages, raw_cols["pages"]))
-    first_page = [
-        clean(fp) or pf[1] for fp, pf in zip(raw_cols["first_page"], pages_first, strict=True)
-    ]
+    first_page = [pf[1] for pf in pages_first]
+    given_first = raw_cols["first_page"]
+    if given_first.count(None) != n:
+        first_page = [clean(fp) or pf for fp, pf in zip(given_first, first_page, strict=True)]
     cols: dict[str, list] = {
         "database": dbs,
         "title": title,
@@ -366,7 +374,7 @@ def build_table(
         "raw": list(raw_cols["raw"]),
     }
     for name in ("journal", "journal_abbrev", "volume", "issue", "abstract", "language"):
-        cols[name] = list(map(clean, raw_cols[name]))
+        cols[name] = _map(clean, raw_cols[name])
     year_c = cols["year"]
 
     data: dict[str, object] = {
