@@ -101,6 +101,9 @@ def test_sigkill_mid_run_then_rerun_incomplete_gives_identical_bytes(one_core, t
     # No half-written file is left where an output belongs (written via temp + rename).
     assert not [p for p in (work / "results").rglob(".*") if p.is_file()]
 
+    # A killed Snakemake leaves its lock behind: --unlock (nothing else) removes it, as a
+    # user would after a crash, then the rerun redoes the jobs marked incomplete.
+    run_snakemake(work, "--unlock")
     run_snakemake(work, "--cores", "2", "--rerun-incomplete")
     assert differing(result_digests(one_core), result_digests(work)) == []
 
