@@ -261,3 +261,31 @@ def write_provenance(
     )
     io.write_json(provenance, out)
     return provenance
+
+
+def provenance(
+    *,
+    pooled: Sequence[str | Path],
+    extraction: Sequence[str | Path],
+    clusters: str | Path,
+    decisions: str | Path,
+    correlations_pooled: str | Path,
+    provenance: str | Path,
+    search_files: Mapping[str, str | Path],
+    config_hash: str,
+    searches: Sequence[str | Path] = (),
+) -> None:
+    """The workflow rule's stage function (named inputs, output and params of the rule
+    ``provenance``, called through :func:`srma.stages.run_stage`). ``searches`` (the
+    export files) is an input only so that a changed export reruns the rule; the files
+    are read through ``search_files``."""
+    write_provenance(
+        pooled,
+        extraction=extraction,
+        clusters=clusters,
+        decisions=decisions,
+        search_files=search_files,
+        out=provenance,
+        correlations_pooled=correlations_pooled,
+        config_hash=config_hash,
+    )
