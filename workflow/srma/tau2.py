@@ -230,43 +230,65 @@ def score_bound(method, Y, V, M, k) -> np.ndarray:
     return np.maximum(top * 1.01, 1e-8)
 
 
-def _likelihood_bracket(f, n, top, grid_rel):
+def _likelihood_bracket(eq, Y, V, M, k, f, grid, depth=0):
     """Bracket around the best maximum of the (restricted) likelihood on a grid.
 
     The likelihood can have two modes when the sampling variances span orders of
     magnitude; a root search from 0 may then stop at the lower one. Score and
-    likelihood are evaluated on ``grid_rel * top``; every grid interval where the score
-    goes from positive to non-positive holds a local maximum, and the bracket is the one
-    of these with the highest likelihood at its ends. Returns
-    ``(active, lo, hi, boundary)``: rows without such an interval are inactive;
-    ``boundary`` marks rows whose score at tau^2 = 0 is <= 0, where tau^2 = 0 is a local
-    maximum to compare with.
+    likelihood are evaluated on ``grid`` (``(n, G)``, first column 0 on the main grid);
+    every grid interval where the score goes from positive to non-positive holds a local
+    maximum, and the bracket is the one of these with the highest likelihood at its ends.
+    When a grid point has a higher likelihood still (a narrow mode with no sign change
+    on the grid), the two intervals around it are searched on a 17-point sub-grid (two
+    levels deep). Returns ``(active, lo, hi, boundary, fixed)``: inactive rows take
+    ``fixed`` (NaN: tau^2 = 0); ``boundary`` marks rows whose score at tau^2 = 0 is <= 0,
+    where tau^2 = 0 is a local maximum to compare with.
     """
-    grid = grid_rel[None, :] * top[:, None]  # (n, G)
+    n, G = grid.shape
     ll = np.empty_like(grid)
     fg = np.empty_like(grid)
-    for j in range(grid.shape[1]):
+    for j in range(G):
         fg[:, j], ll[:, j] = f.score_loglik(grid[:, j])
     ll = np.where(np.isfinite(ll), ll, -np.inf)
+    rows = np.arange(n)
     down = (fg[:, :-1] > 0) & (fg[:, 1:] <= 0)  # (n, G-1): a maximum inside
     value = np.where(down, np.maximum(ll[:, :-1], ll[:, 1:]), -np.inf)
     j = np.argmax(value, axis=1)
-    rows = np.arange(n)
-    active = down[rows, j]
-    boundary = fg[:, 0] <= 0
-    return active, grid[rows, j], grid[rows, j + 1], boundary
+    active = down[rows, j].copy()
+    lo, hi = grid[rows, j].copy(), grid[rows, j + 1].copy()
+    boundary = (grid[:, 0] == 0) & (fg[:, 0] <= 0)
+    best = np.maximum(value[rows, j], np.where(boundary, ll[:, 0], -np.inf))
+    jb = np.argmax(ll[:, 1:], axis=1) + 1
+    lb = ll[rows, jb]
+    use = lb > best + 1e-12 * (1 + np.abs(lb))
+    fixed = np.full(n, np.nan)
+    if use.any():
+        idx = np.flatnonzero(use)
+        if depth >= 2:
+            active[idx] = False
+            fixed[idx] = grid[idx, jb[idx]]
+        else:
+            a = grid[idx, jb[idx] - 1]
+            b = grid[idx, np.minimum(jb[idx] + 1, G - 1)]
+            sub = a[:, None] + (b - a)[:, None] * np.linspace(0.0, 1.0, 17)[None, :]
+            part = (Y[:, idx], V[:, idx], M[:, idx], k[idx])
+            fs = _eq(eq, *part)
+            act2, lo2, hi2, _, fix2 = _likelihood_bracket(eq, *part, fs, sub, depth + 1)
+            active[idx], lo[idx], hi[idx], fixed[idx] = act2, lo2, hi2, fix2
+    return active, lo, hi, boundary, fixed
 
 
 def _reml_ml(eq, Y, V, M, k, n, tol, grid_rel):
     """ML/REML tau^2 by the grid bracket and the safeguarded Newton iteration."""
     f = _eq(eq, Y, V, M, k)
     top = score_bound(eq, Y, V, M, k)
-    active, lo, hi, boundary = _likelihood_bracket(f, n, top, grid_rel)
+    grid = grid_rel[None, :] * top[:, None]
+    active, lo, hi, boundary, fixed = _likelihood_bracket(eq, Y, V, M, k, f, grid)
     t, conv, its = solve_root(f, n, top, tol=tol, bracket=(active, lo, hi))
-    t = np.where(active, t, 0.0)
+    t = np.where(active, t, np.where(np.isnan(fixed), 0.0, fixed))
     # boundary optimum when tau^2 = 0 is a maximum at least as high
     l0, lt = f.loglik(np.zeros(n)), f.loglik(t)
-    t = np.where(boundary & (~active | (l0 >= lt - 1e-12 * (1 + np.abs(lt)))), 0.0, t)
+    t = np.where(boundary & (l0 >= lt - 1e-12 * (1 + np.abs(lt))), 0.0, t)
     return t, conv, its, f
 
 
