@@ -94,3 +94,21 @@ def test_batch_rows_are_independent_of_padding_and_neighbours():
         one = rma_batch(Y[i : i + 1, sel], V[i : i + 1, sel])
         for key in ("estimate", "tau2", "ci_lb", "pi_ub", "I2"):
             assert one[key][0] == pytest.approx(out[key][i], rel=1e-9, abs=1e-12)
+
+
+def test_narrow_interior_mode_is_found():
+    """A data set whose REML score is negative at tau^2 = 0 and at every point of a
+    coarse grid, with a narrow interior maximum near 0.249 that is higher than the
+    boundary; metafor (threshold 1e-13) gives tau2 = 0.248611841509094 and estimate
+    0.619917556787145."""
+    from srma.pooling import rma
+
+    y = [0.403273, 0.573082, 0.772916, -2.175872, 1.276873, 2.987906, 0.497312, 0.296676,
+         0.599925, 0.646095]  # fmt: skip
+    v = [0.955964, 0.930762, 0.924034, 0.984833, 0.725267, 0.817255, 0.567462, 0.634493,
+         0.065533, 0.41547]  # fmt: skip
+    res = rma(y, v, method="REML")
+    assert res.tau2 == pytest.approx(0.248611841509094, rel=1e-6)
+    assert res.estimate == pytest.approx(0.619917556787145, rel=1e-6)
+    yy, vv = np.array(y), np.array(v)
+    assert loglik("REML", yy, vv, res.tau2) > loglik("REML", yy, vv, 0.0)
