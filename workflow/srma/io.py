@@ -54,14 +54,16 @@ def write_parquet(
     *,
     config_hash: str | None = None,
     metadata: Mapping[str, str] | None = None,
+    schema: pa.Schema | None = None,
 ) -> Path:
     """Write ``df`` to ``path`` as Parquet, byte-identical for identical input.
 
     The srma version and, when given, the config hash are stored in the file's
-    key-value metadata (``srma_version``, ``srma_config_hash``).
+    key-value metadata (``srma_version``, ``srma_config_hash``). ``schema`` fixes the
+    column types (e.g. ``list<string>`` for a list column that is empty in every row).
     """
     path = Path(path)
-    table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+    table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False, schema=schema)
     meta = dict(table.schema.metadata or {})
     # pandas' own metadata holds its version, which is stable for one install.
     meta[b"srma_version"] = __version__.encode()

@@ -74,11 +74,11 @@ def import_export(
     config_hash: str,
 ) -> None:  # fmt: skip
     """Read one search export into ``results/records/<export>.parquet``."""
-    from srma.importers import read_export
+    from srma.importers import RECORDS_SCHEMA, read_export
 
     table = read_export(export_file, export=export, database=database, fmt=fmt)
     log.info("%s: %d records (%s)", export_file, len(table), table["format"].iat[0])
-    io.write_parquet(table, records, config_hash=config_hash)
+    io.write_parquet(table, records, config_hash=config_hash, schema=RECORDS_SCHEMA)
 
 
 @needs("srma.importers")

@@ -207,6 +207,14 @@ def to_fields(rec: dict[str, list[str]], *, ovid: bool = False) -> dict:
             pmid = an
         else:
             accession = an
+    if pmid is None:
+        # CENTRAL records also carry "PUBMED <pmid>" in C3 when the export has no CN-
+        # accession (e.g. records saved from the Cochrane Library one by one).
+        for value in get("C3", ()):
+            found = _CENTRAL_PMID_RE.match(value.strip())
+            if found:
+                pmid = found.group(1)
+                break
     u2 = _stripped(one, "U2")
     embase_id = bool(u2 and _EMBASE_ID_RE.match(u2))
     if embase_id or "embase.com" in url:
