@@ -140,7 +140,8 @@ def solve_root(
     *,
     tol: float = TOL,
     maxiter: int = 200,
-    bracket: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    bracket: tuple | None = None,
+    start: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Vectorised safeguarded Newton root search of a decreasing-at-root ``f`` on
     ``[0, inf)``.
@@ -175,7 +176,7 @@ def solve_root(
         active, lo, hi = (np.asarray(a) for a in bracket)
         active = active.copy()
         converged = ~active
-    t = np.where(active, lo, 0.0)
+    t = np.where(active, lo if start is None else start, 0.0)
     ft, step = f(t)
     dxold = hi - lo
     for it in range(1, maxiter + 1):
@@ -240,9 +241,10 @@ def _likelihood_bracket(eq, Y, V, M, k, f, grid, depth=0):
     maximum, and the bracket is the one of these with the highest likelihood at its ends.
     When a grid point has a higher likelihood still (a narrow mode with no sign change
     on the grid), the two intervals around it are searched on a 17-point sub-grid (two
-    levels deep). Returns ``(active, lo, hi, boundary, fixed)``: inactive rows take
-    ``fixed`` (NaN: tau^2 = 0); ``boundary`` marks rows whose score at tau^2 = 0 is <= 0,
-    where tau^2 = 0 is a local maximum to compare with.
+    levels deep). Returns ``(active, lo, hi, boundary, fixed, start)``: ``start`` is the
+    regula falsi point of the bracket; inactive rows take ``fixed`` (NaN: tau^2 = 0);
+    ``boundary`` marks rows whose score at tau^2 = 0 is <= 0, where tau^2 = 0 is a local
+    maximum to compare with.
     """
     n, G = grid.shape
     ll = np.empty_like(grid)
@@ -256,6 +258,11 @@ def _likelihood_bracket(eq, Y, V, M, k, f, grid, depth=0):
     j = np.argmax(value, axis=1)
     active = down[rows, j].copy()
     lo, hi = grid[rows, j].copy(), grid[rows, j + 1].copy()
+    # regula falsi start inside the bracket, from the scores at its ends
+    f_lo, f_hi = fg[rows, j], fg[rows, j + 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        start = lo + f_lo * (hi - lo) / (f_lo - f_hi)
+    start = np.where(np.isfinite(start) & (start > lo) & (start < hi), start, lo)
     boundary = (grid[:, 0] == 0) & (fg[:, 0] <= 0)
     best = np.maximum(value[rows, j], np.where(boundary, ll[:, 0], -np.inf))
     jb = np.argmax(ll[:, 1:], axis=1) + 1
@@ -273,9 +280,9 @@ def _likelihood_bracket(eq, Y, V, M, k, f, grid, depth=0):
             sub = a[:, None] + (b - a)[:, None] * np.linspace(0.0, 1.0, 17)[None, :]
             part = (Y[:, idx], V[:, idx], M[:, idx], k[idx])
             fs = _eq(eq, *part)
-            act2, lo2, hi2, _, fix2 = _likelihood_bracket(eq, *part, fs, sub, depth + 1)
-            active[idx], lo[idx], hi[idx], fixed[idx] = act2, lo2, hi2, fix2
-    return active, lo, hi, boundary, fixed
+            act2, lo2, hi2, _, fix2, st2 = _likelihood_bracket(eq, *part, fs, sub, depth + 1)
+            active[idx], lo[idx], hi[idx], fixed[idx], start[idx] = act2, lo2, hi2, fix2, st2
+    return active, lo, hi, boundary, fixed, start
 
 
 def _reml_ml(eq, Y, V, M, k, n, tol, grid_rel):
@@ -283,8 +290,8 @@ def _reml_ml(eq, Y, V, M, k, n, tol, grid_rel):
     f = _eq(eq, Y, V, M, k)
     top = score_bound(eq, Y, V, M, k)
     grid = grid_rel[None, :] * top[:, None]
-    active, lo, hi, boundary, fixed = _likelihood_bracket(eq, Y, V, M, k, f, grid)
-    t, conv, its = solve_root(f, n, top, tol=tol, bracket=(active, lo, hi))
+    active, lo, hi, boundary, fixed, start = _likelihood_bracket(eq, Y, V, M, k, f, grid)
+    t, conv, its = solve_root(f, n, top, tol=tol, bracket=(active, lo, hi), start=start)
     t = np.where(active, t, np.where(np.isnan(fixed), 0.0, fixed))
     # boundary optimum when tau^2 = 0 is a maximum at least as high
     l0, lt = f.loglik(np.zeros(n)), f.loglik(t)
