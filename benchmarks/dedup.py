@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -148,20 +149,24 @@ print(json.dumps(score))
 def run_tool(template: str, path: Path, timeout: float | None = None) -> dict:
     code = template.format(workflow=str(ROOT / "workflow"), path=str(path))
     env = dict(os.environ)
+    # own process group, so that a time-out also stops the tool's worker processes
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
     try:
-        proc = subprocess.run(
-            [sys.executable, "-c", code],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env,
-            check=False,
-        )
+        stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         return {"error": [f"stopped after {timeout:.0f} s"], "timeout": timeout}
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
-        return {"error": (proc.stderr or proc.stdout).strip().splitlines()[-1:]}
+        return {"error": (stderr or stdout).strip().splitlines()[-1:]}
     return json.loads(lines[-1])
 
 
