@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -127,28 +126,6 @@ rule pooled_table:
 
 
 # ---- Chromium ----------------------------------------------------------------------------
-
-
-def _install_chromium() -> None:
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    cmd = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
-    if subprocess.run(cmd, env=env, capture_output=True, timeout=900).returncode != 0:
-        subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=600)
-        subprocess.run(cmd, env=env, capture_output=True, timeout=900, check=True)
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Path of Debian's chromium, installed with apt-get when missing (root only)."""
-    exe = shutil.which("chromium") or (
-        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-    )
-    if exe is None:
-        if not shutil.which("apt-get") or os.geteuid() != 0:
-            pytest.skip("chromium is missing and cannot be installed (needs root and apt-get)")
-        _install_chromium()
-        exe = shutil.which("chromium") or "/usr/bin/chromium"
-    return exe
 
 
 def _run_chromium(chromium: str, page: Path, profile: Path, *extra: str) -> str:

@@ -232,3 +232,31 @@ def test_adding_a_study_reruns_only_its_jobs(review, tmp_path, root_dir):
             ("pooled_table", ""),
         ]
     ), jobs
+
+
+@pytest.mark.browser
+def test_report_of_the_review_in_chromium(review, tmp_path, chromium):
+    """``snakemake --report`` on the real workflow: every figure and table is embedded,
+    the report runs in headless Chromium, and the forest plot opens with its caption."""
+    from test_report_browser import embedded_results, show_result, visible_text
+
+    proc = snakemake(review, "--report", "results/report.html")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = review / "results/report.html"
+    results = embedded_results(report)
+    names = {Path(p).name for p in results}
+    for name in [
+        "los_12w.svg",
+        "los_24w.svg",
+        "prisma.svg",
+        "heatmap.svg",
+        "pooled.csv",
+        "correlations.csv",
+        "excluded.csv",
+        "counts.csv",
+    ]:
+        assert name in names, name
+    dom = show_result(chromium, report, tmp_path, "forest/los_12w.svg")
+    assert "<title>srma-check:found</title>" in dom
+    text = visible_text(dom)
+    assert "REML" in text and "negative" in text
