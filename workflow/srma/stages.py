@@ -103,7 +103,9 @@ def deduplicate(
     from srma import dedup
 
     table = read_all(records)
-    forced = dedup.read_decisions(decisions[0]) if decisions else None
+    forced = (
+        dedup.read_decisions(decisions[0], record_ids=table["record_id"]) if decisions else None
+    )
     result = dedup.deduplicate(
         table,
         decisions=forced,
