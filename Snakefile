@@ -26,6 +26,19 @@ include: "workflow/rules/extraction.smk"
 include: "workflow/rules/pooling.smk"
 include: "workflow/rules/correlations.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/provenance.smk"
+
+
+# Light jobs that read many small files run where Snakemake runs, also on a cluster.
+localrules:
+    all,
+    import_counts,
+    extraction_excluded,
+    pooled_table,
+    correlations,
+    prisma_diagram,
+    heatmap,
+    provenance,
 
 
 rule all:

@@ -94,6 +94,7 @@ def test_every_output_written(review):
         "results/figures/leave1out/los_12w.svg",
         "results/figures/prisma.svg",
         "results/figures/heatmap.svg",
+        "results/provenance.json",
     ]:
         assert (review / rel).is_file(), rel
         assert (review / rel).stat().st_size > 0, rel
@@ -181,6 +182,27 @@ def test_forest_plot_shows_studies_and_pooled_value(review):
         assert label in svg, label
 
 
+def test_provenance_maps_pooled_numbers_to_files_and_records(review):
+    prov = json.loads((review / "results/provenance.json").read_text())
+    group = next(g for g in prov["pooled"] if g["timepoint"] == "12w")
+    assert group["numbers"]["estimate"] == pytest.approx(EXPECTED["los_12w"]["estimate"])
+    used = sorted(s["study_id"] for s in group["studies"])
+    assert used == [
+        "Edinburgh1990",
+        "OrpingtonMild1991",
+        "OrpingtonModerate1991",
+        "OrpingtonSevere1991",
+    ]
+    # Edinburgh1990 is the study of the EMBARK record, found in both exports
+    assert sorted(prov["studies"]["Edinburgh1990"]["records"]) == [
+        "central:000005",
+        "pubmed:000001",
+    ]
+    assert prov["studies"]["Edinburgh1990"]["extraction_file"]["path"].endswith(
+        "Edinburgh1990.yaml"
+    )
+
+
 def test_rerun_has_nothing_to_do(review):
     proc = snakemake(review, "-n")
     assert proc.returncode == 0, proc.stderr
@@ -206,6 +228,7 @@ def test_editing_one_study_reruns_only_its_jobs(review, tmp_path, root_dir):
             ("leave1out", "instrument=los, timepoint=12w"),
             ("pool_group", "instrument=los, timepoint=12w"),
             ("pooled_table", ""),
+            ("provenance", ""),
         ]
     ), jobs
 
@@ -230,6 +253,7 @@ def test_adding_a_study_reruns_only_its_jobs(review, tmp_path, root_dir):
             ("heatmap", ""),
             ("pool_group", "instrument=los, timepoint=24w"),
             ("pooled_table", ""),
+            ("provenance", ""),
         ]
     ), jobs
 

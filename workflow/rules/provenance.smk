@@ -1,0 +1,21 @@
+# results/provenance.json: every pooled number -> study files -> search records.
+
+
+rule provenance:
+    input:
+        pooled=pooled_tables,
+        extraction=expand(EXTRACTION_DIR / "{study}.yaml", study=STUDIES),
+        clusters="results/dedup/clusters.parquet",
+        decisions="results/screening/decisions.parquet",
+        correlations_pooled="results/tables/correlations_pooled.csv",
+        searches=[config["searches"][export]["path"] for export in EXPORTS],
+    output:
+        provenance="results/provenance.json",
+    log:
+        "logs/provenance.log",
+    params:
+        search_files={export: config["searches"][export]["path"] for export in EXPORTS},
+        config_hash=config_hash(config),
+        code=code_hash("provenance_map"),
+    run:
+        run_stage(provenance_map.provenance, input, output, params, log=log)
