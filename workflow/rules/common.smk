@@ -14,7 +14,7 @@ validate(config, schema="../schemas/config.schema.yaml")
 # installed (e.g. a conda environment built from environment.yml).
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
-from srma import provenance_map, stages
+from srma import stages
 from srma.config import config_hash
 from srma.extraction import study_groups
 from srma.provenance import code_hash

@@ -18,4 +18,4 @@ rule provenance:
         config_hash=config_hash(config),
         code=code_hash("provenance_map"),
     run:
-        run_stage(provenance_map.provenance, input, output, params, log=log)
+        run_stage(stages.provenance, input, output, params, log=log)

@@ -13,12 +13,13 @@ import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING
 
 from srma import __version__
+
+if TYPE_CHECKING:  # imported where used: building the DAG needs neither
+    import pandas as pd
+    import pyarrow as pa
 
 #: Characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -62,6 +63,9 @@ def write_parquet(
     key-value metadata (``srma_version``, ``srma_config_hash``). ``schema`` fixes the
     column types (e.g. ``list<string>`` for a list column that is empty in every row).
     """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     path = Path(path)
     table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False, schema=schema)
     meta = dict(table.schema.metadata or {})
@@ -89,11 +93,15 @@ def write_parquet(
 
 def read_parquet(path: str | os.PathLike) -> pd.DataFrame:
     """Read a Parquet file written by :func:`write_parquet`."""
+    import pyarrow.parquet as pq
+
     return pq.read_table(path).to_pandas()
 
 
 def parquet_metadata(path: str | os.PathLike) -> dict[str, str]:
     """The srma key-value metadata of a Parquet file (``srma_*`` keys)."""
+    import pyarrow.parquet as pq
+
     meta = pq.read_schema(path).metadata or {}
     return {k.decode(): v.decode() for k, v in meta.items() if k.startswith(b"srma_")}
 
@@ -113,6 +121,8 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
 
     Numbers, and text that is a plain number such as ``-0.5``, are left alone.
     """
+    import pandas as pd
+
     out = df.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):

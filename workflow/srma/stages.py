@@ -15,11 +15,13 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from srma import io
 from srma.logs import job_log
+
+if TYPE_CHECKING:  # imported by the jobs, not when Snakemake builds the DAG
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,7 @@ def run_stage(func, *named, log) -> None:
     for items in named:
         kwargs.update((k, v) for k, v in items.items() if k not in TRIGGER_PARAMS)
     with _IMPORT_LOCK:
-        for module in getattr(func, "modules", ()):
+        for module in ("pandas", "pyarrow.parquet", *getattr(func, "modules", ())):
             importlib.import_module(module)
     with job_log(log[0]):
         func(**kwargs)
@@ -61,6 +63,8 @@ def run_stage(func, *named, log) -> None:
 
 def read_all(paths: Paths) -> pd.DataFrame:
     """Concatenate Parquet tables in the order given."""
+    import pandas as pd
+
     frames = [f for f in (io.read_parquet(p) for p in paths) if len(f.columns)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -286,6 +290,8 @@ def heatmap(
     mri_labels: Mapping[str, str],
 ) -> None:  # fmt: skip
     """Correlation heatmap, clinical x MRI measures."""
+    import pandas as pd
+
     from srma.figures.heatmap import correlation_heatmap
 
     correlation_heatmap(
@@ -297,3 +303,14 @@ def heatmap(
         mri_labels=dict(mri_labels),
         source=str(table),
     )
+
+
+# provenance ----------------------------------------------------------------------------
+
+
+@needs("srma.provenance_map")
+def provenance(**kwargs) -> None:
+    """``results/provenance.json``; arguments as :func:`srma.provenance_map.provenance`."""
+    from srma.provenance_map import provenance as write
+
+    write(**kwargs)

@@ -18,12 +18,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import yaml
 
 from srma.config import safe_load_yaml
 from srma.extraction.windows import window_for
+
+if TYPE_CHECKING:  # pandas is imported when a study is extracted, not to build the DAG
+    import pandas as pd
 
 __all__ = [
     "change_correlation_table",
@@ -118,6 +121,8 @@ def correlation_rows(path: str | Path, config: Mapping) -> pd.DataFrame:
 def excluded_table(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """Every row that cannot enter pooling, with its reason, for all studies (including
     studies without outcome rows), sorted by study, instrument, week and arm."""
+    import pandas as pd
+
     parts = [f.loc[~f["usable"].astype(bool), EXCLUDED_COLUMNS] for f in frames if len(f)]
     if not parts:
         return pd.DataFrame(columns=EXCLUDED_COLUMNS)
