@@ -268,7 +268,8 @@ def _clean_list(values: Sequence[str] | None) -> list[str]:
     joined = "".join(values)
     if "\n" in joined or "\t" in joined or "\r" in joined:
         return [v for v in map(clean, values) if v]
-    return [v for v in map(str.strip, values) if v]
+    stripped = list(map(str.strip, values))
+    return stripped if all(stripped) else list(filter(None, stripped))
 
 
 def _all_none(column: Sequence) -> bool:
