@@ -221,7 +221,7 @@ def pool_group(
     frame["status"] = status
     frame["sign_convention"] = SIGN_CONVENTION
     if status == "pooled":
-        from srma.pooling import rma
+        from srma.pooling import RESULT_KEYS, rma
 
         res = rma(frame.loc[use, "yi"], frame.loc[use, "vi"], method=method, test=test, level=level)
         frame.loc[use, "weight"] = res.weights
@@ -245,24 +245,7 @@ def pool_group(
             level=float(level),
             status=status,
             sign_convention=SIGN_CONVENTION,
-            **{
-                c: getattr(res, c)
-                for c in (
-                    "estimate",
-                    "se",
-                    "zval",
-                    "pval",
-                    "ci_lb",
-                    "ci_ub",
-                    "tau2",
-                    "I2",
-                    "H2",
-                    "QE",
-                    "QEp",
-                    "pi_lb",
-                    "pi_ub",
-                )
-            },
+            **{c: getattr(res, c) for c in RESULT_KEYS},
         )
         frame = pd.concat([frame, pd.DataFrame([pooled], columns=STUDY_COLUMNS)], ignore_index=True)
     for c in FLOAT_COLUMNS:

@@ -40,9 +40,8 @@ from srma.tau2 import METHODS, _estimate_tau2_t, chunks, generalised_q, solve_ro
 
 TESTS = ("z", "t", "knha", "adhoc")
 
-#: statistics returned by :func:`rma_batch`, one array each
-BATCH_KEYS = (
-    "k",
+#: a fitted model's statistics, under metafor's names (the pooled row of every table)
+RESULT_KEYS = (
     "estimate",
     "se",
     "zval",
@@ -56,10 +55,9 @@ BATCH_KEYS = (
     "QEp",
     "pi_lb",
     "pi_ub",
-    "s2w",
-    "converged",
-    "iterations",
 )
+#: statistics returned by :func:`rma_batch`, one array each
+BATCH_KEYS = ("k", *RESULT_KEYS, "s2w", "converged", "iterations")
 
 
 def _check(method: str, test: str, level: float) -> tuple[str, str]:

@@ -40,26 +40,10 @@ import pandas as pd
 
 from srma import __version__, io
 from srma.errors import InputError
+from srma.pooling import RESULT_KEYS
 
 #: Numbers of a pooled row (data model section 5) that pooled.csv reports.
-POOLED_NUMBERS = (
-    "k",
-    "n1i",
-    "n2i",
-    "estimate",
-    "se",
-    "zval",
-    "pval",
-    "ci_lb",
-    "ci_ub",
-    "tau2",
-    "I2",
-    "H2",
-    "QE",
-    "QEp",
-    "pi_lb",
-    "pi_ub",
-)
+POOLED_NUMBERS = ("k", "n1i", "n2i", *RESULT_KEYS)
 #: Numbers of a study row that enter the pooled row (or stand for a single-study group).
 STUDY_NUMBERS = ("n1i", "m1i", "sd1i", "n2i", "m2i", "sd2i", "yi", "vi", "sei", "ci_lb", "ci_ub")
 #: Numbers of a pooled correlation (data model section 6).
