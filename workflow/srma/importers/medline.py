@@ -95,14 +95,6 @@ def _records(text: str, path: object):
         if not block or block.isspace():
             continue
         lined = "\n" + block
-        if lined.count("\nPMID- ") > 1:
-            # Rare (records run together): line numbers only matter for messages.
-            line_base = sum(b.count("\n") + 2 for b in blocks[:number])
-            split = _parse_lines(block, path, count, line_base)
-            count += len(split)
-            yield from split
-            continue
-        count += 1
         # Built here: a third faster than a function call and dict.get per tag line.
         rec: dict[str, list[str]] = {"": [block.strip("\n")]}
         for tag, value in findall(lined):
@@ -110,6 +102,16 @@ def _records(text: str, path: object):
                 rec[tag].append(value)
             else:
                 rec[tag] = [value]
+        # Every "PMID- " line is among the PMID values found: the block is searched
+        # again only when there are two of them.
+        if len(rec.get("PMID", ())) > 1 and lined.count("\nPMID- ") > 1:
+            # Rare (records run together): line numbers only matter for messages.
+            line_base = sum(b.count("\n") + 2 for b in blocks[:number])
+            split = _parse_lines(block, path, count, line_base)
+            count += len(split)
+            yield from split
+            continue
+        count += 1
         yield rec
 
 
