@@ -31,6 +31,8 @@ from workflow_runs import (
     snakemake_command,
 )
 
+from srma import io
+
 pytestmark = pytest.mark.slow
 
 
@@ -98,14 +100,18 @@ def test_sigkill_mid_run_then_rerun_incomplete_gives_identical_bytes(one_core, t
     done = len(list(extracted.glob("*.parquet")))
     assert 3 <= done < studies, f"killed after {done} of {studies} studies"
     assert not final.exists(), "the run finished before it was killed"
-    # No half-written file is left where an output belongs (written via temp + rename).
-    assert not [p for p in (work / "results").rglob(".*") if p.is_file()]
+    # No half-written file is left where an output belongs (written via temp + rename);
+    # a temporary file of the write that was cut off may remain beside it.
+    for table in extracted.glob("*.parquet"):
+        io.read_parquet(table)
 
     # A killed Snakemake leaves its lock behind: --unlock (nothing else) removes it, as a
     # user would after a crash, then the rerun redoes the jobs marked incomplete.
     run_snakemake(work, "--unlock")
     run_snakemake(work, "--cores", "2", "--rerun-incomplete")
     assert differing(result_digests(one_core), result_digests(work)) == []
+    # the rerun of a cut-off job removes the temporary file it left
+    assert not [p for p in (work / "results").rglob(".*") if p.is_file()]
 
 
 def _edit(path: Path) -> None:

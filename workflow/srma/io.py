@@ -31,6 +31,10 @@ def _atomic_write_bytes(path: Path, write) -> None:
     A run killed half-way never leaves a truncated output behind.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    # A run killed mid-write (SIGKILL) leaves its temporary file behind; the job's
+    # rerun removes it.
+    for stale in path.parent.glob(f".{path.name}.*"):
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
     try:
