@@ -22,31 +22,9 @@ from srma.dedup.normalise import (
     record_kind,
 )
 from srma.errors import InputError
+from srma.importers.normalise import COLUMNS as RECORD_COLUMNS
 
-COLUMNS = [
-    "record_id",
-    "export",
-    "position",
-    "database",
-    "title",
-    "authors",
-    "first_author",
-    "year",
-    "journal",
-    "journal_abbrev",
-    "volume",
-    "issue",
-    "pages",
-    "first_page",
-    "doi",
-    "pmid",
-    "accession",
-    "abstract",
-    "keywords",
-    "publication_type",
-    "language",
-    "raw",
-]
+COLUMNS = [c for c in RECORD_COLUMNS if c not in ("source_file", "format")]
 
 BASE = {
     "title": "Golimumab reduces spinal inflammation in ankylosing spondylitis: MRI results "

@@ -44,26 +44,11 @@ COLUMNS = (
     "raw",
 )
 
-#: Fields a format module fills for each record.
-FIELDS = (
-    "database",
-    "title",
-    "authors",
-    "year",
-    "journal",
-    "journal_abbrev",
-    "volume",
-    "issue",
-    "pages",
-    "first_page",
-    "doi",
-    "pmid",
-    "accession",
-    "abstract",
-    "keywords",
-    "publication_type",
-    "language",
-    "raw",
+#: Fields a format module fills for each record (the rest are set when the table is built).
+FIELDS = tuple(
+    c
+    for c in COLUMNS
+    if c not in ("record_id", "export", "position", "source_file", "format", "first_author")
 )
 LIST_FIELDS = ("authors", "keywords", "publication_type")
 TEXT_DTYPE = pd.ArrowDtype(pa.string())
