@@ -387,6 +387,8 @@ def test_clusters_on_the_stroke_set(shared_dir):
     cid = result.clusters.set_index("record_id")["cluster_id"]
     # "... vascular cognitive impairment. [Chinese]" and the same title without the note
     assert cid["id_0000001"] == cid["id_0000002"] == "id_0000001"
+    # a thesis (volume "Ph.D.", pages "215 p") and its Dissertation Abstracts entry
+    assert cid["id_0000009"] == cid["id_0000010"] == "id_0000009"
     # every record appears once, and the anchor of each cluster is its first record
     assert result.clusters["record_id"].is_unique
     firsts = result.clusters.groupby("cluster_id", sort=False)["record_id"].first()
@@ -450,3 +452,89 @@ def test_empty_and_untitled_inputs():
     assert len(deduplicate(untitled).unique) == 2
     doi = {"title": None, "doi": "10.1136/annrheumdis-2011-200308"}
     assert len(deduplicate(records(BASE | doi, BASE | doi)).unique) == 1
+
+
+# --- one database record under two DOIs; theses -------------------------------------
+
+
+def test_one_database_record_under_two_dois():
+    # An Embase record exported twice, its DOI corrected between the exports: the
+    # accession names one database record, so the two DOIs do not split it.
+    old = {"accession": "70929072", "doi": "10.1016/j.regpep.2012.05.039", "pages": "e24"}
+    new = {"accession": "70929072", "doi": "10.1016/j.appet.2012.05.003", "pages": "e24"}
+    result = pair(old, new | {"volume": None})
+    assert same_cluster(result, 0, 1)
+    assert result.clusters["match"].iloc[1] == "accession"
+    # the same two DOIs without a shared accession: two articles
+    no_acc = {"accession": None}
+    assert not same_cluster(pair(old | no_acc, new | no_acc | {"volume": None}), 0, 1)
+    # a shared accession with another title (score < 95) does not overrule the DOIs
+    other = new | {"title": "Golimumab and spinal inflammation in spondylitis: GO-RAISE"}
+    result = pair(old, other)
+    assert not same_cluster(result, 0, 1)
+    assert result.uncertain.iloc[0]["reason"] == "same id, different doi"
+
+
+def test_accession_from_a_labelled_sets_link():
+    from srma.dedup.labelled import accession_from_url
+
+    ovid = (
+        "http://ovidsp.ovid.com/ovidweb.cgi?T=JS&CSC=Y&NEWS=N&PAGE=fulltext&D=emed13&AN=70929072"
+        "http://ru.on.worldcat.org/atoztitles/link?/?url_ver=Z39.88-2004"
+    )
+    assert accession_from_url(ovid) == "70929072"
+    # Ovid MEDLINE's AN is the PMID, not an accession
+    assert accession_from_url(ovid.replace("D=emed13", "D=medl")) is None
+    scopus = "https://www.scopus.com/inward/record.uri?eid=2-s2.0-84922404737&partnerID=40"
+    assert accession_from_url(scopus) == "2-s2.0-84922404737"
+    assert accession_from_url("https://www.ncbi.nlm.nih.gov/pubmed/18460911") is None
+    assert accession_from_url(None) is None
+
+
+THESIS_TITLE = "An intelligent rehabilitation system for cognitive rehabilitation"
+THESIS = {
+    "title": THESIS_TITLE,
+    "authors": ["Yip, Chi Bun"],
+    "first_author": "Yip",
+    "year": 2011,
+    "journal": None,
+    "volume": "Ph.D.",
+    "pages": "215 p",
+}
+DAI = THESIS | {
+    "year": 2012,
+    "journal": "Dissertation Abstracts International: Section B: The Sciences and Engineering",
+    "volume": "73",
+    "issue": "3-B",
+    "pages": "1524",
+}
+
+
+def test_page_count_and_thesis_kind():
+    assert parse_pages("215 p") is None  # 215 pages long, not page 215
+    assert parse_pages("94 pp.") is None
+    assert parse_pages("551P") == ("551", "551")  # a page with a letter
+    assert record_kind(THESIS_TITLE, None, None, "Ph.D.", pages="215 p") == "thesis"
+    assert record_kind(THESIS_TITLE, None, None, None, pages="215 p") == "thesis"
+    assert record_kind(THESIS_TITLE, ["THES"]) == "thesis"
+    assert record_kind(THESIS_TITLE, None, DAI["journal"], "73", pages="1524") == "thesis"
+    assert record_kind(THESIS_TITLE, None, "Stroke", "41", pages="e505") == "article"
+
+
+def test_thesis_and_its_dissertation_abstracts_entry():
+    from srma.dedup.ris_out import ris_entries
+
+    result = deduplicate(records(THESIS, DAI))
+    assert same_cluster(result, 0, 1)
+    assert result.clusters["match"].iloc[1] == "fuzzy"
+    assert ris_entries(result.unique)[0]["type_of_reference"] == "THES"
+    # the name printed otherwise ("C. B." for "Chi Bun"): title and surname alone are
+    # too little for two theses; a person decides
+    result = deduplicate(records(THESIS | {"authors": ["Yip, C. B."]}, DAI))
+    assert not same_cluster(result, 0, 1)
+    assert result.uncertain.iloc[0]["reason"] == "thesis, first author's name differs"
+    # the thesis and the journal paper it became are not duplicates
+    paper = THESIS | {"journal": "Stroke", "volume": "41", "pages": "e505", "year": 2012}
+    assert not same_cluster(deduplicate(records(THESIS, paper)), 0, 1)
+    # two theses of one title and author, 6 years apart (master's and doctoral)
+    assert not same_cluster(deduplicate(records(THESIS | {"year": 2007}, DAI)), 0, 1)

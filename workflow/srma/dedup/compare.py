@@ -8,8 +8,8 @@ look different):
     short, other registrant prefix); except a "double DOI": title at the threshold and
     the same first author, year, volume and full page range;
   - both have a PMID and they differ;
-  - different kinds (erratum, comment, retraction, congress abstract, registry entry
-    vs article; a record only weakly marked as an abstract - its journal field names a
+  - different kinds (erratum, comment, retraction, congress abstract, registry entry,
+    thesis vs article; a record only weakly marked as an abstract - its journal field names a
     congress - conflicts only with a paper of 3 or more pages on other pages);
   - years more than 1 apart (print vs online year are allowed);
   - both have a volume and they differ, unless both page ranges and the years agree
@@ -27,6 +27,10 @@ look different):
   first page, with first authors on both (not in conflict: see above) - a re-worded or
   translated title of one paper; or when one title is the other cut at a word boundary
   (subtitle exported in another field) with the same support.
+- Two theses (a thesis and its Dissertation Abstracts entry: no volume or page to
+  compare, the thesis's pages field counts its pages) need, besides, the first
+  author's whole name printed alike (``Yip, Chi Bun`` both times); else they are
+  *uncertain*.
 - Other conflict-free pairs scoring at least ``uncertain_threshold`` are *uncertain*:
   listed for a person.
 
@@ -34,7 +38,10 @@ Exact identifiers (DOI, PMID, accession) are compared in :func:`exact_pairs`: re
 sharing one are duplicates unless their kinds differ, another identifier conflicts, or
 their titles are unalike (score < 70, and not one cut from the other) or their
 journals are (an identifier attached to the wrong record, e.g. a congress abstract
-given its later paper's DOI).
+given its later paper's DOI). A database accession number names one record of one
+database, so two exports of that record are one record even when the database
+changed its DOI between the exports: records sharing an accession and a title
+(score >= 95) are not split by their DOIs.
 """
 
 from __future__ import annotations
@@ -245,6 +252,25 @@ def _strong_support(feat: Features, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     )
 
 
+def _thesis_needs_name(feat: Features, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Both records are theses (a thesis or its Dissertation Abstracts entry), do not
+    share volume and first page, and their first authors' whole names (given names
+    too) are not the same as printed: title and surname alone are too little to
+    tell two theses apart."""
+    code = feat.codes["author_full"]
+    return (
+        (feat.kind[i] == "thesis")
+        & (feat.kind[j] == "thesis")
+        & ~(
+            (feat.codes["volume"][i] >= 0)
+            & (feat.codes["volume"][i] == feat.codes["volume"][j])
+            & (feat.codes["first_page"][i] >= 0)
+            & (feat.codes["first_page"][i] == feat.codes["first_page"][j])
+        )
+        & ~((code[i] >= 0) & (code[i] == code[j]))
+    )
+
+
 #: Shortest title (characters, normalised) accepted as the start of another title.
 PREFIX_MIN = 20
 
@@ -281,11 +307,18 @@ def score_pairs(
     ok = reason == ""
     strong = _strong_support(feat, i, j)
     match = ok & ((score >= title_threshold) | strong)
+    # A thesis and its Dissertation Abstracts entry share no volume or page: the
+    # first author's whole name must agree as printed, else a person decides.
+    thesis_unsure = _thesis_needs_name(feat, i, j)
+    match &= ~thesis_unsure
     status = np.where(match, "match", np.where(ok, "uncertain", "no"))
     reason = np.where(match & (score < title_threshold), "same author, year, volume, page", reason)
     reason = np.where(match & prefix, "title is the start of the other", reason)
     reason = np.where(match & double, "double doi", reason)
     reason = np.where(status == "uncertain", "title similar", reason)
+    reason = np.where(
+        (status == "uncertain") & thesis_unsure, "thesis, first author's name differs", reason
+    )
     return pd.DataFrame(
         {
             "i": i,
@@ -338,7 +371,13 @@ def exact_pairs(feat: Features) -> pd.DataFrame:
     def mark(mask: np.ndarray, why: str) -> None:
         reason[(reason == "") & mask] = why
 
-    mark(doi_conflict(feat, i, j), "same id, different doi")
+    how = out["how"].to_numpy(dtype=object)
+    same_title = np.nan_to_num(score, nan=0.0) >= EXACT_STRONG_TITLE
+    dc = doi_conflict(feat, i, j)
+    # One database record exported twice (same accession, same title) whose DOI the
+    # database corrected in between: the DOIs do not split it.
+    one_record = dc & (how == "accession") & same_title
+    mark(dc & ~one_record, "same id, different doi")
     mark(_both_differ(feat.codes["pmid"][i], feat.codes["pmid"][j]), "same id, different pmid")
     mark(feat.codes["kind"][i] != feat.codes["kind"][j], "same id, different kind")
     unlike = np.nan_to_num(score, nan=100.0) < EXACT_TITLE_MIN
@@ -348,15 +387,15 @@ def exact_pairs(feat: Features) -> pd.DataFrame:
     mark(_journal_conflict(feat, i, j), "same id, different journal")
     status = np.where(reason == "", "match", "uncertain")
     # One identifier and one title: page ranges printed differently do not split them.
-    strong = (np.nan_to_num(score, nan=0.0) >= EXACT_STRONG_TITLE) & ~_both_differ(
-        feat.codes["volume"][i], feat.codes["volume"][j]
+    strong = (same_title & ~_both_differ(feat.codes["volume"][i], feat.codes["volume"][j])) | (
+        one_record
     )
     return pd.DataFrame(
         {
             "i": i,
             "j": j,
             "double_doi": strong & (status == "match"),
-            "how": out["how"].to_numpy(dtype=object),
+            "how": how,
             "score": np.where(np.isnan(score), 100.0, score),
             "status": status,
             "reason": reason,

@@ -16,6 +16,7 @@ import pandas as pd
 
 from srma.dedup.normalise import (
     first_author_of,
+    fold,
     norm_doi,
     norm_journal_tokens,
     norm_pmid,
@@ -53,6 +54,7 @@ class Features:
     pmid: np.ndarray  # object
     accession: np.ndarray  # object
     kind: np.ndarray  # object
+    author_full: np.ndarray  # object: first author's folded full name (theses only)
 
     codes: dict = None  # field -> int64 codes of the values above (-1 = missing)
 
@@ -71,6 +73,7 @@ CODED = (
     "doi_suffix",
     "pmid",
     "kind",
+    "author_full",
     "numbers",
     "digit_runs",
 )
@@ -106,6 +109,21 @@ def _first_author(row_first: object, row_authors: object) -> object:
     return None
 
 
+def _first_author_name(authors: object, first: object) -> str:
+    """The first author as printed (``Yip, Chi Bun``), from the author list, else
+    from ``first_author``."""
+    if isinstance(authors, str):
+        return re.split(r"\s+and\s+|;|\n", authors, maxsplit=1)[0]
+    if authors is not None and not isinstance(authors, float):
+        try:
+            name = next(iter(authors), None)
+        except TypeError:
+            name = None
+        if isinstance(name, str):
+            return name
+    return first if isinstance(first, str) else ""
+
+
 def _obj(values) -> np.ndarray:
     values = list(values)
     return np.fromiter(values, dtype=object, count=len(values))
@@ -136,14 +154,23 @@ def features(records: pd.DataFrame) -> Features:
         first_pages.append(p[0] if p else "")
         last_pages.append(p[1] if p else "")
     kinds = [
-        record_kind(t, pt, j, v, folded_title=f)
-        for t, pt, j, v, f in zip(
+        record_kind(t, pt, j, v, pages=pg, folded_title=f)
+        for t, pt, j, v, pg, f in zip(
             _col(records, "title"),
             _col(records, "publication_type"),
             _col(records, "journal"),
             _col(records, "volume"),
+            _col(records, "pages"),
             titles,
             strict=True,
+        )
+    ]
+    # The first author's whole name (given names too), kept for theses only: a thesis
+    # and its Dissertation Abstracts entry have no volume or page in common.
+    author_full = [
+        (fold(_first_author_name(a, f)) if k == "thesis" else "")
+        for k, a, f in zip(
+            kinds, _col(records, "authors"), _col(records, "first_author"), strict=True
         )
     ]
     dois = [norm_doi(d) or "" for d in _col(records, "doi")]
@@ -171,6 +198,7 @@ def features(records: pd.DataFrame) -> Features:
         pmid=_obj(norm_pmid(p) or "" for p in _col(records, "pmid")),
         accession=_obj(accession),
         kind=_obj(kinds),
+        author_full=_obj(author_full),
     )
     object.__setattr__(feat, "codes", {name: _codes(getattr(feat, name)) for name in CODED})
     return feat

@@ -6,18 +6,38 @@ with the true duplicate group of every record in ``label``. This module maps the
 columns onto the records table of the import stage (data-model section 1) so that
 :func:`srma.dedup.deduplicate` runs on them as on any import, and scores a clustering
 against the labels.
+
+The sets have no accession column; an export's database accession is in its link
+instead, as the import stage reads it from the AN/UI/EID fields: an Ovid Embase link
+(``ovidweb.cgi?...&D=emed13&AN=70929072``) gives the Embase accession number, a
+Scopus link (``record.uri?eid=2-s2.0-84922404737``) the Scopus EID.
 """
 
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import pandas as pd
 
 from srma.dedup.normalise import first_author_of, norm_doi, norm_pmid, parse_pages
 
-__all__ = ["read_labelled", "score_clusters"]
+__all__ = ["read_labelled", "score_clusters", "accession_from_url"]
+
+
+# Ovid links name the database segment (D=emed13, emexa, emexb: Embase) and its
+# accession number (AN=, digits; the exports run the next link straight on).
+_OVID_EMBASE_AN = re.compile(r"[?&]D=em[a-z]*\d*&(?:[^&\s]*&)*?AN=(\d+)")
+_SCOPUS_EID = re.compile(r"[?&]eid=(2-s2\.0-\d+)")
+
+
+def accession_from_url(url: str | None) -> str | None:
+    """The Embase accession number or Scopus EID in a record's link, else ``None``."""
+    if not url:
+        return None
+    m = _OVID_EMBASE_AN.search(url) or _SCOPUS_EID.search(url)
+    return m.group(1) if m else None
 
 
 def _split_authors(text: str | None) -> list[str] | None:
@@ -70,7 +90,9 @@ def read_labelled(path: str | os.PathLike, *, export: str | None = None) -> pd.D
             "first_page": pages.map(lambda p: p[0] if p else None),
             "doi": raw["doi"].map(norm_doi),
             "pmid": raw["pmid"].map(norm_pmid),
-            "accession": None,
+            "accession": (
+                raw["url"].map(accession_from_url) if "url" in raw else pd.Series([None] * n)
+            ),
             "abstract": raw["abstract"],
             "keywords": None,
             "publication_type": pub_type,

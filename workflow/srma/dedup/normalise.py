@@ -28,6 +28,7 @@ __all__ = [
     "norm_journal_tokens",
     "journals_compatible",
     "parse_pages",
+    "is_page_count",
     "norm_volume",
     "norm_doi",
     "norm_pmid",
@@ -259,6 +260,9 @@ _PAGE_RANGE = re.compile(r"^\s*([A-Za-z]{0,3})(\d+)\s*[-\u2010-\u2015]+\s*([A-Za
 _SECTION_RANGE = re.compile(r"^\s*([A-Za-z]+\d+)-(\d+)\s*-\s*\1-(\d+)\s*$")
 _PAGE_ONE = re.compile(r"^\s*([A-Za-z]{0,3})(\d+)")
 _EXCEL_DATE = re.compile(r"^\s*(\d{1,2})-([A-Za-z]{3})\s*$|^\s*([A-Za-z]{3})-(\d{1,2})\s*$")
+# A count of pages, not a place: "215 p", "215 p.", "94 pp", "62 pages" (theses and
+# books: ProQuest, PsycInfo). A page with a letter run on ("551P") is a page.
+_PAGE_COUNT = re.compile(r"^\s*\d+\s+(?:p|pp|pages?)\.?\s*$", re.IGNORECASE)
 
 
 def parse_pages(value: object) -> tuple[str, str] | None:
@@ -268,10 +272,12 @@ def parse_pages(value: object) -> tuple[str, str] | None:
     of supplement or section pages are dropped: databases print them or not);
     ``e000430`` -> ``('430', '430')``; ``S4-76-S4-101`` -> ``('76', '101')``; a
     spreadsheet-made date ``06-Oct`` -> ``('6', '10')`` and ``Nov-20`` -> ``('11',
-    '20')``. ``None`` when no page number is found.
+    '20')``. ``None`` when no page number is found, or when the field is a count of
+    pages (``215 p``: the length of a thesis or book, which says nothing of where it
+    is printed).
     """
     text = _text(value)
-    if text is None:
+    if text is None or _PAGE_COUNT.match(text):
         return None
     m = _EXCEL_DATE.match(text)
     if m:
@@ -298,6 +304,12 @@ def parse_pages(value: object) -> tuple[str, str] | None:
         first = m.group(2).lstrip("0") or "0"
         return first, first
     return None
+
+
+def is_page_count(value: object) -> bool:
+    """Whether a pages field holds a count of pages (``215 p``) rather than a place."""
+    text = _text(value)
+    return text is not None and _PAGE_COUNT.match(text) is not None
 
 
 _VOLUME = re.compile(r"\d+")
@@ -387,6 +399,14 @@ _CONFERENCE_TYPES = ("conference", "congress", "meeting", "proceeding", "abstrac
 _REGISTRY = re.compile(
     r"clinicaltrials\.gov|clinicaltrialsregister|\bnct\d{8}\b|who\.int/trial|isrctn"
 )
+# A thesis record (RIS TY THES, PsycInfo "Dissertation"; volume "Ph.D." or "M.A."
+# where a journal would have its volume) and the abstract journals that announce
+# theses (Dissertation Abstracts International, Masters Abstracts International).
+_THESIS_TYPE = re.compile(r"\b(?:thes|thesis|theses|dissertations?)\b")
+_DEGREE = re.compile(
+    r"^\s*(?:ph\.?\s?d|d\.?\s?phil|m\.?\s?phil|ed\.?\s?d|psy\.?\s?d|m\.?\s?sc|m\.\s?[as])\.?\s*$"
+)
+_THESIS_JOURNAL = re.compile(r"\b(?:dissertation|masters) abstracts\b")
 
 
 def record_kind(
@@ -395,13 +415,17 @@ def record_kind(
     journal: object = None,
     volume: object = None,
     *,
+    pages: object = None,
     folded_title: str | None = None,
 ) -> str:
     """What a record is, for the rule that records of different kinds are never one
     article: ``erratum``, ``comment`` (comments, letters in reply), ``retraction``,
-    ``abstract`` (congress abstract), ``registry`` (trial registry entry) or
-    ``article`` (anything else). ``abstract?`` marks a record whose journal or volume
-    names a congress or meeting but that has no stronger sign of being an abstract.
+    ``abstract`` (congress abstract), ``registry`` (trial registry entry), ``thesis``
+    (a thesis, or its entry in Dissertation Abstracts International: a degree such as
+    ``Ph.D.`` as volume, a count of pages such as ``215 p`` as pages, a thesis
+    publication type) or ``article`` (anything else). ``abstract?`` marks a record
+    whose journal or volume names a congress or meeting but that has no stronger sign
+    of being an abstract.
 
     Publication types are read when the export has them (MEDLINE ``PT``, RIS ``TY``
     and keywords); otherwise the title, journal and volume are read.
@@ -421,9 +445,16 @@ def record_kind(
     where = (_text(journal) or "").lower()
     if _REGISTRY.search(where):
         return "registry"
+    vol = (_text(volume) or "").lower()
+    if (
+        _THESIS_TYPE.search(types)
+        or _THESIS_JOURNAL.search(where)
+        or _DEGREE.match(vol)
+        or is_page_count(pages)
+    ):
+        return "thesis"
     if any(k in types for k in _CONFERENCE_TYPES) or _ABSTRACT_CODE.match(raw_title):
         return "abstract"
-    vol = (_text(volume) or "").lower()
     if re.search(r"\b(abstracts?|congress|meeting|conference)\b", where + " " + vol):
         # Weak evidence: one database names the congress in the journal field, another
         # files the same abstract under the bare journal name.

@@ -38,12 +38,22 @@ def _lst(value: object) -> list[str]:
     return [" ".join(str(v).split()) for v in value if v is not None and str(v).strip()]
 
 
+#: RIS reference type of a record kind (``JOUR`` for the rest).
+_RIS_TYPE = {"abstract": "ABST", "thesis": "THES"}
+
+
 def ris_entries(unique: pd.DataFrame) -> list[dict]:
     """rispy entries (dicts) for the rows of ``unique``."""
     entries = []
     for row in unique.to_dict("records"):
-        kind = record_kind(row.get("title"), row.get("publication_type"), row.get("journal"))
-        entry: dict = {"type_of_reference": "ABST" if kind == "abstract" else "JOUR"}
+        kind = record_kind(
+            row.get("title"),
+            row.get("publication_type"),
+            row.get("journal"),
+            row.get("volume"),
+            pages=row.get("pages"),
+        )
+        entry: dict = {"type_of_reference": _RIS_TYPE.get(kind, "JOUR")}
         entry["id"] = _s(row.get("cluster_id"))
         for key, col in (
             ("title", "title"),
