@@ -9,8 +9,8 @@ look different):
     the same first author, year, volume and full page range;
   - both have a PMID and they differ;
   - different kinds (erratum, comment, retraction, congress abstract, registry entry,
-    thesis vs article; a record only weakly marked as an abstract - its journal field names a
-    congress - conflicts only with a paper of 3 or more pages on other pages);
+    thesis vs article; a record only weakly marked as an abstract - its journal field
+    names a congress - conflicts only with a paper of 3 or more pages on other pages);
   - years more than 1 apart (print vs online year are allowed);
   - both have a volume and they differ, unless both page ranges and the years agree
     (volumes are the field exports garble most);
