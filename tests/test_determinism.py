@@ -32,6 +32,7 @@ from workflow_runs import (
 )
 
 from srma import io
+from srma.extraction.dag import batch_of
 
 pytestmark = pytest.mark.slow
 
@@ -135,16 +136,22 @@ def test_editing_pooling_code_reruns_the_pooling_jobs_only(one_core, full_plan, 
     assert planned["pool_group"] == reference["pool_group"]
     assert planned.get("pooled_table") == 1
     assert planned.get("forest") == reference["forest"]
-    for rule in ("import_export", "deduplicate", "screening", "extract_study"):
+    for rule in planned:
+        assert not rule.startswith("extract_batch_"), planned
+    for rule in ("import_export", "deduplicate", "screening"):
         assert rule not in planned, planned
 
 
-def test_editing_extraction_code_reruns_every_study(one_core, tmp_path):
+def test_editing_extraction_code_reruns_every_study(one_core, full_plan, tmp_path):
     planned = _planned_after(
         one_core, tmp_path, lambda srma: _edit(srma / "extraction" / "harmonise.py")
     )
-    studies = len(list((one_core / "resources" / "extraction").glob("*.yaml")))
-    assert planned.get("extract_study") == studies
+    studies = [p.stem for p in (one_core / "resources" / "extraction").glob("*.yaml")]
+    batches = {f"extract_batch_{batch_of(study)}" for study in studies}
+    assert {rule for rule in planned if rule.startswith("extract_batch_")} == batches
+    assert all(planned[rule] == 1 for rule in batches), planned
+    # Pooling jobs extract their studies' files themselves: they rerun too.
+    assert planned["pool_group"] == full_plan["pool_group"]
     for rule in ("import_export", "deduplicate", "screening"):
         assert rule not in planned, planned
 

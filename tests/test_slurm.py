@@ -35,6 +35,8 @@ from workflow_runs import (
     run_snakemake,
 )
 
+from srma.extraction.dag import batch_of
+
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
 PROFILE = ROOT / "profiles" / "slurm"
@@ -137,8 +139,9 @@ def test_slurm_run_is_byte_identical_to_local(slurm_cluster, slurm_python, local
     # The jobs really went through SLURM, and the groups packed the per-study jobs.
     logs = work / ".snakemake" / "slurm_logs"
     submissions = {d.name: len(list(d.glob("*.log"))) for d in logs.iterdir() if d.is_dir()}
-    studies = len(list((work / "resources" / "extraction").glob("*.yaml")))
+    studies = [p.stem for p in (work / "resources" / "extraction").glob("*.yaml")]
+    batches = len({batch_of(study) for study in studies})
     components = _profile()["group-components"]["extraction"]
     extraction = [n for name, n in submissions.items() if name.startswith("group_extraction")]
-    assert extraction == [math.ceil(studies / components)], submissions
-    assert not any(name == "rule_extract_study" for name in submissions), submissions
+    assert extraction == [math.ceil(batches / components)], submissions
+    assert not any(name.startswith("rule_extract_batch") for name in submissions), submissions

@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from srma import __version__, io
+from srma.extraction.dag import batch_of
 
 FIXTURE = Path(__file__).parent / "fixtures" / "review"
 EXPECTED = json.loads((FIXTURE / "expected.json").read_text())
@@ -221,7 +222,7 @@ def test_editing_one_study_reruns_only_its_jobs(review, tmp_path, root_dir):
         [
             ("all", ""),
             ("correlations", ""),
-            ("extract_study", "study=OrpingtonMild1991"),
+            (f"extract_batch_{batch_of('OrpingtonMild1991')}", ""),
             ("extraction_excluded", ""),
             ("forest", "instrument=los, timepoint=12w"),
             ("heatmap", ""),
@@ -247,7 +248,7 @@ def test_adding_a_study_reruns_only_its_jobs(review, tmp_path, root_dir):
         [
             ("all", ""),
             ("correlations", ""),
-            ("extract_study", "study=MontrealTransfer1992"),
+            (f"extract_batch_{batch_of('MontrealTransfer1992')}", ""),
             ("extraction_excluded", ""),
             ("forest", "instrument=los, timepoint=24w"),
             ("heatmap", ""),

@@ -14,11 +14,16 @@ validate(config, schema="../schemas/config.schema.yaml")
 # installed (e.g. a conda environment built from environment.yml).
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
-from srma import stages
+from srma import stages, workers
 from srma.config import config_hash
-from srma.extraction import study_groups
+from srma.extraction.dag import batch_of, groups_of_studies
 from srma.provenance import code_hash
 from srma.stages import run_stage
+
+# Jobs run in threads of this process (profiles/default); CPU-bound stage functions go
+# to as many worker processes as Snakemake has cores. A job Snakemake started in a
+# process of its own (a cluster job) runs its stage in that process.
+workers.configure((workflow._cores or 1) if workflow.is_main_process else 1)
 
 EXPORTS = list(config["searches"])
 INSTRUMENTS = config["instruments"]
@@ -30,17 +35,20 @@ EXTRACTION_SETTINGS = {
     key: config[key] for key in ("instruments", "timepoints", "extraction")
 }
 FIGURES = config["figures"]
-STUDIES = sorted(p.stem for p in EXTRACTION_DIR.glob("*.yaml"))
+STUDY_FILES = {path.stem: path for path in sorted(EXTRACTION_DIR.glob("*.yaml"))}
+STUDIES = list(STUDY_FILES)
 
 
 def _groups():
-    """(instrument, timepoint) -> studies reporting it, read from the extraction
-    files when the DAG is built, so a pooling job depends only on its own studies."""
+    """(instrument, timepoint) -> the studies reporting it, read from the extraction
+    files (through a cache keyed by file digest) when the DAG is built, so that a
+    pooling job depends on its own studies only."""
     groups = {}
-    for study in STUDIES:
-        for group in study_groups(
-            EXTRACTION_DIR / f"{study}.yaml", EXTRACTION_SETTINGS
-        ):
+    studies = groups_of_studies(
+        STUDY_FILES, EXTRACTION_SETTINGS, ".snakemake/srma/study_groups.json"
+    )
+    for study, (_digest, study_groups) in studies.items():
+        for group in study_groups:
             groups.setdefault(group, []).append(study)
     return dict(sorted(groups.items()))
 
@@ -48,9 +56,19 @@ def _groups():
 GROUPS = _groups()
 
 
+def _batches():
+    """Extraction batch -> its studies (srma.extraction.dag explains the batches)."""
+    batches = {}
+    for study in STUDIES:
+        batches.setdefault(batch_of(study), []).append(study)
+    return dict(sorted(batches.items()))
+
+
+BATCHES = _batches()
+
+
 wildcard_constraints:
     export="|".join(EXPORTS),
-    study="[A-Za-z0-9_-]+",
     instrument="|".join(INSTRUMENTS),
     timepoint="|".join(TIMEPOINTS),
 
@@ -96,9 +114,10 @@ def correlation_tables(wildcards=None):
     return expand("results/correlations/studies/{study}.parquet", study=STUDIES)
 
 
-def group_extraction(wildcards):
+def group_study_files(wildcards):
+    """The extraction files of a group's studies."""
     studies = GROUPS[(wildcards.instrument, wildcards.timepoint)]
-    return expand("results/extraction/{study}.parquet", study=studies)
+    return [STUDY_FILES[study] for study in studies]
 
 
 def pooled_tables(wildcards=None):

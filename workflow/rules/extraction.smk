@@ -1,20 +1,31 @@
 # Stage 4: one extraction file per study -> validated, harmonised arm-level rows.
+#
+# Studies are extracted in fixed batches (srma.extraction.dag: a study's batch follows
+# from its id), each batch a rule of its own because a rule's outputs cannot vary with a
+# wildcard's value. Every study still gets its own tables.
 
+for batch, batch_studies in BATCHES.items():
 
-rule extract_study:
-    input:
-        study_file=EXTRACTION_DIR / "{study}.yaml",
-    output:
-        rows="results/extraction/{study}.parquet",
-        correlations="results/correlations/studies/{study}.parquet",
-    log:
-        "logs/extraction/{study}.log",
-    params:
-        settings=EXTRACTION_SETTINGS,
-        config_hash=config_hash(EXTRACTION_SETTINGS),
-        code=CODE["extraction"],
-    run:
-        run_stage(stages.extract_study, input, output, params, wildcards, log=log)
+    rule:
+        name:
+            f"extract_batch_{batch}"
+        input:
+            study_files=[STUDY_FILES[study] for study in batch_studies],
+        output:
+            rows=expand("results/extraction/{study}.parquet", study=batch_studies),
+            correlations=expand(
+                "results/correlations/studies/{study}.parquet", study=batch_studies
+            ),
+        log:
+            f"logs/extraction/batch_{batch}.log",
+        group:
+            "extraction"
+        params:
+            settings=EXTRACTION_SETTINGS,
+            config_hash=config_hash(EXTRACTION_SETTINGS),
+            code=CODE["extraction"],
+        run:
+            run_stage(stages.extract_studies, input, output, params, log=log)
 
 
 rule extraction_excluded:

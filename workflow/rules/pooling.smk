@@ -3,15 +3,16 @@
 
 rule pool_group:
     input:
-        rows=group_extraction,
+        study_files=group_study_files,
     output:
         pooled="results/pooled/{instrument}/{timepoint}.parquet",
     log:
         "logs/pooling/{instrument}_{timepoint}.log",
     params:
         pooling=config["pooling"],
-        config_hash=stage_config("pooling"),
-        code=CODE["pooling"],
+        settings=EXTRACTION_SETTINGS,
+        config_hash=stage_config("pooling", *EXTRACTION_SETTINGS),
+        code=CODE["pooling"] + CODE["extraction"],
     run:
         run_stage(stages.pool_group, input, output, params, wildcards, log=log)
 

@@ -6,6 +6,8 @@ can find the problem without reading a traceback.
 
 from __future__ import annotations
 
+from functools import partial
+
 
 class SrmaError(Exception):
     """Base class of srma's input errors."""
@@ -50,6 +52,11 @@ class InputError(SrmaError):
         if field is not None:
             where.append(f"field '{field}'")
         super().__init__(f"{', '.join(where)}: {message}")
+
+    def __reduce__(self):
+        # Rebuilt from its parts when it crosses from a worker process (srma.workers).
+        kwargs = {"record": self.record, "field": self.field, "line": self.line}
+        return (partial(type(self), **kwargs), (self.path, self.message))
 
 
 class ConfigError(SrmaError):

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from srma import io
+from srma import io, workers
 from srma.logs import job_log
 
 if TYPE_CHECKING:  # imported by the jobs, not when Snakemake builds the DAG
@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 
 Paths = Sequence[str | Path]
 
-#: params that only make Snakemake rerun a job (code and config hashes used as
-#: triggers), not arguments of the stage functions.
+#: params that only make Snakemake rerun a job (hashes of the srma source a stage
+#: runs), not arguments of the stage functions.
 TRIGGER_PARAMS = ("code",)
 
 
@@ -50,10 +50,13 @@ def needs(*modules: str):
 
 def run_stage(func, *named, log) -> None:
     """Call ``func`` with the items of Snakemake's named lists (input, output, params,
-    wildcards) as keyword arguments, with the job's log file open."""
+    wildcards) as keyword arguments, with the job's log file open: in a worker process
+    when :mod:`srma.workers` has some, else in the calling thread."""
     kwargs = {}
     for items in named:
         kwargs.update((k, v) for k, v in items.items() if k not in TRIGGER_PARAMS)
+    if workers.call(func, kwargs, log[0]):
+        return
     with _IMPORT_LOCK:
         for module in ("pandas", "pyarrow.parquet", *getattr(func, "modules", ())):
             importlib.import_module(module)
@@ -145,19 +148,27 @@ def screen(
 
 
 @needs("srma.extraction", "srma.extraction.study", "srma.extraction.correlations")
-def extract_study(
-    *, study_file: str, rows: str, correlations: str, settings: Mapping, config_hash: str,
-    study: str | None = None,
+def extract_studies(
+    *, study_files: Paths, rows: Paths, correlations: Paths, settings: Mapping,
+    config_hash: str,
 ) -> None:  # fmt: skip
-    """Validate and harmonise one study's extraction file. ``settings`` holds the config
-    sections extraction reads (instruments, timepoints, extraction)."""
+    """Validate and harmonise study extraction files, one after another: ``rows[i]`` and
+    ``correlations[i]`` are written from ``study_files[i]``. ``settings`` holds the
+    config sections extraction reads (instruments, timepoints, extraction). Every file
+    is checked before anything is written, so a bad file leaves no table behind."""
     from srma.extraction import correlation_rows, extract_study
 
-    table = extract_study(study_file, settings)
-    usable = int(table["usable"].sum()) if len(table) else 0
-    log.info("%s: %d rows, %d usable", study_file, len(table), usable)
-    io.write_parquet(table, rows, config_hash=config_hash)
-    io.write_parquet(correlation_rows(study_file, settings), correlations, config_hash=config_hash)
+    if not len(study_files) == len(rows) == len(correlations):
+        raise ValueError("extract_studies: one rows and one correlations path per study file")
+    tables = []
+    for study_file in study_files:
+        table = extract_study(study_file, settings)
+        usable = int(table["usable"].sum()) if len(table) else 0
+        log.info("%s: %d rows, %d usable", study_file, len(table), usable)
+        tables.append((table, correlation_rows(study_file, settings)))
+    for (table, corr), rows_path, corr_path in zip(tables, rows, correlations, strict=True):
+        io.write_parquet(table, rows_path, config_hash=config_hash)
+        io.write_parquet(corr, corr_path, config_hash=config_hash)
 
 
 @needs("srma.extraction", "srma.extraction.study")
@@ -172,17 +183,26 @@ def extraction_excluded(*, rows: Paths, excluded: str, config_hash: str) -> None
 # 5. pooling ----------------------------------------------------------------------------
 
 
-@needs("srma.pooling")
+@needs("srma.pooling", "srma.extraction", "srma.extraction.study")
 def pool_group(
-    *, rows: Paths, pooled: str, instrument: str, timepoint: str, pooling: Mapping,
-    config_hash: str,
+    *, study_files: Paths, pooled: str, instrument: str, timepoint: str, pooling: Mapping,
+    settings: Mapping, config_hash: str,
 ) -> None:  # fmt: skip
-    """Pool one instrument x timepoint group from its studies' extraction tables."""
+    """Pool one instrument x timepoint group of its studies' extraction files.
+
+    The files are extracted here, with the function (and ``settings``) that writes
+    ``results/extraction/<study>.parquet``, rather than read from those tables: a
+    pooling job then depends on its own studies' files only, while the tables are
+    written in batches of studies (see ``srma.extraction.dag``)."""
+    import pandas as pd
+
+    from srma.extraction import extract_study
     from srma.pooling import pool_group as pool
 
     keys = ("measure", "method", "test", "level", "min_studies", "reported_only")
+    frames = [extract_study(path, settings) for path in study_files]
     table = pool(
-        read_all(rows),
+        pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(),
         instrument=instrument,
         timepoint=timepoint,
         **{k: pooling[k] for k in keys},
