@@ -15,7 +15,15 @@ import pandas as pd
 
 from srma.errors import InputError
 
-from .detect import FORMATS, detect_format, detect_text, read_text, read_text_checked
+from .detect import (
+    FORMATS,
+    decode_checked,
+    detect_format,
+    detect_text,
+    plain_head,
+    read_bytes,
+    read_text,
+)
 from .normalise import COLUMNS, RECORDS_SCHEMA, build_table
 
 __all__ = [
@@ -74,32 +82,47 @@ def read_export(
         Empty, unknown, truncated or undecodable file, or a record that cannot be
         traced; the message names the file, the record number and the field.
     """
-    text, valid = read_text_checked(path)
-    if fmt is None:
-        fmt = detect_text(text, path)
-    elif fmt not in READERS:
+    data = read_bytes(path)
+    if fmt is not None and fmt not in READERS:
         raise InputError(path, f"unknown format {fmt!r}; one of: {', '.join(FORMATS)}")
-    module_name, default_db = READERS[fmt]
-    module = importlib.import_module(f"{__name__}.{module_name}")
     # Reading creates millions of small lists and tuples; CPython's cyclic garbage
     # collector would walk all live containers again and again while they pile up
     # (none of them form cycles). It is paused for the read and restored after.
     collect = gc.isenabled()
     gc.disable()
     try:
-        records = module.read(text, path, fmt)
+        records = None
+        valid = True
+        head = plain_head(data)
+        if head is not None:
+            fmt = fmt or detect_text(head, path)
+            module = _module(fmt)
+            # Readers of plain UTF-8 bytes (no whole-file string): None when the file
+            # needs the general reader; they check that every byte is UTF-8.
+            if hasattr(module, "read_bytes"):
+                records = module.read_bytes(data, path)
+        if records is None:
+            text, valid = decode_checked(data, path)
+            del data
+            fmt = fmt or detect_text(text, path)
+            records = _module(fmt).read(text, path, fmt)
         return build_table(
             records,
             path=path,
             export=export,
             fmt=fmt,
             database=database,
-            default_database=default_db,
+            default_database=READERS[fmt][1],
             check_encoding=not valid,
         )
     finally:
         if collect:
             gc.enable()
+
+
+def _module(fmt: str):
+    """The module that reads ``fmt``."""
+    return importlib.import_module(f"{__name__}.{READERS[fmt][0]}")
 
 
 def count_table(records: list[pd.DataFrame]) -> pd.DataFrame:

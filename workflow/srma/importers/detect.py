@@ -94,12 +94,36 @@ def read_text(path: str | os.PathLike) -> str:
 
 def read_text_checked(path: str | os.PathLike) -> tuple[str, bool]:
     """The decoded text of an export and whether it decoded without fault."""
+    return decode_checked(read_bytes(path), path)
+
+
+def read_bytes(path: str | os.PathLike) -> bytes:
+    """The bytes of an export (:class:`InputError` when it cannot be read)."""
     try:
         with open(path, "rb") as fh:
-            data = fh.read()
+            return fh.read()
     except OSError as err:
         raise InputError(path, f"cannot read the file: {err.strerror}") from err
-    return decode_checked(data, path)
+
+
+def plain_head(data: bytes) -> str | None:
+    """The first ``_HEAD`` characters of an export whose bytes are its text as is (UTF-8
+    without byte-order mark, line ends ``\\n``, not blank), enough for
+    :func:`detect_text`; ``None`` for any other file, which :func:`decode` reads.
+
+    Lets a reader that works on the bytes (e.g. :func:`srma.importers.medline.read_bytes`)
+    skip decoding the whole file into one string first.
+    """
+    start = data[:4096]
+    if (
+        not start.strip(b" \t\r\n")
+        or start.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"))
+        or b"\x00" in start
+        or b"\r" in data
+    ):
+        return None
+    # 4 bytes per character at most: the cut can only split a character past _HEAD.
+    return data[: 4 * _HEAD].decode("utf-8", errors="surrogateescape")[:_HEAD]
 
 
 def detect_text(text: str, path: object = "<text>") -> str:

@@ -15,8 +15,12 @@ from __future__ import annotations
 import re
 from itertools import chain
 
+import numpy as np
+import pyarrow as pa
+
 from srma.errors import InputError
 
+from . import lines
 from .normalise import FIELDS, initials_name
 
 DATABASE = "PubMed"
@@ -37,12 +41,14 @@ TAGS = (
 # Possessive quantifiers (``*+``): a value never gives back characters, which spares the
 # engine its backtracking bookkeeping (a third faster on PubMed exports).
 _TAG_RE = re.compile(r"\n(" + "|".join(TAGS) + r") *- ?(.*+(?:\n      .*+)*+)")
-_AUTHOR_RE = re.compile(r"^(FAU|AU|CN) *- ?(.*(?:\n      .*)*)", re.M)
+# Lines found after a "\n" (the record's text is searched with one in front): the
+# engine jumps from line to line, where "^" with re.M is tried at every character.
+_AUTHOR_RE = re.compile(r"\n(FAU|AU|CN) *- ?(.*(?:\n      .*)*)")
 
 
 def _lookup(raw: str, tag: str) -> list[str]:
     """Values of a tag not in :data:`TAGS`, from the record's original text."""
-    return re.findall(r"^" + tag + r" *- ?(.*(?:\n      .*)*)", raw, re.M)
+    return re.findall(r"\n" + tag + r" *- ?(.*(?:\n      .*)*)", "\n" + raw)
 
 
 def parse(text: str, path: object = "<text>") -> list[dict]:
@@ -177,7 +183,7 @@ def _authors(rec: dict[str, list[str]]) -> list[str]:
         return [initials_name(" ".join(a.split())) for a in _lookup(raw, "AU")]
     use_fau = "FAU" in rec
     out = []
-    for tag, value in _AUTHOR_RE.findall(raw):
+    for tag, value in _AUTHOR_RE.findall("\n" + raw):
         if tag == "CN" or (tag == "FAU" and use_fau):
             out.append(value)
         elif tag == "AU" and not use_fau:
@@ -185,56 +191,199 @@ def _authors(rec: dict[str, list[str]]) -> list[str]:
     return out
 
 
+def _row(r: dict[str, list[str]]) -> tuple:
+    """One record's fields (order of :data:`_NAMES`) from its tag dict (:func:`parse`)."""
+    raw = r[""][0]
+    get = r.get
+    title = get("TI")
+    if title and title[0]:
+        title = title[0]
+    else:
+        title = next(iter(_lookup(raw, "BTI") + _lookup(raw, "TT")), None)
+    year = get("DP")
+    year = year[0] if year and year[0] else next(iter(_lookup(raw, "DEP")), None)
+    fau = get("FAU")
+    lid, aid = get("LID"), get("AID")
+    ot, mh = get("OT"), get("MH")
+    return (
+        title,
+        fau if fau and "CN" not in r else _authors(r),
+        year,
+        v[0] if (v := get("JT")) else None,
+        v[0] if (v := get("TA")) else None,
+        v[0] if (v := get("VI")) else None,
+        v[0] if (v := get("IP")) else None,
+        v[0] if (v := get("PG")) else None,
+        _doi(lid + aid if lid and aid else lid or aid or []),
+        v[0] if (v := get("PMID")) else None,
+        v[0] if (v := get("AB")) else None,
+        ot + mh if ot and mh else ot or mh or [],
+        get("PT") or [],
+        v[0] if (v := get("LA")) else None,
+        raw,
+    )
+
+
+_NAMES = (
+    "title", "authors", "year", "journal", "journal_abbrev", "volume", "issue", "pages",
+    "doi", "pmid", "abstract", "keywords", "publication_type", "language", "raw",
+)  # fmt: skip
+
+
+def _columns(rows: list[tuple]) -> dict[str, list]:
+    """One tuple per record (:data:`_NAMES`) -> one list per field of ``FIELDS``."""
+    n = len(rows)
+    # One tuple per record, turned into columns by zip (a C loop).
+    columns = list(map(list, zip(*rows, strict=True))) if rows else [[] for _ in _NAMES]
+    out = dict(zip(_NAMES, columns, strict=True))
+    for name in ("database", "first_page", "accession"):
+        out[name] = [None] * n
+    return {name: out[name] for name in FIELDS}
+
+
 def read(text: str, path: object = "<text>", fmt: str | None = None) -> dict[str, list]:
     """The fields of every record of a MEDLINE export, as columns (one list per field
     of :data:`srma.importers.normalise.FIELDS`; values keep their continuation lines,
     which :func:`srma.importers.normalise.build_table` joins with one space).
 
-    Each record's fields are taken as soon as its tag lines are found, while its values
-    are still in the processor's cache: reading 20,000 record dicts again field by
-    field afterwards took a third as long as finding the fields.
+    The general reader, for any text: :func:`srma.importers.read_export` first tries
+    :func:`read_bytes` (same result, faster) and falls back to this one for a file of
+    another layout (lines of spaces between records, records run together, a bad line,
+    text that is not UTF-8), whose faults it names by line and record.
     """
-    rows = []
-    for r in _records(text, path):
-        raw = r[""][0]
-        get = r.get
-        title = get("TI")
-        if title and title[0]:
-            title = title[0]
-        else:
-            title = next(iter(_lookup(raw, "BTI") + _lookup(raw, "TT")), None)
-        year = get("DP")
-        year = year[0] if year and year[0] else next(iter(_lookup(raw, "DEP")), None)
-        fau = get("FAU")
-        lid, aid = get("LID"), get("AID")
-        ot, mh = get("OT"), get("MH")
-        rows.append(
-            (
-                title,
-                fau if fau and "CN" not in r else _authors(r),
-                year,
-                v[0] if (v := get("JT")) else None,
-                v[0] if (v := get("TA")) else None,
-                v[0] if (v := get("VI")) else None,
-                v[0] if (v := get("IP")) else None,
-                v[0] if (v := get("PG")) else None,
-                _doi(lid + aid if lid and aid else lid or aid or []),
-                v[0] if (v := get("PMID")) else None,
-                v[0] if (v := get("AB")) else None,
-                ot + mh if ot and mh else ot or mh or [],
-                get("PT") or [],
-                v[0] if (v := get("LA")) else None,
-                raw,
-            )
-        )
-    n = len(rows)
-    # One tuple per record, turned into columns by zip (a C loop).
-    columns = list(map(list, zip(*rows, strict=True))) if rows else [[] for _ in range(15)]
-    names = (
-        "title", "authors", "year", "journal", "journal_abbrev", "volume", "issue", "pages",
-        "doi", "pmid", "abstract", "keywords", "publication_type", "language", "raw",
-    )  # fmt: skip
-    out = dict(zip(names, columns, strict=True))
+    return _columns([_row(r) for r in _records(text, path)])
+
+
+#: Tags whose values :func:`read_bytes` collects.
+_FAST_TAGS = ("PMID", "TI", "FAU", "CN", "DP", "JT", "TA", "VI", "IP", "PG", "LID", "AID",
+              "AB", "OT", "MH", "PT", "LA")  # fmt: skip
+_CODES = np.array(sorted(lines.code(tag) for tag in _FAST_TAGS), dtype=np.uint64)
+
+
+def read_bytes(data: bytes, path: object = "<text>") -> dict[str, list] | None:
+    """:func:`read` for UTF-8 bytes with ``\\n`` line ends and no byte-order mark (see
+    :mod:`srma.importers.lines`); ``None`` when the file needs the general reader
+    (see :func:`read`).
+
+    Every line is a tag line (``[A-Z][A-Z0-9 ]{3}-``), a continuation (six spaces) or
+    blank, as :func:`parse` requires. A record is a run of non-blank lines (what
+    ``str.split("\\n\\n")`` gives); a value runs from after ``- `` to the end of the
+    last continuation line below its tag line, exactly the text :data:`_TAG_RE`
+    captures. Only each record's text and the values srma keeps are decoded. Records
+    whose fields need a look at rarer tags (no ``FAU``: ``AU``; no or empty ``TI`` or
+    ``DP``) are read by :func:`_row` from their text.
+    """
+    if not data or b"\r" in data:
+        return None
+    table = lines.line_table(data)
+    start, end, word = table
+    length = table.length
+    blank = length == 0
+    cont = (length >= 6) & ((word & np.uint64(0xFFFF_FFFF_FFFF)) == np.uint64(0x2020_2020_2020))
+    c = [lines.byte(word, k) for k in range(6)]
+    tag_line = (length >= 5) & lines.is_upper(c[0]) & (c[4] == 45)
+    for k in (1, 2, 3):
+        tag_line &= lines.is_upper_or_digit(c[k]) | (c[k] == 32)
+    if not (blank | cont | tag_line).all():
+        return None  # a bad line, or a line of spaces: the general reader
+    filled = ~blank
+    run_start = filled.copy()
+    run_start[1:] &= blank[:-1]
+    first_lines = np.flatnonzero(run_start)
+    n = len(first_lines)
+    if n == 0 or not tag_line[first_lines].all():
+        return None  # no record, or one that starts with a continuation line
+    # Each record's last line: the line before the next record's blank line(s).
+    run_end = filled.copy()
+    run_end[:-1] &= blank[1:]
+    last_lines = np.flatnonzero(run_end)
+    record_of_line = np.cumsum(run_start) - 1
+    # Each tag line's value ends where the next line that is not a continuation starts.
+    heads = np.flatnonzero(~cont)
+    following = np.empty_like(heads)
+    following[:-1] = heads[1:]
+    following[-1] = len(start)
+    is_tag = tag_line[heads]
+    tag_lines = heads[is_tag]
+    value_end = end[following[is_tag] - 1]
+    code = word[tag_lines] & np.uint64(0xFFFF_FFFF)
+    record = record_of_line[tag_lines]
+    if np.bincount(record[code == lines.code("PMID")], minlength=n).max(initial=0) > 1:
+        return None  # records run together: the general reader splits them
+    wanted = np.isin(code, _CODES)
+    tag_lines, code, record, value_end = (
+        tag_lines[wanted],
+        code[wanted],
+        record[wanted],
+        value_end[wanted],
+    )
+    value_start = start[tag_lines] + 5 + ((length[tag_lines] > 5) & (c[5][tag_lines] == 32))
+    try:
+        raw = lines.decode(data, start[first_lines], end[last_lines], check=True).tolist()
+    except (UnicodeDecodeError, pa.ArrowInvalid):
+        return None  # not UTF-8: the general reader names the record and field
+    # Values start after an ASCII tag and end at line ends: UTF-8 since the records are.
+    found = lines.decode(data, value_start, value_end)
+
+    def tagged(tag: str) -> tuple[np.ndarray, np.ndarray]:
+        keep = code == lines.code(tag)
+        return record[keep], found[keep]
+
+    def firsts(tag: str) -> list[str | None]:
+        return lines.firsts(n, *tagged(tag))
+
+    def lists(tag: str) -> list[list[str] | None]:
+        return lines.lists(n, *tagged(tag))
+
+    cols = {
+        "title": firsts("TI"),
+        "authors": lists("FAU"),
+        "year": firsts("DP"),
+        "journal": firsts("JT"),
+        "journal_abbrev": firsts("TA"),
+        "volume": firsts("VI"),
+        "issue": firsts("IP"),
+        "pages": firsts("PG"),
+        "pmid": firsts("PMID"),
+        "abstract": firsts("AB"),
+        "language": firsts("LA"),
+        "raw": raw,
+    }
+    lid, aid = lists("LID"), lists("AID")
+    cols["doi"] = [
+        _doi(x + y if x and y else x or y) if x or y else None
+        for x, y in zip(lid, aid, strict=True)
+    ]
+    ot, mh = lists("OT"), lists("MH")
+    cols["keywords"] = [x + y if x and y else x or y or [] for x, y in zip(ot, mh, strict=True)]
+    cols["publication_type"] = [v or [] for v in lists("PT")]
+    # Collective authors (CN) stand among the full names (FAU) in file order.
+    group = (code == lines.code("FAU")) | (code == lines.code("CN"))
+    named = lines.lists(n, record[group], found[group])
+    authors = cols["authors"]
+    for i in set(tagged("CN")[0].tolist()):
+        if authors[i]:
+            authors[i] = named[i]
+    # Records whose fields need the rarer tags: read from their text like any record.
+    slow = [
+        i
+        for i, (t, y, a) in enumerate(zip(cols["title"], cols["year"], authors, strict=True))
+        if not (t and y and a)
+    ]
+    for i in slow:
+        for name, value in zip(_NAMES, _row(_block_record(raw[i])), strict=True):
+            cols[name][i] = value
     for name in ("database", "first_page", "accession"):
-        out[name] = [None] * n
-    return {name: out[name] for name in FIELDS}
+        cols[name] = [None] * n
+    return {name: cols[name] for name in FIELDS}
+
+
+def _block_record(block: str) -> dict[str, list[str]]:
+    """The tag dict of one record's text (as :func:`parse` makes it)."""
+    rec: dict[str, list[str]] = {"": [block]}
+    for tag, value in _TAG_RE.findall("\n" + block):
+        if tag in rec:
+            rec[tag].append(value)
+        else:
+            rec[tag] = [value]
+    return rec

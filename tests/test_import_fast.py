@@ -1,0 +1,150 @@
+"""The byte-level readers (``read_bytes``) against the general readers (``read``).
+
+``read_export`` reads a plain UTF-8 file (no byte-order mark, ``\\n`` line ends) of the
+tagged formats from its bytes with numpy line tables (srma.importers.lines); the
+general readers, which work on the decoded text, take every other file. Both must give
+the same fields for every record: checked on every real export and on small hand-made
+texts holding each case the byte-level reader treats apart (expected values read off
+the texts by hand).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from srma.importers import detect_format, lines, medline, read_export, read_text
+from srma.importers.detect import plain_head
+
+
+@pytest.fixture(scope="module")
+def exports(shared_dir: Path) -> Path:
+    return shared_dir / "datasets" / "exports"
+
+
+def _real(exports: Path, fmt: str) -> list[Path]:
+    return [
+        p
+        for p in sorted(exports.glob("*/*"))
+        if p.suffix not in (".md", ".csv") and detect_format(p) == fmt
+    ]
+
+
+def test_line_table_by_hand():
+    data = "AB  - x\n\n      yz\nTI  - é".encode()
+    table = lines.line_table(data)
+    assert table.start.tolist() == [0, 8, 9, 18]
+    assert table.end.tolist() == [7, 8, 17, 26]
+    assert table.length.tolist() == [7, 0, 8, 8]
+    # First eight bytes of each line, little-endian (past a line's end: the next line).
+    assert int(table.word[0]) == int.from_bytes(b"AB  - x\n", "little")
+    assert int(table.word[1]) == int.from_bytes(b"\n      y", "little")
+    assert int(table.word[3]) == int.from_bytes("TI  - é".encode(), "little")
+    assert lines.byte(table.word, 4).tolist() == [45, 32, 32, 45]
+    assert lines.code("TI") == int.from_bytes(b"TI  ", "little")
+
+
+def test_decode_spans_by_hand():
+    data = "PMID- 1\nTI  - Jöns\n".encode()
+    got = lines.decode(data, np.array([6, 14]), np.array([7, 19]), check=True)
+    assert got.tolist() == ["1", "Jöns"]
+    assert lines.firsts(3, np.array([0, 0, 2]), np.array(["a", "b", "c"], dtype=object)) == [
+        "a",
+        None,
+        "c",
+    ]
+    assert lines.lists(3, np.array([0, 0, 2]), np.array(["a", "b", "c"], dtype=object)) == [
+        ["a", "b"],
+        None,
+        ["c"],
+    ]
+
+
+def test_medline_bytes_equal_text_reader_on_real_files(exports):
+    paths = _real(exports, "medline")
+    assert len(paths) == 11
+    fast_read = 0
+    for path in paths:
+        data = path.read_bytes()
+        fast = medline.read_bytes(data, path)
+        if b"\r" in data or data.startswith(b"\xef\xbb\xbf"):
+            assert fast is None  # read from the decoded text
+            continue
+        fast_read += 1
+        assert fast == medline.read(read_text(path), path), path.name
+    assert fast_read == 10
+
+
+MEDLINE = """\
+
+PMID- 11111111
+TI  - A trial of etanercept
+      in spondylitis.
+FAU - Smith, John
+AU  - Smith J
+CN  - ASAS Study Group
+FAU - Jöns, Kate
+DP  - 2010 Jan
+LID - S0001 [pii]
+AID - 10.1000/etn.1 [doi]
+AB  - First line
+      second line.
+OT  - MRI
+MH  - Humans
+PT  - Journal Article
+PT  - Randomized Controlled Trial
+LA  - eng
+
+
+PMID- 22222222
+TI  -
+BTI - A book title
+AU  - Adler DG
+DEP - 20110304
+PG  - 1-9"""
+
+
+def test_medline_bytes_cases_by_hand():
+    fast = medline.read_bytes(MEDLINE.encode(), "m.nbib")
+    assert fast == medline.read(MEDLINE, "m.nbib")
+    assert fast["title"] == ["A trial of etanercept\n      in spondylitis.", "A book title"]
+    # CN kept where it stands among the full names; AU used when there is no FAU.
+    assert fast["authors"] == [["Smith, John", "ASAS Study Group", "Jöns, Kate"], ["Adler, DG"]]
+    assert fast["year"] == ["2010 Jan", "20110304"]
+    assert fast["doi"] == ["10.1000/etn.1 ", None]
+    assert fast["keywords"] == [["MRI", "Humans"], []]
+    assert fast["publication_type"] == [["Journal Article", "Randomized Controlled Trial"], []]
+    assert fast["pages"] == [None, "1-9"]
+    assert fast["raw"][1] == MEDLINE[MEDLINE.index("PMID- 22222222") :]
+    table = read_export_text(MEDLINE)
+    assert table["title"].tolist() == ["A trial of etanercept in spondylitis.", "A book title"]
+    assert table["doi"].tolist() == ["10.1000/etn.1", None]
+
+
+def read_export_text(text: str, name: str = "m.nbib"):
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(text.encode())
+        assert plain_head(path.read_bytes()) is not None
+        return read_export(path, export="m")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "PMID- 1\nTI  - One\nPMID- 2\nTI  - Two\n",  # records run together
+        "PMID- 1\nTI  - One\n  \nPMID- 2\nTI  - Two\n",  # a line of spaces between records
+        "PMID- 1\nTI  - One\nnot a tag line\n",  # a bad line
+        "      continued\nPMID- 1\nTI  - One\n",  # a record starting with a continuation
+    ],
+)
+def test_medline_bytes_leaves_other_layouts_to_the_text_reader(text):
+    assert medline.read_bytes(text.encode(), "m.nbib") is None
+
+
+def test_medline_bytes_leaves_bytes_that_are_not_utf8():
+    assert medline.read_bytes(b"PMID- 1\nTI  - J\xf6ns\n", "m.nbib") is None

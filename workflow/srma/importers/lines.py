@@ -1,0 +1,138 @@
+"""Line tables of an export's bytes, for the tagged formats (MEDLINE, RIS).
+
+A tagged export is read line by line, and a record of PubMed's holds some ninety lines:
+looking at each line's first bytes in Python costs more than everything else the
+importer does. Here every line's start, end and first eight bytes are found by array
+operations (numpy) over the file's bytes, and the texts srma keeps are decoded from
+those bytes in one C++ loop (pyarrow), without building one string of the whole file
+first. The bytes must be the file's text as UTF-8 with ``\\n`` line ends
+(:func:`srma.importers.detect.plain_head` tells which files are).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pyarrow as pa
+
+_CHUNK = 1 << 22
+
+
+class Lines(NamedTuple):
+    """Every line of a text: ``start`` and ``end`` (byte offsets, ``end`` exclusive and
+    without the ``\\n``) and ``word``: the line's first eight bytes as one little-endian
+    integer (byte ``k`` is ``(word >> 8 * k) & 0xFF``; bytes past the line's end belong
+    to the next lines, so test ``length`` before looking at them)."""
+
+    start: np.ndarray
+    end: np.ndarray
+    word: np.ndarray
+
+    @property
+    def length(self) -> np.ndarray:
+        return self.end - self.start
+
+
+def line_table(data: bytes) -> Lines:
+    """The :class:`Lines` of ``data`` (a last line without ``\\n`` is a line; after a final
+    ``\\n`` there is one more, empty line)."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    size = len(buf)
+    # In chunks: one boolean array the size of the file would cost more in fresh
+    # memory pages than the comparison itself.
+    found = [np.flatnonzero(buf[lo : lo + _CHUNK] == 10) + lo for lo in range(0, size, _CHUNK)]
+    newlines = np.concatenate(found) if found else np.empty(0, dtype=np.int64)
+    start = np.empty(len(newlines) + 1, dtype=np.int64)
+    start[0] = 0
+    start[1:] = newlines + 1
+    end = np.empty_like(start)
+    end[:-1] = newlines
+    end[-1] = size
+    word = np.zeros(len(start), dtype=np.uint64)
+    inside = start <= size - 8
+    if size >= 8:
+        # Rows of eight bytes starting at every byte (a view, no copy), taken at the
+        # line starts: one gather of 8 bytes per line.
+        rows = np.lib.stride_tricks.as_strided(
+            buf, shape=(size - 7, 8), strides=(1, 1), writeable=False
+        )
+        word[inside] = rows[start[inside]].view("<u8").ravel()
+    for i in np.flatnonzero(~inside).tolist():
+        word[i] = int.from_bytes(data[start[i] : start[i] + 8].ljust(8, b"\0"), "little")
+    return Lines(start, end, word)
+
+
+def byte(word: np.ndarray, k: int) -> np.ndarray:
+    """Byte ``k`` (0-7) of every line's :attr:`Lines.word`."""
+    return ((word >> np.uint64(8 * k)) & np.uint64(0xFF)).astype(np.uint8)
+
+
+def is_upper(b: np.ndarray) -> np.ndarray:
+    """``[A-Z]``"""
+    return (b >= 65) & (b <= 90)
+
+
+def is_upper_or_digit(b: np.ndarray) -> np.ndarray:
+    """``[A-Z0-9]``"""
+    return ((b >= 65) & (b <= 90)) | ((b >= 48) & (b <= 57))
+
+
+def code(tag: str) -> int:
+    """The low four bytes of :attr:`Lines.word` of a line that starts with ``tag``
+    (padded with spaces to four characters)."""
+    return int.from_bytes(tag.ljust(4)[:4].encode("ascii"), "little")
+
+
+def decode(data: bytes, lo: np.ndarray, hi: np.ndarray, check: bool = False) -> np.ndarray:
+    """The texts ``data[lo[i]:hi[i]]`` (in order, not overlapping) decoded from UTF-8, as
+    an object array.
+
+    pyarrow decodes them in one C++ loop, three times faster than ``bytes.decode``
+    value by value: the spans and the gaps between them make one string array over
+    ``data`` (no copy), of which every other item is taken. ``check``: raise
+    ``pyarrow.ArrowInvalid`` on bytes that are not UTF-8 (spans that start and end next
+    to ASCII characters, inside checked text, need no check).
+    """
+    m = len(lo)
+    if m == 0:
+        return np.empty(0, dtype=object)
+    offsets = np.empty(2 * m, dtype=np.int64)
+    offsets[0::2] = lo
+    offsets[1::2] = hi
+    spans = pa.LargeStringArray.from_buffers(
+        2 * m - 1, pa.py_buffer(offsets), pa.py_buffer(data)
+    ).take(pa.array(np.arange(0, 2 * m - 1, 2)))
+    if check:
+        spans.validate(full=True)
+    return spans.to_numpy(zero_copy_only=False)
+
+
+def first_of_runs(keys: np.ndarray) -> np.ndarray:
+    """Mask of the items of a sorted array that differ from the one before."""
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = keys[1:] != keys[:-1]
+    return first
+
+
+def firsts(n: int, rows: np.ndarray, values: np.ndarray) -> list:
+    """A column of ``n`` items: for each row, its first value (``rows`` ascending), else
+    ``None``."""
+    first = first_of_runs(rows)
+    column = np.full(n, None, dtype=object)
+    column[rows[first]] = values[first]
+    return column.tolist()
+
+
+def lists(n: int, rows: np.ndarray, values: np.ndarray) -> list:
+    """A column of ``n`` items: for each row, the list of its values in order (``rows``
+    ascending), else ``None``."""
+    column: list = [None] * n
+    items = values.tolist()
+    if not items:
+        return column
+    first = first_of_runs(rows)
+    cuts = np.flatnonzero(first).tolist()
+    for i, lo, hi in zip(rows[first].tolist(), cuts, cuts[1:] + [len(items)], strict=True):
+        column[i] = items[lo:hi]
+    return column
