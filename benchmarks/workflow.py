@@ -48,10 +48,15 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, str]:
 
 
 def describe(jobs: dict[str, int]) -> str:
+    """Job counts per rule; the extraction batches (rules extract_batch_NN) as one."""
     if not jobs:
         return "0 jobs"
     total = sum(n for rule, n in jobs.items() if rule != "all")
-    return f"{total} jobs (" + ", ".join(f"{r} {n}" for r, n in sorted(jobs.items())) + ")"
+    folded: dict[str, int] = {}
+    for rule, n in jobs.items():
+        key = "extract_batch_NN" if rule.startswith("extract_batch_") else rule
+        folded[key] = folded.get(key, 0) + n
+    return f"{total} jobs (" + ", ".join(f"{r} {n}" for r, n in sorted(folded.items())) + ")"
 
 
 def main(argv: list[str] | None = None) -> int:

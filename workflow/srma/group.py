@@ -97,41 +97,62 @@ def _least_direct(flags) -> str | None:
     return FLAG_ORDER[max(ranks)] if ranks else None
 
 
-def _study_row(sid: str, rows: pd.DataFrame, reported_only: bool) -> dict:
-    """Arm values and usability of one study in one group."""
-    trial = (
-        rows["trial"].dropna().iloc[0] if "trial" in rows and rows["trial"].notna().any() else None
-    )
-    row = {"study_id": sid, "trial": trial, "usable": False, "reason": None}
-    flags = list(rows.get("mean_flag", pd.Series(dtype=object))) + list(
-        rows.get("sd_flag", pd.Series(dtype=object))
-    )
+#: extraction columns a study row is built from
+_ROW_FIELDS = (
+    "study_id",
+    "trial",
+    "mean_flag",
+    "sd_flag",
+    "usable",
+    "reason",
+    "arm",
+    "n",
+    "mean_change",
+    "sd_change",
+)
+
+
+def _present(value) -> bool:
+    return not pd.isna(value)
+
+
+def _float(value) -> float:
+    return float(value) if _present(value) else np.nan
+
+
+def _study_row(sid: str, rows: list[dict], reported_only: bool) -> dict:
+    """Arm values and usability of one study in one group (``rows``: its extraction
+    rows as records, in table order)."""
+    trials = [r["trial"] for r in rows if _present(r.get("trial"))]
+    row = {"study_id": sid, "trial": trials[0] if trials else None, "usable": False}
+    row["reason"] = None
+    flags = [r.get("mean_flag") for r in rows] + [r.get("sd_flag") for r in rows]
     row["flags"] = _least_direct(flags)
-    usable = rows[rows["usable"].fillna(False).astype(bool)]
-    if usable.empty:
-        reasons = sorted({str(r) for r in rows["reason"].dropna()})
+    usable = [r for r in rows if _present(r.get("usable")) and bool(r["usable"])]
+    if not usable:
+        reasons = sorted({str(r["reason"]) for r in rows if _present(r.get("reason"))})
         row["reason"] = "; ".join(reasons) if reasons else "no usable arm data"
         return row
-    if reported_only:
-        direct = (usable["mean_flag"] == "reported") & (usable["sd_flag"] == "reported")
-        if not direct.all():
-            row["reason"] = "values not reported as such (reported_only sensitivity analysis)"
-            return row
+    if reported_only and not all(
+        r.get("mean_flag") == "reported" and r.get("sd_flag") == "reported" for r in usable
+    ):
+        row["reason"] = "values not reported as such (reported_only sensitivity analysis)"
+        return row
     arms = {}
     for arm in ("intervention", "control"):
-        sel = usable[usable["arm"] == arm]
+        sel = [r for r in usable if r.get("arm") == arm]
         if len(sel) == 0:
             row["reason"] = f"no usable {arm} arm"
             return row
         if len(sel) > 1:
             row["reason"] = f"more than one usable {arm} arm"
             return row
-        arms[arm] = sel.iloc[0]
+        arms[arm] = sel[0]
     for arm, pre in (("intervention", "1"), ("control", "2")):
         a = arms[arm]
-        row[f"n{pre}i"] = float(a["n"]) if pd.notna(a["n"]) else np.nan
-        row[f"m{pre}i"] = float(a["mean_change"]) if pd.notna(a["mean_change"]) else np.nan
-        row[f"sd{pre}i"] = float(a["sd_change"]) if pd.notna(a["sd_change"]) else np.nan
+        row[f"n{pre}i"] = _float(a.get("n"))
+        row[f"m{pre}i"] = _float(a.get("mean_change"))
+        row[f"sd{pre}i"] = _float(a.get("sd_change"))
     for arm, pre in (("intervention", "1"), ("control", "2")):
         n, m, s = row[f"n{pre}i"], row[f"m{pre}i"], row[f"sd{pre}i"]
         if not (np.isfinite(n) and np.isfinite(m) and np.isfinite(s)):
@@ -174,9 +195,15 @@ def pool_group(
     sub = extraction[
         (extraction["instrument"] == instrument) & (extraction["timepoint"] == timepoint)
     ]
+    # Plain records, not per-study DataFrame selections: a group of 150 studies took
+    # seconds in pandas' indexing alone.
+    by_study: dict = {}
+    for record in sub[[c for c in _ROW_FIELDS if c in sub.columns]].to_dict("records"):
+        if _present(record["study_id"]):
+            by_study.setdefault(record["study_id"], []).append(record)
     rows = [
         _study_row(str(sid), part, reported_only)
-        for sid, part in sorted(sub.groupby("study_id", sort=False), key=lambda x: str(x[0]))
+        for sid, part in sorted(by_study.items(), key=lambda x: str(x[0]))
     ]
     seen_trials: dict[str, str] = {}
     for row in rows:
