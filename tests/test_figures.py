@@ -18,11 +18,15 @@ import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PathCollection
+from matplotlib.figure import Figure
 from matplotlib.patches import Polygon
 from matplotlib.text import Text
+from PIL import Image
 
 import srma.figures.forest as forest_mod
 import srma.figures.funnel as funnel_mod
@@ -30,6 +34,7 @@ import srma.figures.heatmap as heatmap_mod
 import srma.figures.leave1out as leave1out_mod
 import srma.figures.prisma as prisma_mod
 from srma.errors import InputError
+from srma.figures.common import encode_png, font, new_figure
 from srma.figures.forest import forest_plot, study_label
 from srma.figures.funnel import funnel_plot
 from srma.figures.heatmap import cell_values, correlation_heatmap
@@ -237,12 +242,12 @@ def test_forest_plot_rows_pooled_values_and_heterogeneity(tmp_path, capture):
     fig = cap.figs[0]
     # One diamond; squares with area proportional to weight (side ~ sqrt(weight)).
     assert len([p for p in fig.findobj(Polygon) if len(p.get_xy()) >= 4]) == 1
-    squares = [c for c in fig.findobj(PathCollection) if len(c.get_offsets()) == 1]
-    assert len(squares) == 3
-    sides = [math.sqrt(c.get_sizes()[0]) for c in squares]
+    # The squares of the three usable studies, in row order (one collection).
+    (squares,) = [c for c in fig.findobj(PathCollection) if len(c.get_offsets()) == 3]
+    sides = [math.sqrt(s) for s in squares.get_sizes()]
     assert sides[1] / sides[0] == pytest.approx(math.sqrt(30 / 50), rel=1e-6)
     assert sides[2] / sides[0] == pytest.approx(math.sqrt(20 / 50), rel=1e-6)
-    centres = [float(c.get_offsets()[0][0]) for c in squares]
+    centres = [float(x) for x in squares.get_offsets()[:, 0]]
     assert centres == pytest.approx([-4.0, -2.3, -3.8])
 
 
@@ -761,3 +766,61 @@ def test_forest_plot_of_a_pool_group_table(tmp_path):
     ]
     assert studies["weight"].sum() == pytest.approx(100)
     assert "Random-effects model (REML)" in lines and "235" in lines and "247" in lines
+
+
+# ---- saving: PNG encoder and line-at-a-time text rendering ----------------------------
+
+
+def test_encode_png_round_trips_pixels_and_resolution(tmp_path):
+    rng = np.random.default_rng(3)
+    rgba = rng.integers(0, 256, size=(37, 53, 4), dtype=np.uint8)
+    opaque = rgba.copy()
+    opaque[:, :, 3] = 255
+    for pixels, mode in ((opaque, "RGB"), (rgba, "RGBA")):
+        data = encode_png(pixels, 300)
+        path = tmp_path / f"{mode}.png"
+        path.write_bytes(data)
+        with Image.open(path) as im:
+            assert im.mode == mode and im.size == (53, 37)
+            # 300 dpi = 11811 pixels per metre (rounded), read back as dots per inch.
+            assert im.info["dpi"] == pytest.approx((11811 * 0.0254,) * 2)
+            back = np.asarray(im)
+        assert np.array_equal(back, pixels[:, :, :3] if mode == "RGB" else pixels)
+        # Nothing but the image chunks: no text, no time.
+        tags = re.findall(rb"(?<=....)(IHDR|pHYs|IDAT|IEND|tEXt|zTXt|iTXt|tIME)", data)
+        assert tags == [b"IHDR", b"pHYs", b"IDAT", b"IEND"]
+    with pytest.raises(ValueError):
+        encode_png(rgba[:, :, :3], 300)
+
+
+def test_line_text_renderer_places_text_as_matplotlib_does():
+    """Each line drawn as one bitmap lands within a pixel of matplotlib's own rendering."""
+
+    def ink(fig):
+        fig.set_dpi(300)
+        fig.canvas.draw()
+        grey = np.asarray(fig.canvas.buffer_rgba())[:, :, :3].min(axis=2)
+        return 255.0 - grey
+
+    def build(fig):
+        fig.text(0.1, 0.7, "\u22124.00 [\u22125.95, \u22122.05]", fontproperties=font())
+        fig.text(0.9, 0.4, "Maksymowych 2016\u2020", ha="right", fontproperties=font(9, "bold"))
+        fav = "Favours control \u2192"
+        fig.text(0.5, 0.15, fav, ha="center", va="center", fontproperties=font())
+
+    ours = new_figure(3, 1)
+    build(ours)
+    theirs = Figure(figsize=(3, 1), facecolor="white")
+    FigureCanvasAgg(theirs)
+    build(theirs)
+    a, b = ink(ours), ink(theirs)
+    assert a.sum() == pytest.approx(b.sum(), rel=0.02)  # the same glyphs
+    rows = np.arange(a.shape[0])[:, None]
+    cols = np.arange(a.shape[1])[None, :]
+    for band in (slice(0, 110), slice(110, 200), slice(200, 300)):  # one text per band
+        wa, wb = a[band], b[band]
+        assert wa.sum() > 1000 and wb.sum() > 1000
+        for coord in (rows[band], cols):
+            ca = (wa * coord).sum() / wa.sum()
+            cb = (wb * coord).sum() / wb.sum()
+            assert abs(ca - cb) <= 0.6  # pixels at 300 dpi

@@ -13,6 +13,8 @@ import math
 import os
 
 import pandas as pd
+from matplotlib.collections import LineCollection
+from matplotlib.patches import Polygon
 from matplotlib.ticker import MaxNLocator
 
 from srma.errors import InputError
@@ -194,11 +196,21 @@ def leave1out_plot(
         ax.axvspan(ci_lb, ci_ub, color="#e8e8e8", zorder=0, lw=0)
         ax.axvline(estimate, color=GREY, lw=0.9, ls=(0, (3, 2)), zorder=1)
         ax.axvline(0, color=GREY, lw=0.8, zorder=1)
-        for row in rows:
-            ax.plot([row["lb"], row["ub"]], [row["y"]] * 2, color=INK, lw=0.9, zorder=2)
+        # One line collection and one scatter for all rows, drawn in row order.
+        if rows:
+            ax.add_collection(
+                LineCollection(
+                    [[(row["lb"], row["y"]), (row["ub"], row["y"])] for row in rows],
+                    colors=INK,
+                    linewidths=0.9,
+                    capstyle="projecting",  # as a plotted line's ends
+                    zorder=2,
+                ),
+                autolim=False,
+            )
             ax.scatter(
-                [row["est"]],
-                [row["y"]],
+                [row["est"] for row in rows],
+                [row["y"] for row in rows],
                 s=30,
                 marker="s",
                 color=STUDY_COLOUR,
@@ -206,8 +218,6 @@ def leave1out_plot(
                 zorder=3,
             )
         half = LINE_H * 0.36
-        from matplotlib.patches import Polygon
-
         ax.add_patch(
             Polygon(
                 [
