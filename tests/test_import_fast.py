@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from srma.importers import detect_format, lines, medline, read_export, read_text
-from srma.importers.detect import plain_head
+from srma.importers import detect_format, lines, medline, read_export, read_text, ris
+from srma.importers.detect import plain_bytes
 
 
 @pytest.fixture(scope="module")
@@ -62,19 +62,22 @@ def test_decode_spans_by_hand():
     ]
 
 
-def test_medline_bytes_equal_text_reader_on_real_files(exports):
-    paths = _real(exports, "medline")
-    assert len(paths) == 11
-    fast_read = 0
+@pytest.mark.parametrize(("fmt", "count"), [("medline", 11), ("ris", 29)])
+def test_bytes_equal_text_reader_on_real_files(exports, fmt, count):
+    module = {"medline": medline, "ris": ris}[fmt]
+    paths = _real(exports, fmt)
+    assert len(paths) == count
     for path in paths:
-        data = path.read_bytes()
-        fast = medline.read_bytes(data, path)
-        if b"\r" in data or data.startswith(b"\xef\xbb\xbf"):
-            assert fast is None  # read from the decoded text
-            continue
-        fast_read += 1
-        assert fast == medline.read(read_text(path), path), path.name
-    assert fast_read == 10
+        fast = module.read_bytes(plain_bytes(path.read_bytes()), path)
+        assert fast is not None, path.name
+        assert fast == module.read(read_text(path), path), path.name
+
+
+def test_plain_bytes():
+    assert plain_bytes(b"\xef\xbb\xbfTY  - JOUR\r\nER  - \r\n") == b"TY  - JOUR\nER  - \n"
+    assert plain_bytes(b"TY  - JOUR\rER  - \r") == b"TY  - JOUR\nER  - \n"
+    assert plain_bytes("TY  - JOUR\n".encode("utf-16")) is None
+    assert plain_bytes(b" \n\n") is None
 
 
 MEDLINE = """\
@@ -129,7 +132,7 @@ def read_export_text(text: str, name: str = "m.nbib"):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / name
         path.write_bytes(text.encode())
-        assert plain_head(path.read_bytes()) is not None
+        assert plain_bytes(path.read_bytes()) is not None
         return read_export(path, export="m")
 
 
@@ -148,3 +151,53 @@ def test_medline_bytes_leaves_other_layouts_to_the_text_reader(text):
 
 def test_medline_bytes_leaves_bytes_that_are_not_utf8():
     assert medline.read_bytes(b"PMID- 1\nTI  - J\xf6ns\n", "m.nbib") is None
+
+
+RIS = """\
+Record 1 of 2
+1.
+TY  - JOUR
+TI  - A title
+      on two lines
+AU  - Smith, J
+AU  - Jöns, K
+KW  - MRI
+etanercept
+ER  -
+NL  - New
+2.
+TY  - JOUR
+T1  - Second
+DO  - 10.1000/x
+ER  - """
+
+
+def test_ris_bytes_cases_by_hand():
+    fast = ris.read_bytes(RIS.encode(), "r.ris")
+    assert fast == ris.read(RIS, "r.ris")
+    assert [f["title"] for f in fast] == ["A title\n      on two lines", "Second"]
+    assert fast[0]["authors"] == ["Smith, J", "Jöns, K"]
+    # KW's continuation line is a keyword of its own (EndNote's lists).
+    assert fast[0]["keywords"] == ["MRI", "etanercept"]
+    # The NL line right after ER belongs to the record above; "2." does not.
+    assert fast[0]["raw"] == RIS[RIS.index("TY") : RIS.index("\n2.")]
+    assert fast[1]["raw"] == RIS[RIS.rindex("TY") :]
+    assert fast[1]["doi"] == "10.1000/x"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "TY  - JOUR\nTI  - One\nTY  - JOUR\nTI  - Two\nER  - \n",  # TY before ER
+        "TY  - JOUR\nTI  - One\n",  # no ER: truncated
+        "TI  - One\nER  - \n",  # no TY
+        "TY  - JOUR\nER  - \n\nNL  - x\n",  # a tag after ER and a blank line
+        "TY  - JOUR\nTI  -é\nER  - \n",  # a two-byte character right after "  -"
+    ],
+)
+def test_ris_bytes_leaves_other_layouts_to_the_text_reader(text):
+    assert ris.read_bytes(text.encode(), "r.ris") is None
+
+
+def test_ris_bytes_leaves_bytes_that_are_not_utf8():
+    assert ris.read_bytes(b"TY  - JOUR\nTI  - J\xf6ns\nER  - \n", "r.ris") is None

@@ -20,7 +20,8 @@ from .detect import (
     decode_checked,
     detect_format,
     detect_text,
-    plain_head,
+    head_text,
+    plain_bytes,
     read_bytes,
     read_text,
 )
@@ -93,14 +94,15 @@ def read_export(
     try:
         records = None
         valid = True
-        head = plain_head(data)
-        if head is not None:
-            fmt = fmt or detect_text(head, path)
+        plain = plain_bytes(data)
+        if plain is not None:
+            fmt = fmt or detect_text(head_text(plain), path)
             module = _module(fmt)
             # Readers of plain UTF-8 bytes (no whole-file string): None when the file
             # needs the general reader; they check that every byte is UTF-8.
             if hasattr(module, "read_bytes"):
-                records = module.read_bytes(data, path)
+                records = module.read_bytes(plain, path)
+            del plain
         if records is None:
             text, valid = decode_checked(data, path)
             del data

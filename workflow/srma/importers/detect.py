@@ -106,22 +106,33 @@ def read_bytes(path: str | os.PathLike) -> bytes:
         raise InputError(path, f"cannot read the file: {err.strerror}") from err
 
 
-def plain_head(data: bytes) -> str | None:
-    """The first ``_HEAD`` characters of an export whose bytes are its text as is (UTF-8
-    without byte-order mark, line ends ``\\n``, not blank), enough for
-    :func:`detect_text`; ``None`` for any other file, which :func:`decode` reads.
+def plain_bytes(data: bytes) -> bytes | None:
+    """An export's UTF-8 text as bytes with ``\\n`` line ends and no byte-order mark
+    (what :func:`decode` would decode, with the same changes); ``None`` for UTF-16, a
+    binary or a blank file, which :func:`decode` reads or rejects.
 
     Lets a reader that works on the bytes (e.g. :func:`srma.importers.medline.read_bytes`)
-    skip decoding the whole file into one string first.
+    skip decoding the whole file into one string first. The bytes are not checked to
+    be UTF-8 here: that reader checks them.
     """
     start = data[:4096]
     if (
-        not start.strip(b" \t\r\n")
-        or start.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"))
+        not start.strip(b" \t\r\n\xef\xbb\xbf")
+        or start.startswith((b"\xff\xfe", b"\xfe\xff"))
         or b"\x00" in start
-        or b"\r" in data
     ):
         return None
+    if start.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if b"\r" in data:
+        # CR and LF are single bytes in UTF-8, never part of a longer character.
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return data
+
+
+def head_text(data: bytes) -> str:
+    """The first ``_HEAD`` characters of :func:`plain_bytes`, enough for
+    :func:`detect_text`."""
     # 4 bytes per character at most: the cut can only split a character past _HEAD.
     return data[: 4 * _HEAD].decode("utf-8", errors="surrogateescape")[:_HEAD]
 

@@ -27,8 +27,12 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+import pyarrow as pa
+
 from srma.errors import InputError
 
+from . import lines
 from .normalise import join_pages
 
 DATABASE = "RIS"
@@ -179,7 +183,13 @@ def to_fields(rec: dict[str, list[str]], *, ovid: bool = False) -> dict:
     ``ovid``: the file is an Ovid RIS export (numbered records), whose ``ID`` is the
     database accession number (in EndNote's RIS, ``ID`` is EndNote's own record number).
     """
-    one = {tag: values[0] for tag, values in rec.items()}
+    return _fields({tag: values[0] for tag, values in rec.items()}, rec, ovid)
+
+
+def _fields(one: dict[str, str], rec: dict[str, list[str]], ovid: bool) -> dict:
+    """:func:`to_fields` from each tag's first value (``one``, the record's text under
+    ``""``) and the lists of the tags whose every value is read (``rec``: at least
+    those of :data:`_LISTED`)."""
     get = rec.get
     ur, l2 = get("UR"), get("L2")
     url = " ".join((ur or []) + (l2 or [])) if ur or l2 else ""
@@ -269,6 +279,125 @@ def to_fields(rec: dict[str, list[str]], *, ovid: bool = False) -> dict:
 
 
 def read(text: str, path: object = "<text>", fmt: str | None = None) -> list[dict]:
-    """Normalised fields of every record of a RIS export."""
+    """Normalised fields of every record of a RIS export (the general reader, for any
+    text; :func:`srma.importers.read_export` tries :func:`read_bytes` first)."""
     ovid = bool(_OVID_NUMBER_RE.search(text[:4096]))
     return [to_fields(rec, ovid=ovid) for rec in parse(text, path)]
+
+
+#: Tags :func:`to_fields` reads (the only ones :func:`read_bytes` decodes), and those of
+#: them whose every value it reads.
+_USED = ("A1", "AB", "AN", "AR", "AU", "BT", "C2", "C3", "C5", "C7", "CT", "DA", "DB", "DI",
+         "DO", "DP", "EP", "ID", "IS", "J1", "J2", "J9", "JA", "JF", "JI", "JO", "KW", "L2",
+         "L3", "LA", "M3", "N1", "N2", "PT", "PY", "SP", "T1", "T2", "TI", "TY", "U2", "UR",
+         "VL", "Y1")  # fmt: skip
+_LISTED = ("A1", "AU", "C3", "DI", "DO", "KW", "L2", "L3", "M3", "N1", "UR")
+_MASK16 = np.uint64(0xFFFF)
+
+
+def _code(tag: str) -> int:
+    """The low two bytes of :attr:`srma.importers.lines.Lines.word` of a tag line."""
+    return lines.code(tag) & 0xFFFF
+
+
+_BY_CODE = sorted(_USED, key=_code)
+_USED_CODES = np.array([_code(t) for t in _BY_CODE], dtype=np.uint64)
+
+
+def read_bytes(data: bytes, path: object = "<text>") -> list[dict] | None:
+    """:func:`read` for UTF-8 bytes with ``\\n`` line ends and no byte-order mark (see
+    :mod:`srma.importers.lines`); ``None`` when the file needs the text reader: a
+    record without ``TY`` or ``ER`` (which :func:`parse` names), a tag after ``ER``
+    that is not on the very next line, a character other than ASCII right after a
+    tag's ``  -``, or bytes that are not UTF-8.
+
+    The same tag lines, values and record texts as :func:`parse`: a tag line is
+    ``[A-Z][A-Z0-9]  -``; its value runs from its seventh character to the line before
+    the next tag line; tags on the lines right after ``ER`` (Ovid's ``NL``) belong to
+    the record above, with the rest of their line as value. Only the tags that
+    :func:`to_fields` reads are decoded, and its dict of first values is built per
+    record by one ``dict(zip(...))``.
+    """
+    if not data or b"\r" in data:
+        return None
+    table = lines.line_table(data)
+    start, end, word = table
+    length = table.length
+    c = [lines.byte(word, k) for k in range(6)]
+    tag_line = (
+        (length >= 5)
+        & lines.is_upper(c[0])
+        & lines.is_upper_or_digit(c[1])
+        & (c[2] == 32)
+        & (c[3] == 32)
+        & (c[4] == 45)
+    )
+    at = np.flatnonzero(tag_line)
+    m = len(at)
+    if m == 0:
+        return None
+    long = length[at] > 5
+    # The seventh character starts the value: the sixth must be one byte long.
+    if (c[5][at][long] >= 128).any():
+        return None
+    code = word[at] & _MASK16
+    is_ty = code == _code("TY")
+    is_er = code == _code("ER")
+    opened = np.cumsum(is_ty)
+    # 1 inside a record (TY read, ER not yet), 0 between records.
+    depth = opened - (np.cumsum(is_er) - is_er)
+    inside = depth == 1
+    outside = depth == 0
+    if (
+        not is_ty[0]
+        or not (inside | outside).all()
+        or not inside[is_ty | is_er].all()
+        or opened[-1] != is_er.sum()
+    ):
+        return None  # the text reader names the record without TY or ER
+    if outside.any():
+        # Tags after ER: each on the line right after ER or after another such tag,
+        # with its value on its own line.
+        late = np.flatnonzero(outside)
+        before = late - 1
+        if not (
+            (at[before] == at[late] - 1) & (is_er[before] | outside[before]) & long[late]
+        ).all():
+            return None
+    record = opened - 1
+    n = int(opened[-1])
+    # A value runs to the line before the next tag line; a late tag's, to its line end.
+    piece_end = np.empty(m, dtype=np.int64)
+    piece_end[:-1] = start[at[1:]] - 1
+    piece_end[-1] = len(data)
+    value_end = np.where(outside, end[at], piece_end)
+    value_start = np.minimum(start[at] + 6, value_end)
+    # A record's text: from its TY line to the end of its ER line or of its last late tag.
+    closing = is_er | outside
+    last_line = np.empty(n, dtype=np.int64)
+    last_line[record[closing]] = at[closing]  # in order: each record's last one stays
+    try:
+        raw = lines.decode(data, start[at[is_ty]], end[last_line], check=True).tolist()
+    except (UnicodeDecodeError, pa.ArrowInvalid):
+        return None  # not UTF-8: the text reader names the record and field
+    keep = np.isin(code, _USED_CODES)
+    rows, tags = record[keep], code[keep]
+    found = lines.decode(data, value_start[keep], value_end[keep])
+    names = np.array(_BY_CODE, dtype=object)[np.searchsorted(_USED_CODES, tags)].tolist()
+    values = found.tolist()
+    cuts = np.searchsorted(rows, np.arange(n + 1)).tolist()
+    listed: list[dict[str, list[str]]] = [{} for _ in range(n)]
+    for tag in _LISTED:
+        sel = tags == _code(tag)
+        for i, items in enumerate(lines.lists(n, rows[sel], found[sel])):
+            if items is not None:
+                listed[i][tag] = items
+    ovid = bool(_OVID_NUMBER_RE.search(data[: 4 * 4096].decode("utf-8", "ignore")[:4096]))
+    out = []
+    for i in range(n):
+        lo, hi = cuts[i], cuts[i + 1]
+        # Reversed: the first value of a tag is the one the dict keeps.
+        one = dict(zip(names[lo:hi][::-1], values[lo:hi][::-1], strict=True))
+        one[""] = raw[i]
+        out.append(_fields(one, listed[i], ovid))
+    return out
