@@ -319,7 +319,9 @@ def read_bytes(data: bytes, path: object = "<text>") -> dict[str, list] | None:
     )
     value_start = start[tag_lines] + 5 + ((length[tag_lines] > 5) & (c[5][tag_lines] == 32))
     try:
-        raw = lines.decode(data, start[first_lines], end[last_lines], check=True).tolist()
+        raw = lines.decode(
+            data, start[first_lines], end[last_lines], check=True, near=True
+        ).tolist()
     except (UnicodeDecodeError, pa.ArrowInvalid):
         return None  # not UTF-8: the general reader names the record and field
     # Values start after an ASCII tag and end at line ends: UTF-8 since the records are.

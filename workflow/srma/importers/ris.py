@@ -377,7 +377,7 @@ def read_bytes(data: bytes, path: object = "<text>") -> list[dict] | None:
     last_line = np.empty(n, dtype=np.int64)
     last_line[record[closing]] = at[closing]  # in order: each record's last one stays
     try:
-        raw = lines.decode(data, start[at[is_ty]], end[last_line], check=True).tolist()
+        raw = lines.decode(data, start[at[is_ty]], end[last_line], check=True, near=True).tolist()
     except (UnicodeDecodeError, pa.ArrowInvalid):
         return None  # not UTF-8: the text reader names the record and field
     keep = np.isin(code, _USED_CODES)
