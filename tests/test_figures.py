@@ -34,7 +34,7 @@ import srma.figures.heatmap as heatmap_mod
 import srma.figures.leave1out as leave1out_mod
 import srma.figures.prisma as prisma_mod
 from srma.errors import InputError
-from srma.figures.common import encode_png, font, new_figure
+from srma.figures.common import Canvas, encode_png, figure_context, font
 from srma.figures.forest import forest_plot, study_label
 from srma.figures.funnel import funnel_plot
 from srma.figures.heatmap import cell_values, correlation_heatmap
@@ -794,33 +794,33 @@ def test_encode_png_round_trips_pixels_and_resolution(tmp_path):
 
 
 def test_line_text_renderer_places_text_as_matplotlib_does():
-    """Each line drawn as one bitmap lands within a pixel of matplotlib's own rendering."""
+    """Each line drawn as one bitmap lands within 0.6 pixel of matplotlib's own rendering,
+    at every sub-pixel phase of its position, and holds the same ink."""
 
-    def ink(fig):
-        fig.set_dpi(300)
-        fig.canvas.draw()
-        grey = np.asarray(fig.canvas.buffer_rgba())[:, :, :3].min(axis=2)
-        return 255.0 - grey
-
-    def build(fig):
-        fig.text(0.1, 0.7, "\u22124.00 [\u22125.95, \u22122.05]", fontproperties=font())
-        fig.text(0.9, 0.4, "Maksymowych 2016\u2020", ha="right", fontproperties=font(9, "bold"))
+    def ink(canvas, phase):
+        fig = Figure(figsize=(3, 1), facecolor="white")
+        canvas(fig)
+        x, y = (90 + phase) / 900, (150 + phase) / 300  # figure fractions; 300 dpi pixels
+        fig.text(x, y + 0.3, "\u22124.00 [\u22125.95, \u22122.05]", fontproperties=font())
+        fig.text(x + 0.8, y, "Maksymowych 2016\u2020", ha="right", fontproperties=font(9, "bold"))
         fav = "Favours control \u2192"
-        fig.text(0.5, 0.15, fav, ha="center", va="center", fontproperties=font())
+        fig.text(x + 0.4, y - 0.3, fav, ha="center", va="center", fontproperties=font())
+        fig.set_dpi(300)
+        with figure_context():  # srma's rcParams (unhinted glyphs), as when saving
+            fig.canvas.draw()
+        return 255.0 - np.asarray(fig.canvas.buffer_rgba())[:, :, :3].min(axis=2)
 
-    ours = new_figure(3, 1)
-    build(ours)
-    theirs = Figure(figsize=(3, 1), facecolor="white")
-    FigureCanvasAgg(theirs)
-    build(theirs)
-    a, b = ink(ours), ink(theirs)
-    assert a.sum() == pytest.approx(b.sum(), rel=0.02)  # the same glyphs
-    rows = np.arange(a.shape[0])[:, None]
-    cols = np.arange(a.shape[1])[None, :]
-    for band in (slice(0, 110), slice(110, 200), slice(200, 300)):  # one text per band
-        wa, wb = a[band], b[band]
-        assert wa.sum() > 1000 and wb.sum() > 1000
-        for coord in (rows[band], cols):
-            ca = (wa * coord).sum() / wa.sum()
-            cb = (wb * coord).sum() / wb.sum()
-            assert abs(ca - cb) <= 0.6  # pixels at 300 dpi
+    rows = np.arange(300)[:, None]
+    cols = np.arange(900)[None, :]
+    for phase in np.arange(8) / 8:
+        a, b = ink(Canvas, phase), ink(FigureCanvasAgg, phase)
+        # The same glyphs; where two glyphs' edge pixels meet, one line bitmap holds the
+        # pixel once while glyph-by-glyph blending darkens it twice: a few % less ink.
+        assert a.sum() == pytest.approx(b.sum(), rel=0.05)
+        for band in (slice(0, 110), slice(110, 200), slice(200, 300)):  # one text each
+            wa, wb = a[band], b[band]
+            assert wa.sum() > 1000 and wb.sum() > 1000
+            for coord in (rows[band], cols):
+                ca = (wa * coord).sum() / wa.sum()
+                cb = (wb * coord).sum() / wb.sum()
+                assert abs(ca - cb) <= 0.6, (phase, band)  # pixels at 300 dpi

@@ -31,14 +31,16 @@ import threading
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
+from matplotlib.font_manager import FontProperties, fontManager, get_font
+from matplotlib.ft2font import LoadFlags
 
 from srma.io import write_bytes_atomic
 
@@ -113,54 +115,144 @@ def figure_context() -> Iterator[None]:
         yield
 
 
-class LineTextRenderer(RendererAgg):
-    """Agg renderer that rasterises each unrotated line of text as one FreeType bitmap.
+@dataclass(frozen=True)
+class TextLine:
+    """One line of text laid out and rasterised by FreeType at :attr:`TextLines.dpi`.
 
-    matplotlib 3.11 lays a line out and then renders and blends it glyph by glyph, with
-    Python work per glyph; a 300-dpi forest plot of 140 studies holds some 10,000 glyphs,
-    and that loop took most of its drawing time. Here FreeType lays out and renders the
-    whole line in one call (``set_text``, ``draw_glyphs_to_bitmap``) and the bitmap is
-    blended once, as matplotlib 3.8-3.10 did. The glyphs keep their sub-pixel positions
-    within the line; the line's bitmap is placed on whole pixels, so text may sit up to
-    half a pixel (1/600 inch at 300 dpi) from where the glyph-by-glyph renderer puts it.
-    Rotated text and math text are drawn by matplotlib's own code.
+    ``width``, ``height``, ``descent``: pixels, as ``RendererAgg.get_text_width_height_
+    descent`` gives them; ``image``: the antialiased bitmap (uint8 coverage), rendered
+    with the line's origin on a pixel corner ``origin_col`` columns left of the
+    bitmap's first column and ``baseline_row`` rows below its top.
     """
 
+    width: float
+    height: float
+    descent: float
+    image: np.ndarray
+    origin_col: int
+    baseline_row: int
+
+
+class TextLines:
+    """Single lines of text laid out and rasterised once per figure, at ``dpi``.
+
+    A forest plot's table text is measured to size its columns, measured again by
+    matplotlib when the figure is drawn, and rendered for the PNG; FreeType's line layout
+    (``FT2Font.set_text``) is the costly step of each. One instance per figure (used by
+    one thread) keeps what a single layout gives, per text and font: the metrics for
+    :class:`TextMeasure` and for :class:`LineTextRenderer`'s layout, and the bitmap that
+    the renderer blends. Glyphs are unhinted (``RC["text.hinting"]``), so the metrics do
+    not depend on the resolution beyond rounding to 1/64 pixel.
+    """
+
+    def __init__(self, dpi: float = PNG_DPI) -> None:
+        self.dpi = float(dpi)
+        self._lines: dict[tuple[str, FontProperties], TextLine] = {}
+
+    def line(self, text: str, prop: FontProperties) -> TextLine:
+        """``text`` (one line) in the font ``prop``, laid out and rendered at most once."""
+        key = (text, prop)  # FontProperties compare and hash by value
+        hit = self._lines.get(key)
+        if hit is None:
+            face = get_font(fontManager._find_fonts_by_props(prop))
+            face.clear()
+            face.set_size(prop.get_size_in_points(), self.dpi)
+            face.set_text(text, 0.0, flags=LoadFlags.NO_HINTING)  # RC["text.hinting"]
+            face.draw_glyphs_to_bitmap(antialiased=True)
+            w, h = face.get_width_height()  # 26.6 fixed point (1/64 pixel)
+            descent = face.get_descent()  # -bbox.yMin, 26.6
+            x_min, _ = face.get_bitmap_offset()  # the line's leftmost ink, 26.6
+            # FT2Font copies a glyph whose bitmap starts ``left`` whole pixels right of
+            # the origin (and ``top`` above the baseline) to column int(left - xMin / 64)
+            # and row int(yMax / 64 - top + 1) of the line's bitmap (xMin, yMax: the
+            # line's extent, 1/64 pixel; int() truncates towards zero). So the baseline
+            # is floor(yMax / 64) + 1 rows below the top and, for every glyph but a
+            # leftmost one (which int() may put one column right), the origin is
+            # ceil(xMin / 64) columns left of the first column. A line of one glyph is
+            # that leftmost glyph: its origin is floor(xMin / 64) columns left.
+            origin_col = (math.floor if len(text) == 1 else math.ceil)(x_min / 64.0)
+            hit = TextLine(
+                width=w / 64.0,
+                height=h / 64.0,
+                descent=descent / 64.0,
+                image=np.array(face.get_image(), dtype=np.uint8, copy=True),
+                origin_col=origin_col,
+                baseline_row=math.floor((h - descent) / 64.0) + 1,
+            )
+            self._lines[key] = hit
+        return hit
+
+
+class LineTextRenderer(RendererAgg):
+    """Agg renderer that lays out and rasterises each line of text once, as one bitmap.
+
+    matplotlib 3.11 measures a line (to align it), lays it out again and renders and
+    blends it glyph by glyph, with Python work per glyph; a 300-dpi forest plot of 140
+    studies holds some 10,000 glyphs, and that took most of its drawing time. Here each
+    line comes from :class:`TextLines` (one FreeType layout for the measure and the
+    bitmap, shared with the :class:`TextMeasure` that laid the figure out) and is blended
+    once, as matplotlib 3.8-3.10 did. The metrics are the ones matplotlib's Agg renderer
+    gives, so text is aligned exactly as before; the glyphs keep their sub-pixel positions
+    within the line and the line's bitmap is placed on whole pixels, within half a pixel
+    (1/600 inch at 300 dpi) of the glyph-by-glyph placement. Rotated, math and
+    non-antialiased text is left to matplotlib's own code.
+    """
+
+    def __init__(self, width, height, dpi, lines: TextLines | None = None) -> None:
+        super().__init__(width, height, dpi)
+        self._lines = lines if lines is not None and lines.dpi == float(dpi) else TextLines(dpi)
+
+    def get_text_width_height_descent(self, s, prop, ismath):
+        if ismath:
+            return super().get_text_width_height_descent(s, prop, ismath)
+        line = self._lines.line(s, prop)
+        return line.width, line.height, line.descent
+
     def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
-        if ismath or angle != 0:
+        if ismath or angle != 0 or not gc.get_antialiased():
             return super().draw_text(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
-        font = self._prepare_font(prop)
-        font.set_text(s, 0.0, flags=get_hinting_flag())
-        font.draw_glyphs_to_bitmap(antialiased=gc.get_antialiased())
-        x_off, y_off = font.get_bitmap_offset()  # 26.6 fixed point (1/64 pixel)
-        descent = font.get_descent() / 64.0
-        # x, y: the line's baseline origin, y downwards; draw_text_image takes the
-        # bitmap's left column and the row just below its bottom, rounded to the nearest
-        # pixel (within half a pixel of the glyph-by-glyph placement, checked in tests).
-        left = round(x + x_off / 64.0)
-        bottom = round(y + y_off / 64.0 + descent) + 1
-        self._renderer.draw_text_image(font.get_image(), left, bottom, 0.0, gc)
+        line = self._lines.line(s, prop)
+        # x, y: the line's baseline origin, y downwards. The bitmap goes to the whole
+        # pixel nearest to where matplotlib's glyph-by-glyph rendering puts the glyphs,
+        # which is higher by the canvas height's fraction of a pixel (it places glyph
+        # rows from int(height)); the tests check every sub-pixel phase within half a
+        # pixel. draw_text_image takes the bitmap's left column and the row just below
+        # its bottom.
+        left = round(x + line.origin_col)
+        top = round(y - line.baseline_row - (self.height - int(self.height)))
+        self._renderer.draw_text_image(line.image, left, top + line.image.shape[0], 0.0, gc)
         return None
 
 
 class Canvas(FigureCanvasAgg):
-    """Agg canvas drawing with :class:`LineTextRenderer` (reused while the size holds)."""
+    """Agg canvas drawing with :class:`LineTextRenderer` (reused while the size holds).
 
-    _line_text_key: tuple[float, float, float] | None = None
+    ``lines``: the figure's :class:`TextLines` (from its :class:`TextMeasure`), used when
+    the figure is drawn at their resolution.
+    """
+
+    def __init__(self, figure: Figure, lines: TextLines | None = None) -> None:
+        super().__init__(figure)
+        self._lines = lines
+        self._line_text_key: tuple[float, float, float] | None = None
 
     def get_renderer(self) -> RendererAgg:
         w, h = self.figure.bbox.size
         key = (w, h, self.figure.dpi)
         if self._line_text_key != key:
-            self.renderer = LineTextRenderer(w, h, self.figure.dpi)
+            self.renderer = LineTextRenderer(w, h, self.figure.dpi, self._lines)
             self._line_text_key = key
         return self.renderer
 
 
-def new_figure(width_in: float, height_in: float) -> Figure:
-    """A white figure of ``width_in`` x ``height_in`` inches with an Agg canvas attached."""
+def new_figure(width_in: float, height_in: float, lines: TextLines | None = None) -> Figure:
+    """A white figure of ``width_in`` x ``height_in`` inches with an Agg canvas attached.
+
+    ``lines``: the :class:`TextLines` of the :class:`TextMeasure` that laid the figure
+    out (``tm.lines``), so that its text is laid out and rasterised once.
+    """
     fig = Figure(figsize=(width_in, height_in), dpi=100, facecolor="white")
-    Canvas(fig)
+    Canvas(fig, lines)
     return fig
 
 
@@ -179,33 +271,21 @@ def _font(size: float, weight: str, style: str) -> FontProperties:
 
 
 class TextMeasure:
-    """Measures text extents in inches with matplotlib's own Agg renderer.
+    """Measures text extents in inches as matplotlib's Agg renderer lays text out.
 
     Used to lay out table-like figures (forest plot, PRISMA boxes) so that columns are
     exactly as wide as their widest cell and nothing overlaps, whatever the labels.
+    Widths come from :attr:`lines` (laid out at the PNG's resolution); pass them to
+    :func:`new_figure` so that the figure reuses them.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, dpi: float = PNG_DPI) -> None:
+        self.lines = TextLines(dpi)
         self._fig = Figure(figsize=(1, 1), dpi=72)
         self._renderer = FigureCanvasAgg(self._fig).get_renderer()
-        self._cache: dict[tuple[str, float, str], float] = {}
 
     def _extent(self, text: str, size: float, weight: str) -> float:
-        key = (text, size, weight)
-        if key not in self._cache:
-            # Glyph widths depend on the hinting setting; swapping that one key (under the
-            # figure lock) is much cheaper than a full rc_context per measurement.
-            with _LOCK:
-                old = matplotlib.rcParams["text.hinting"]
-                matplotlib.rcParams["text.hinting"] = RC["text.hinting"]
-                try:
-                    w, _, _ = self._renderer.get_text_width_height_descent(
-                        text, font(size, weight), ismath=False
-                    )
-                finally:
-                    matplotlib.rcParams["text.hinting"] = old
-            self._cache[key] = w / 72.0
-        return self._cache[key]
+        return self.lines.line(text, font(size, weight)).width / self.lines.dpi
 
     def width(self, text: str, size: float = FONT_SIZE, weight: str = "normal") -> float:
         """Width of the widest line of ``text`` in inches."""

@@ -451,7 +451,7 @@ def forest_plot(
     fig_h = y + MARGIN
 
     with figure_context():
-        fig = new_figure(fig_w, fig_h)
+        fig = new_figure(fig_w, fig_h, tm.lines)
         tab = fig.add_axes((0, 0, 1, 1))
         tab.set_xlim(0, fig_w)
         tab.set_ylim(fig_h, 0)

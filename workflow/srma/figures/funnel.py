@@ -137,7 +137,7 @@ def funnel_plot(
     fig_h = height + cap_h
 
     with figure_context():
-        fig = new_figure(width, fig_h)
+        fig = new_figure(width, fig_h, tm.lines)
         ax = fig.add_axes(
             (0.8 / width, (cap_h + 0.65) / fig_h, (width - 1.1) / width, (height - 1.15) / fig_h)
         )

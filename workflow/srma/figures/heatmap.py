@@ -216,7 +216,7 @@ def correlation_heatmap(
     cmap = colormaps["RdBu_r"]
     norm = Normalize(vmin=-1.0, vmax=1.0)
     with figure_context():
-        fig = new_figure(fig_w, fig_h)
+        fig = new_figure(fig_w, fig_h, tm.lines)
         ax = fig.add_axes((0, 0, 1, 1))
         ax.set_xlim(0, fig_w)
         ax.set_ylim(fig_h, 0)

@@ -128,7 +128,7 @@ def leave1out_plot(
     fig_h = panel_bottom + 0.75 + MARGIN
 
     with figure_context():
-        fig = new_figure(fig_w, fig_h)
+        fig = new_figure(fig_w, fig_h, tm.lines)
         tab = fig.add_axes((0, 0, 1, 1))
         tab.set_xlim(0, fig_w)
         tab.set_ylim(fig_h, 0)

@@ -306,7 +306,7 @@ def prisma_diagram(
     fig_h = y - ROW_GAP + 0.2 + (foot.count("\n") + 1) * 0.17 + MARGIN
 
     with figure_context():
-        fig = new_figure(fig_w, fig_h)
+        fig = new_figure(fig_w, fig_h, tm.lines)
         ax = fig.add_axes((0, 0, 1, 1))
         ax.set_xlim(0, fig_w)
         ax.set_ylim(fig_h, 0)
