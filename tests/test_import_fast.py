@@ -32,18 +32,44 @@ def _real(exports: Path, fmt: str) -> list[Path]:
     ]
 
 
-def test_line_table_by_hand():
+def _all(length, word):
+    return length >= 0, length >= 0
+
+
+def _tags(length, word):
+    """Heads: lines that do not start with six spaces; kept: those starting "TI"."""
+    cont = (length >= 6) & ((word & np.uint64(0xFFFF_FFFF_FFFF)) == np.uint64(0x2020_2020_2020))
+    return ~cont, (length >= 2) & ((word & np.uint64(0xFFFF)) == np.uint64(0x4954))
+
+
+def test_scan_by_hand():
     data = "AB  - x\n\n      yz\nTI  - é".encode()
-    table = lines.line_table(data)
+    table = lines.scan(data, _all)
     assert table.start.tolist() == [0, 8, 9, 18]
     assert table.end.tolist() == [7, 8, 17, 26]
     assert table.length.tolist() == [7, 0, 8, 8]
+    assert table.next.tolist() == [8, 9, 18, 27]  # the length plus one after the last
     # First eight bytes of each line, little-endian (past a line's end: the next line).
     assert int(table.word[0]) == int.from_bytes(b"AB  - x\n", "little")
     assert int(table.word[1]) == int.from_bytes(b"\n      y", "little")
     assert int(table.word[3]) == int.from_bytes("TI  - é".encode(), "little")
     assert lines.byte(table.word, 4).tolist() == [45, 32, 32, 45]
     assert lines.code("TI") == int.from_bytes(b"TI  ", "little")
+    data = b"TI  - a\n      b\nAB  - c\nTI  - d\n      e\n"
+    table = lines.scan(data, _tags)
+    assert table.start.tolist() == [0, 24]
+    # The next head after each kept line: "AB" at 16, the empty last line at 40.
+    assert table.next.tolist() == [16, 40]
+
+
+def test_scan_in_small_chunks_equals_one_chunk(monkeypatch):
+    data = b"TI  - a\n      b\n\nAB  - c\nTI  - d\n      e\n      f\nTI  - g" * 5
+    whole = lines.scan(data, _tags)
+    monkeypatch.setattr(lines, "_CHUNK", 3)
+    small = lines.scan(data, _tags)
+    for a, b in zip(whole, small, strict=True):
+        assert a.tolist() == b.tolist()
+    assert len(whole.start) == 11  # "g" runs into the next "TI" four times
 
 
 def test_decode_spans_by_hand():

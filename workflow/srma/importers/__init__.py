@@ -21,8 +21,8 @@ from .detect import (
     detect_format,
     detect_text,
     head_text,
+    map_bytes,
     plain_bytes,
-    read_bytes,
     read_text,
 )
 from .normalise import COLUMNS, RECORDS_SCHEMA, build_table
@@ -83,7 +83,7 @@ def read_export(
         Empty, unknown, truncated or undecodable file, or a record that cannot be
         traced; the message names the file, the record number and the field.
     """
-    data = read_bytes(path)
+    data = map_bytes(path)
     if fmt is not None and fmt not in READERS:
         raise InputError(path, f"unknown format {fmt!r}; one of: {', '.join(FORMATS)}")
     # Reading creates millions of small lists and tuples; CPython's cyclic garbage
@@ -104,7 +104,7 @@ def read_export(
                 records = module.read_bytes(plain, path)
             del plain
         if records is None:
-            text, valid = decode_checked(data, path)
+            text, valid = decode_checked(data[:], path)
             del data
             fmt = fmt or detect_text(text, path)
             records = _module(fmt).read(text, path, fmt)

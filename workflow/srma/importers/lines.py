@@ -11,6 +11,8 @@ first. The bytes must be the file's text as UTF-8 with ``\\n`` line ends
 
 from __future__ import annotations
 
+import mmap
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -20,47 +22,96 @@ _CHUNK = 1 << 22
 
 
 class Lines(NamedTuple):
-    """Every line of a text: ``start`` and ``end`` (byte offsets, ``end`` exclusive and
-    without the ``\\n``) and ``word``: the line's first eight bytes as one little-endian
+    """Lines of a text: ``start`` and ``end`` (byte offsets, ``end`` exclusive and
+    without the ``\\n``), ``word``: the line's first eight bytes as one little-endian
     integer (byte ``k`` is ``(word >> 8 * k) & 0xFF``; bytes past the line's end belong
-    to the next lines, so test ``length`` before looking at them)."""
+    to the next lines, so test ``length`` before looking at them), and ``next``: where
+    the next line that :func:`scan` was told is a head starts (the length of the text
+    plus one after the last)."""
 
     start: np.ndarray
     end: np.ndarray
     word: np.ndarray
+    next: np.ndarray
 
     @property
     def length(self) -> np.ndarray:
         return self.end - self.start
 
 
-def line_table(data: bytes) -> Lines:
-    """The :class:`Lines` of ``data`` (a last line without ``\\n`` is a line; after a final
-    ``\\n`` there is one more, empty line)."""
+#: ``classify(length, word) -> (head, keep)``: masks of a chunk's lines (``keep`` a part
+#: of ``head``), or ``None`` to give up on the file.
+Classify = Callable[[np.ndarray, np.ndarray], "tuple[np.ndarray, np.ndarray] | None"]
+
+
+def scan(data: bytes | mmap.mmap, classify: Classify) -> Lines | None:
+    """The lines of ``data`` that ``classify`` keeps, each with the start of the next
+    head line (a value in a tagged format runs to the line before the next tag line);
+    ``None`` when ``classify`` gives up.
+
+    Every line counts: a last line without ``\\n``, and after a final ``\\n`` one more,
+    empty line. The text is read in chunks of whole lines (about 4 MiB), so that the
+    arrays of every line of a chunk stay small and their memory is used again by the
+    next chunk: arrays of every line of a 400 MB file took longer to get from the
+    system (fresh pages) than to compute.
+    """
     buf = np.frombuffer(data, dtype=np.uint8)
     size = len(buf)
-    # In chunks: one boolean array the size of the file would cost more in fresh
-    # memory pages than the comparison itself.
-    found = [np.flatnonzero(buf[lo : lo + _CHUNK] == 10) + lo for lo in range(0, size, _CHUNK)]
-    newlines = np.concatenate(found) if found else np.empty(0, dtype=np.int64)
-    start = np.empty(len(newlines) + 1, dtype=np.int64)
-    start[0] = 0
-    start[1:] = newlines + 1
-    end = np.empty_like(start)
-    end[:-1] = newlines
-    end[-1] = size
-    word = np.zeros(len(start), dtype=np.uint64)
-    inside = start <= size - 8
+    rows = None
     if size >= 8:
         # Rows of eight bytes starting at every byte (a view, no copy), taken at the
-        # line starts: one gather of 8 bytes per line.
+        # line starts: one gather of eight bytes per line.
         rows = np.lib.stride_tricks.as_strided(
             buf, shape=(size - 7, 8), strides=(1, 1), writeable=False
         )
-        word[inside] = rows[start[inside]].view("<u8").ravel()
-    for i in np.flatnonzero(~inside).tolist():
-        word[i] = int.from_bytes(data[start[i] : start[i] + 8].ljust(8, b"\0"), "little")
-    return Lines(start, end, word)
+    parts: list[tuple[np.ndarray, ...]] = []
+    pending: np.ndarray | None = None  # last chunk's "next" waiting for a head
+    lo = 0
+    while True:
+        cut = data.find(b"\n", lo + _CHUNK)
+        hi = size if cut < 0 else cut + 1
+        newlines = np.flatnonzero(buf[lo:hi] == 10)
+        newlines += lo
+        last = hi == size
+        count = len(newlines) + 1 if last else len(newlines)
+        start = np.empty(count, dtype=np.int64)
+        start[0] = lo
+        start[1:] = (newlines + 1)[: count - 1]
+        end = np.empty(count, dtype=np.int64)
+        end[: len(newlines)] = newlines
+        if last:
+            end[-1] = size
+        word = np.zeros(count, dtype=np.uint64)
+        inside = start <= size - 8
+        if rows is not None:
+            word[inside] = rows[start[inside]].view("<u8").ravel()
+        for i in np.flatnonzero(~inside).tolist():
+            word[i] = int.from_bytes(data[start[i] : start[i] + 8].ljust(8, b"\0"), "little")
+        found = classify(end - start, word)
+        if found is None:
+            return None
+        head, keep = found
+        at = np.flatnonzero(head)
+        if len(at):
+            following = np.empty(len(at), dtype=np.int64)
+            following[:-1] = start[at[1:]]
+            following[-1] = -1
+            if pending is not None:
+                pending[-1] = start[at[0]]
+            kept = keep[at]
+            nxt = following[kept]
+            pending = nxt if kept[-1] else None
+            chosen = at[kept]
+            parts.append((start[chosen], end[chosen], word[chosen], nxt))
+        if last:
+            break
+        lo = hi
+    if pending is not None:
+        pending[-1] = size + 1
+    if not parts:
+        empty = np.empty(0, dtype=np.int64)
+        return Lines(empty, empty, np.empty(0, dtype=np.uint64), empty)
+    return Lines(*(np.concatenate(column) for column in zip(*parts, strict=True)))
 
 
 def byte(word: np.ndarray, k: int) -> np.ndarray:
@@ -85,7 +136,7 @@ def code(tag: str) -> int:
 
 
 def decode(
-    data: bytes, lo: np.ndarray, hi: np.ndarray, check: bool = False, near: bool = False
+    data: bytes | mmap.mmap, lo: np.ndarray, hi: np.ndarray, check: bool = False, near: bool = False
 ) -> np.ndarray:
     """The texts ``data[lo[i]:hi[i]]`` (in order, not overlapping) decoded from UTF-8, as
     an object array.

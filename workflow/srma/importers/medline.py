@@ -12,6 +12,7 @@ speed with ``Bio.Medline`` and ``tests/test_import_medline.py`` its fields.
 
 from __future__ import annotations
 
+import mmap
 import re
 from itertools import chain
 
@@ -260,7 +261,22 @@ _FAST_TAGS = ("PMID", "TI", "FAU", "CN", "DP", "JT", "TA", "VI", "IP", "PG", "LI
 _CODES = np.array(sorted(lines.code(tag) for tag in _FAST_TAGS), dtype=np.uint64)
 
 
-def read_bytes(data: bytes, path: object = "<text>") -> dict[str, list] | None:
+def _classify(length: np.ndarray, word: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """For :func:`srma.importers.lines.scan`: every line must be blank, a continuation
+    (six spaces) or a tag line (``[A-Z][A-Z0-9 ]{3}-``); heads are the lines that are no
+    continuation; kept are blank lines and the tag lines of :data:`_FAST_TAGS`."""
+    blank = length == 0
+    cont = (length >= 6) & ((word & np.uint64(0xFFFF_FFFF_FFFF)) == np.uint64(0x2020_2020_2020))
+    c = [lines.byte(word, k) for k in range(5)]
+    tag = (length >= 5) & lines.is_upper(c[0]) & (c[4] == 45)
+    for k in (1, 2, 3):
+        tag &= lines.is_upper_or_digit(c[k]) | (c[k] == 32)
+    if not (blank | cont | tag).all():
+        return None
+    return ~cont, blank | (tag & np.isin(word & np.uint64(0xFFFF_FFFF), _CODES))
+
+
+def read_bytes(data: bytes | mmap.mmap, path: object = "<text>") -> dict[str, list] | None:
     """:func:`read` for UTF-8 bytes with ``\\n`` line ends and no byte-order mark (see
     :mod:`srma.importers.lines`); ``None`` when the file needs the general reader
     (see :func:`read`).
@@ -273,55 +289,33 @@ def read_bytes(data: bytes, path: object = "<text>") -> dict[str, list] | None:
     whose fields need a look at rarer tags (no ``FAU``: ``AU``; no or empty ``TI`` or
     ``DP``) are read by :func:`_row` from their text.
     """
-    if not data or b"\r" in data:
+    if not len(data) or data.find(b"\r") >= 0:
         return None
-    table = lines.line_table(data)
-    start, end, word = table
-    length = table.length
-    blank = length == 0
-    cont = (length >= 6) & ((word & np.uint64(0xFFFF_FFFF_FFFF)) == np.uint64(0x2020_2020_2020))
-    c = [lines.byte(word, k) for k in range(6)]
-    tag_line = (length >= 5) & lines.is_upper(c[0]) & (c[4] == 45)
-    for k in (1, 2, 3):
-        tag_line &= lines.is_upper_or_digit(c[k]) | (c[k] == 32)
-    if not (blank | cont | tag_line).all():
+    table = lines.scan(data, _classify)
+    if table is None:
         return None  # a bad line, or a line of spaces: the general reader
-    filled = ~blank
-    run_start = filled.copy()
-    run_start[1:] &= blank[:-1]
-    first_lines = np.flatnonzero(run_start)
-    n = len(first_lines)
-    if n == 0 or not tag_line[first_lines].all():
+    size = len(data)
+    blank = table.length == 0
+    # Records: the runs of lines between blank lines.
+    bounds = np.concatenate(([-1], table.start[blank], [size + 1]))
+    filled = bounds[1:] >= bounds[:-1] + 2
+    first = bounds[:-1][filled] + 1
+    last = bounds[1:][filled] - 1
+    n = len(first)
+    if n == 0 or (np.frombuffer(data, dtype=np.uint8)[first] == 32).any():
         return None  # no record, or one that starts with a continuation line
-    # Each record's last line: the line before the next record's blank line(s).
-    run_end = filled.copy()
-    run_end[:-1] &= blank[1:]
-    last_lines = np.flatnonzero(run_end)
-    record_of_line = np.cumsum(run_start) - 1
-    # Each tag line's value ends where the next line that is not a continuation starts.
-    heads = np.flatnonzero(~cont)
-    following = np.empty_like(heads)
-    following[:-1] = heads[1:]
-    following[-1] = len(start)
-    is_tag = tag_line[heads]
-    tag_lines = heads[is_tag]
-    value_end = end[following[is_tag] - 1]
-    code = word[tag_lines] & np.uint64(0xFFFF_FFFF)
-    record = record_of_line[tag_lines]
+    tags = ~blank
+    start, length, word = table.start[tags], table.length[tags], table.word[tags]
+    # A value ends where the next line that is not a continuation starts.
+    value_end = table.next[tags] - 1
+    code = word & np.uint64(0xFFFF_FFFF)
+    record = np.searchsorted(first, start, side="right") - 1
     if np.bincount(record[code == lines.code("PMID")], minlength=n).max(initial=0) > 1:
         return None  # records run together: the general reader splits them
-    wanted = np.isin(code, _CODES)
-    tag_lines, code, record, value_end = (
-        tag_lines[wanted],
-        code[wanted],
-        record[wanted],
-        value_end[wanted],
-    )
-    value_start = start[tag_lines] + 5 + ((length[tag_lines] > 5) & (c[5][tag_lines] == 32))
+    space = lines.byte(word, 5) == 32
+    value_start = start + 5 + ((length > 5) & space)
     try:
-        raw = lines.decode(
-            data, start[first_lines], end[last_lines], check=True, near=True
-        ).tolist()
+        raw = lines.decode(data, first, last, check=True, near=True).tolist()
     except (UnicodeDecodeError, pa.ArrowInvalid):
         return None  # not UTF-8: the general reader names the record and field
     # Values start after an ASCII tag and end at line ends: UTF-8 since the records are.

@@ -25,6 +25,7 @@ DOI ``DO``/``M3``/``L3`` (or a ``doi.org`` link), abstract ``AB``/``N2``, PMID `
 
 from __future__ import annotations
 
+import mmap
 import re
 
 import numpy as np
@@ -304,7 +305,22 @@ _BY_CODE = sorted(_USED, key=_code)
 _USED_CODES = np.array([_code(t) for t in _BY_CODE], dtype=np.uint64)
 
 
-def read_bytes(data: bytes, path: object = "<text>") -> list[dict] | None:
+def _classify(length: np.ndarray, word: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For :func:`srma.importers.lines.scan`: tag lines (``[A-Z][A-Z0-9]  -``) are the
+    heads, and all of them are kept."""
+    c = [lines.byte(word, k) for k in range(5)]
+    tag = (
+        (length >= 5)
+        & lines.is_upper(c[0])
+        & lines.is_upper_or_digit(c[1])
+        & (c[2] == 32)
+        & (c[3] == 32)
+        & (c[4] == 45)
+    )
+    return tag, tag
+
+
+def read_bytes(data: bytes | mmap.mmap, path: object = "<text>") -> list[dict] | None:
     """:func:`read` for UTF-8 bytes with ``\\n`` line ends and no byte-order mark (see
     :mod:`srma.importers.lines`); ``None`` when the file needs the text reader: a
     record without ``TY`` or ``ER`` (which :func:`parse` names), a tag after ``ER``
@@ -318,29 +334,18 @@ def read_bytes(data: bytes, path: object = "<text>") -> list[dict] | None:
     :func:`to_fields` reads are decoded, and its dict of first values is built per
     record by one ``dict(zip(...))``.
     """
-    if not data or b"\r" in data:
+    if not len(data) or data.find(b"\r") >= 0:
         return None
-    table = lines.line_table(data)
-    start, end, word = table
-    length = table.length
-    c = [lines.byte(word, k) for k in range(6)]
-    tag_line = (
-        (length >= 5)
-        & lines.is_upper(c[0])
-        & lines.is_upper_or_digit(c[1])
-        & (c[2] == 32)
-        & (c[3] == 32)
-        & (c[4] == 45)
-    )
-    at = np.flatnonzero(tag_line)
-    m = len(at)
+    table = lines.scan(data, _classify)
+    m = len(table.start)
     if m == 0:
         return None
-    long = length[at] > 5
+    start, end, word = table.start, table.end, table.word
+    long = table.length > 5
     # The seventh character starts the value: the sixth must be one byte long.
-    if (c[5][at][long] >= 128).any():
+    if (lines.byte(word[long], 5) >= 128).any():
         return None
-    code = word[at] & _MASK16
+    code = word & _MASK16
     is_ty = code == _code("TY")
     is_er = code == _code("ER")
     opened = np.cumsum(is_ty)
@@ -361,23 +366,20 @@ def read_bytes(data: bytes, path: object = "<text>") -> list[dict] | None:
         late = np.flatnonzero(outside)
         before = late - 1
         if not (
-            (at[before] == at[late] - 1) & (is_er[before] | outside[before]) & long[late]
+            (start[late] == end[before] + 1) & (is_er[before] | outside[before]) & long[late]
         ).all():
             return None
     record = opened - 1
     n = int(opened[-1])
     # A value runs to the line before the next tag line; a late tag's, to its line end.
-    piece_end = np.empty(m, dtype=np.int64)
-    piece_end[:-1] = start[at[1:]] - 1
-    piece_end[-1] = len(data)
-    value_end = np.where(outside, end[at], piece_end)
-    value_start = np.minimum(start[at] + 6, value_end)
+    value_end = np.where(outside, end, table.next - 1)
+    value_start = np.minimum(start + 6, value_end)
     # A record's text: from its TY line to the end of its ER line or of its last late tag.
     closing = is_er | outside
-    last_line = np.empty(n, dtype=np.int64)
-    last_line[record[closing]] = at[closing]  # in order: each record's last one stays
+    last_end = np.empty(n, dtype=np.int64)
+    last_end[record[closing]] = end[closing]  # in order: each record's last one stays
     try:
-        raw = lines.decode(data, start[at[is_ty]], end[last_line], check=True, near=True).tolist()
+        raw = lines.decode(data, start[is_ty], last_end, check=True, near=True).tolist()
     except (UnicodeDecodeError, pa.ArrowInvalid):
         return None  # not UTF-8: the text reader names the record and field
     keep = np.isin(code, _USED_CODES)
