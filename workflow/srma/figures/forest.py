@@ -50,6 +50,7 @@ from srma.figures.common import (
     POOLED_COLOUR,
     STUDY_COLOUR,
     TextMeasure,
+    add_text,
     figure_context,
     fmt_num,
     fmt_p,
@@ -460,7 +461,9 @@ def forest_plot(
         def put(
             x: float, y: float, s: str, ha="left", bold=False, italic=False, size=fs, colour=INK
         ) -> None:
-            tab.text(
+            add_text(
+                fig,
+                tab.transData,
                 x,
                 y,
                 s,
@@ -498,7 +501,9 @@ def forest_plot(
                 )
         fy = foot_top
         for text, h in zip(foot, foot_h, strict=True):
-            tab.text(
+            add_text(
+                fig,
+                tab.transData,
                 MARGIN,
                 fy,
                 text,

@@ -25,6 +25,7 @@ from srma.figures.common import (
     POOLED_COLOUR,
     STUDY_COLOUR,
     TextMeasure,
+    add_text,
     figure_context,
     fmt_num,
     font,
@@ -135,7 +136,9 @@ def leave1out_plot(
         tab.set_axis_off()
 
         def put(x, y, s, ha="left", bold=False, colour=INK, size=fs):
-            tab.text(
+            add_text(
+                fig,
+                tab.transData,
                 x,
                 y,
                 s,
