@@ -65,6 +65,19 @@ def test_bundled_first_pubmed_record(bundled):
     assert row["journal_abbrev"] == "Ann Rheum Dis"
 
 
+def test_central_subtitle_in_t2_is_not_the_journal(bundled):
+    # Lines 600-614 of cochrane_central.ris: "TI  - Golimumab reduces spinal inflammation
+    # in ankylosing spondylitis", "T2  - MRI results of the randomised, placebo- controlled
+    # GO-RAISE study" (the subtitle) and "JO  - Annals of the rheumatic diseases".
+    table = bundled["cochrane_central"]
+    row = table[table["title"] == "Golimumab reduces spinal inflammation in ankylosing spondylitis"]
+    assert len(row) == 1
+    assert row["journal"].iloc[0] == "Annals of the rheumatic diseases"
+    # Line 658: a congress abstract, T2 without JO: the congress stands as the source.
+    row = table[table["pages"] == "2219"]
+    assert row["journal"].tolist() == ["2012 ACR/ARHP Annual Meeting, abstract 2219"]
+
+
 def test_bundled_first_central_and_embase_records(bundled):
     central = bundled["cochrane_central"].iloc[0]
     assert central["first_author"] == "Braun"

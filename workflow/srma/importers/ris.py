@@ -17,7 +17,7 @@ line number; and the loop below, without rispy's per-line method calls, reads a
 100,000-record file several times faster (``benchmarks/import_speed.py``).
 
 Which tag holds which field differs by dialect; :func:`to_fields` maps them:
-title ``TI``/``T1``, journal ``JF``/``T2``/``JO``, abbreviation ``J2``/``JA``/``JI``/``J9``,
+title ``TI``/``T1``, journal ``JF``/``JO``/``T2``, abbreviation ``J2``/``JA``/``JI``/``J9``,
 DOI ``DO``/``M3``/``L3`` (or a ``doi.org`` link), abstract ``AB``/``N2``, PMID ``C5``
 (Embase) / ``C2`` (Scopus) / ``AN`` (PubMed via EndNote), accession ``AN``, ``U2``
 (Embase ``L...``), Scopus EID (from the ``eid=`` link) and Ovid's ``ID``.
@@ -241,7 +241,10 @@ def _fields(one: dict[str, str], rec: dict[str, list[str]], ovid: bool) -> dict:
         accession = accession or (eid.group(1) if eid else None)
     if ovid:
         accession = accession or _stripped(one, "ID")
-    journal = _pick(one, "JF", "T2", "JO", "J1")
+    # JF and JO are the periodical's full name; T2, the "secondary title", is the
+    # journal in Scopus, Web of Science, Zotero and EndNote exports (which write no JO),
+    # but a subtitle or a congress in CENTRAL's records that have a JO.
+    journal = _pick(one, "JF", "JO", "T2", "J1")
     if cochrane and not journal:
         journal = one.get("JA")
     jkey = journal.strip() if journal else None
