@@ -6,8 +6,11 @@ a blank line (NLM, "MEDLINE/PubMed Data Element (Field) Descriptions").
 
 Written by hand rather than with ``Bio.Medline``: srma needs the record's original text
 and line numbers for its error messages, collective authors kept in author order, and
-it must not depend on Biopython at run time. ``benchmarks/import_speed.py`` compares its
-speed with ``Bio.Medline`` and ``tests/test_import_medline.py`` its fields.
+it must not depend on Biopython at run time. :func:`read_bytes` reads a file of the usual
+layout from its bytes with array operations (``srma.importers.lines``), :func:`parse`
+any other text; ``tests/test_import_fast.py`` checks that both give the same fields on
+every real export, ``tests/test_import_real.py`` compares the fields with
+``Bio.Medline`` and ``benchmarks/import_speed.py`` the speed.
 """
 
 from __future__ import annotations

@@ -9,12 +9,16 @@ above them.
 
 The tag-level reading follows rispy's ``RisParser`` rule for what is a tag line
 (``line[2:5] == "  -"``, upper-case letter first) and its record boundaries, and
-``tests/test_import_ris.py`` checks that both give the same tags and values on every
+``tests/test_import_real.py`` checks that both give the same tags and values on every
 real export. It is written out here, rather than calling ``rispy.load``, for three
 reasons: rispy silently drops a last record without ``ER`` and records whose ``TY`` is
 missing (srma must stop and name them); srma needs each record's original text and
-line number; and the loop below, without rispy's per-line method calls, reads a
-100,000-record file several times faster (``benchmarks/import_speed.py``).
+line number; and rispy's per-line method calls are slow on large exports.
+:func:`read_bytes` reads the same tag lines from the file's bytes with array
+operations (``srma.importers.lines``), about 1.4-1.9 times rispy's speed on a
+100,000-record file while doing more (``benchmarks/import_speed.py``); :func:`parse`
+reads any other text and names the line of a fault; ``tests/test_import_fast.py``
+checks that both give the same fields on every real export.
 
 Which tag holds which field differs by dialect; :func:`to_fields` maps them:
 title ``TI``/``T1``, journal ``JF``/``JO``/``T2``, abbreviation ``J2``/``JA``/``JI``/``J9``,
