@@ -180,15 +180,22 @@ def firsts(n: int, rows: np.ndarray, values: np.ndarray) -> list:
     return column.tolist()
 
 
+def groups(rows: np.ndarray, values: np.ndarray) -> tuple[list[int], list[list]]:
+    """The rows that have values (``rows`` ascending) and the list of each one's values,
+    in order."""
+    items = values.tolist()
+    if not items:
+        return [], []
+    first = first_of_runs(rows)
+    cuts = np.flatnonzero(first).tolist()
+    cuts.append(len(items))
+    return rows[first].tolist(), [items[lo:hi] for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
+
+
 def lists(n: int, rows: np.ndarray, values: np.ndarray) -> list:
     """A column of ``n`` items: for each row, the list of its values in order (``rows``
     ascending), else ``None``."""
     column: list = [None] * n
-    items = values.tolist()
-    if not items:
-        return column
-    first = first_of_runs(rows)
-    cuts = np.flatnonzero(first).tolist()
-    for i, lo, hi in zip(rows[first].tolist(), cuts, cuts[1:] + [len(items)], strict=True):
-        column[i] = items[lo:hi]
+    for i, items in zip(*groups(rows, values), strict=True):
+        column[i] = items
     return column

@@ -398,9 +398,8 @@ def read_bytes(data: bytes | mmap.mmap, path: object = "<text>") -> list[dict] |
     listed: list[dict[str, list[str]]] = [{} for _ in range(n)]
     for tag in _LISTED:
         sel = tags == _code(tag)
-        for i, items in enumerate(lines.lists(n, rows[sel], found[sel])):
-            if items is not None:
-                listed[i][tag] = items
+        for i, items in zip(*lines.groups(rows[sel], found[sel]), strict=True):
+            listed[i][tag] = items
     ovid = bool(_OVID_NUMBER_RE.search(data[: 4 * 4096].decode("utf-8", "ignore")[:4096]))
     out = []
     for i in range(n):
