@@ -106,12 +106,12 @@ def dedup_decisions(wildcards):
     return [path] if Path(path).exists() else []
 
 
-def extraction_tables(wildcards=None):
-    return expand("results/extraction/{study}.parquet", study=STUDIES)
+def excluded_tables(wildcards=None):
+    return expand("results/extraction/excluded/{batch}.parquet", batch=BATCHES)
 
 
 def correlation_tables(wildcards=None):
-    return expand("results/correlations/studies/{study}.parquet", study=STUDIES)
+    return expand("results/correlations/batches/{batch}.parquet", batch=BATCHES)
 
 
 def group_study_files(wildcards):

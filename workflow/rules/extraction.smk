@@ -2,7 +2,9 @@
 #
 # Studies are extracted in fixed batches (srma.extraction.dag: a study's batch follows
 # from its id), each batch a rule of its own because a rule's outputs cannot vary with a
-# wildcard's value. Every study still gets its own tables.
+# wildcard's value. Every study gets its own table; a batch's correlation rows and
+# excluded rows go to one table per batch, which the tables of stage 6 and excluded.csv
+# read (32 files, not 2,000).
 
 for batch, batch_studies in BATCHES.items():
 
@@ -13,9 +15,8 @@ for batch, batch_studies in BATCHES.items():
             study_files=[STUDY_FILES[study] for study in batch_studies],
         output:
             rows=expand("results/extraction/{study}.parquet", study=batch_studies),
-            correlations=expand(
-                "results/correlations/studies/{study}.parquet", study=batch_studies
-            ),
+            correlations=f"results/correlations/batches/{batch}.parquet",
+            excluded=f"results/extraction/excluded/{batch}.parquet",
         log:
             f"logs/extraction/batch_{batch}.log",
         group:
@@ -30,7 +31,7 @@ for batch, batch_studies in BATCHES.items():
 
 rule extraction_excluded:
     input:
-        rows=extraction_tables,
+        rows=excluded_tables,
     output:
         excluded=report(
             "results/extraction/excluded.csv",

@@ -166,34 +166,51 @@ def screen(
 
 @needs("srma.extraction", "srma.extraction.study", "srma.extraction.correlations")
 def extract_studies(
-    *, study_files: Paths, rows: Paths, correlations: Paths, settings: Mapping,
-    config_hash: str,
+    *, study_files: Paths, rows: Paths, correlations: str, excluded: str,
+    settings: Mapping, config_hash: str,
 ) -> None:  # fmt: skip
-    """Validate and harmonise study extraction files, one after another: ``rows[i]`` and
-    ``correlations[i]`` are written from ``study_files[i]``. ``settings`` holds the
-    config sections extraction reads (instruments, timepoints, extraction). Every file
-    is checked before anything is written, so a bad file leaves no table behind."""
-    from srma.extraction import correlation_rows, extract_study_once
+    """Validate and harmonise a batch of study extraction files: ``rows[i]`` is written
+    from ``study_files[i]``; the batch's correlation rows (data model 6) go to
+    ``correlations`` and the rows that cannot be used (data model 4, ``excluded.csv``)
+    to ``excluded``. ``settings`` holds the config sections extraction reads
+    (instruments, timepoints, extraction). Every file is checked before anything is
+    written, so a bad file leaves no table behind."""
+    import pandas as pd
 
-    if not len(study_files) == len(rows) == len(correlations):
-        raise ValueError("extract_studies: one rows and one correlations path per study file")
-    tables = []
+    from srma.extraction import correlation_rows, excluded_table, extract_study_once
+
+    if len(study_files) != len(rows):
+        raise ValueError("extract_studies: one rows path per study file")
+    tables, corr = [], []
     for study_file in study_files:
         table = extract_study_once(study_file, settings)
         usable = int(table["usable"].sum()) if len(table) else 0
         log.info("%s: %d rows, %d usable", study_file, len(table), usable)
-        tables.append((table, correlation_rows(study_file, settings)))
-    for (table, corr), rows_path, corr_path in zip(tables, rows, correlations, strict=True):
+        tables.append(table)
+        corr.append(correlation_rows(study_file, settings))
+    corr = [c for c in corr if len(c.columns)]
+    for table, rows_path in zip(tables, rows, strict=True):
         io.write_parquet(table, rows_path, config_hash=config_hash)
-        io.write_parquet(corr, corr_path, config_hash=config_hash)
+    io.write_parquet(
+        pd.concat(corr, ignore_index=True) if corr else pd.DataFrame(),
+        correlations,
+        config_hash=config_hash,
+    )
+    io.write_parquet(excluded_table(tables), excluded, config_hash=config_hash)
 
 
 @needs("srma.extraction", "srma.extraction.study")
 def extraction_excluded(*, rows: Paths, excluded: str, config_hash: str) -> None:
-    """What could not be used, per study, for ``results/extraction/excluded.csv``."""
-    from srma.extraction import excluded_table
+    """What could not be used, per study, for ``results/extraction/excluded.csv``, from
+    the extraction batches' excluded tables (``rows``)."""
+    import pandas as pd
 
-    table = excluded_table([read_study_tables(rows)])
+    from srma.extraction import EXCLUDED_COLUMNS, sort_excluded
+
+    table = read_study_tables(rows)
+    if not len(table.columns):
+        table = pd.DataFrame(columns=EXCLUDED_COLUMNS)
+    table = sort_excluded(table)
     io.write_csv(table, excluded, config_hash=config_hash)
 
 

@@ -153,7 +153,12 @@ def excluded_table(frames: list[pd.DataFrame]) -> pd.DataFrame:
     parts = [f.loc[~f["usable"].astype(bool), EXCLUDED_COLUMNS] for f in frames if len(f)]
     if not parts:
         return pd.DataFrame(columns=EXCLUDED_COLUMNS)
-    out = pd.concat(parts, ignore_index=True)
+    return sort_excluded(pd.concat(parts, ignore_index=True))
+
+
+def sort_excluded(out: pd.DataFrame) -> pd.DataFrame:
+    """Excluded rows in the order of ``excluded.csv``: by study, instrument, week,
+    scoring, then intervention before control."""
     order = out.assign(_arm=out["arm"].map({"intervention": 0, "control": 1}))
     order = order.sort_values(
         ["study_id", "instrument", "timepoint_weeks", "scoring", "_arm"],

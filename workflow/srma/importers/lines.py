@@ -6,7 +6,7 @@ importer does. Here every line's start, end and first eight bytes are found by a
 operations (numpy) over the file's bytes, and the texts srma keeps are decoded from
 those bytes in one C++ loop (pyarrow), without building one string of the whole file
 first. The bytes must be the file's text as UTF-8 with ``\\n`` line ends
-(:func:`srma.importers.detect.plain_head` tells which files are).
+(:func:`srma.importers.detect.plain_bytes` makes them).
 """
 
 from __future__ import annotations
