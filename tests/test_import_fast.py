@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from srma.importers import detect_format, lines, medline, read_export, read_text, ris
-from srma.importers.detect import plain_bytes
+from srma.importers.detect import map_bytes, plain_bytes
 
 
 @pytest.fixture(scope="module")
@@ -227,3 +227,24 @@ def test_ris_bytes_leaves_other_layouts_to_the_text_reader(text):
 
 def test_ris_bytes_leaves_bytes_that_are_not_utf8():
     assert ris.read_bytes(b"TY  - JOUR\nTI  - J\xf6ns\nER  - \n", "r.ris") is None
+
+
+@pytest.mark.parametrize(("fmt", "text"), [("medline", MEDLINE), ("ris", RIS)])
+def test_large_file_is_mapped_and_read_like_text(tmp_path, fmt, text):
+    # Over 1 MiB: read_export maps the file instead of copying it.
+    body = text.strip("\n")
+    if fmt == "ris":
+        body = body[body.index("TY") :]
+    copies = (1 << 20) // len(body.encode()) + 1
+    whole = "\n\n".join([body] * copies) + "\n"
+    path = tmp_path / f"big.{fmt}"
+    path.write_text(whole, encoding="utf-8")
+    data = map_bytes(path)
+    assert not isinstance(data, bytes)
+    module = {"medline": medline, "ris": ris}[fmt]
+    assert module.read_bytes(data, path) == module.read(whole, path)
+    table = read_export(path, export="big")
+    general = module.read(whole, path)
+    raws = general["raw"] if fmt == "medline" else [r["raw"] for r in general]
+    assert len(raws) == 2 * copies
+    assert table["raw"].tolist() == raws
