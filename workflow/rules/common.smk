@@ -4,6 +4,7 @@
 import sys
 from pathlib import Path
 
+from snakemake.persistence import PersistenceBase
 from snakemake.utils import validate
 
 # Validate the config before anything reads it: an unknown key or a wrong type stops
@@ -19,6 +20,15 @@ from srma.config import config_hash
 from srma.extraction.dag import batch_of, groups_of_studies
 from srma.provenance import code_hash
 from srma.stages import run_stage
+
+# Snakemake compares a job's params with what it stored through a pandas-aware
+# serialiser whenever pandas is installed, which imports pandas (~0.5 s, a sixth of a
+# no-op rerun of a 1,000-study review) in every command. srma's params are plain
+# values, for which that serialiser returns the plain one's text: use the plain one.
+if hasattr(PersistenceBase, "_serialize_param_builtin"):
+    PersistenceBase._serialize_param = property(
+        lambda self: self._serialize_param_builtin
+    )
 
 # Jobs run in threads of this process (profiles/default); CPU-bound stage functions go
 # to as many worker processes as Snakemake has cores. A job Snakemake started in a
