@@ -286,14 +286,7 @@ def forest_plot(
             label = tm.wrap(label, MAX_LABEL_W, fs)
             rows.append(
                 _Row(
-                    cells={
-                        "study": label,
-                        "n1": _n(_num(r, "n1i")),
-                        "m1": _mean_sd(_num(r, "m1i"), _num(r, "sd1i")),
-                        "n2": _n(_num(r, "n2i")),
-                        "m2": _mean_sd(_num(r, "m2i"), _num(r, "sd2i")),
-                        "ci": f"not estimable {mark}",
-                    },
+                    cells={"study": label, **_arm_cells(r), "ci": f"not estimable {mark}"},
                     lines=label.count("\n") + 1,
                     kind="unusable",
                 )
@@ -310,10 +303,7 @@ def forest_plot(
             _Row(
                 cells={
                     "study": label,
-                    "n1": _n(_num(r, "n1i")),
-                    "m1": _mean_sd(_num(r, "m1i"), _num(r, "sd1i")),
-                    "n2": _n(_num(r, "n2i")),
-                    "m2": _mean_sd(_num(r, "m2i"), _num(r, "sd2i")),
+                    **_arm_cells(r),
                     "weight": "" if math.isnan(w) else f"{w:.1f}%",
                     "ci": _ci_text(yi, lb, ub),
                 },
@@ -628,6 +618,16 @@ def forest_plot(
             colour=GREY,
         )
         save_figure(fig, svg_path, png_path)
+
+
+def _arm_cells(r: pd.Series) -> dict[str, str]:
+    """The n and mean change (SD) cells of both arms of a study row."""
+    return {
+        "n1": _n(_num(r, "n1i")),
+        "m1": _mean_sd(_num(r, "m1i"), _num(r, "sd1i")),
+        "n2": _n(_num(r, "n2i")),
+        "m2": _mean_sd(_num(r, "m2i"), _num(r, "sd2i")),
+    }
 
 
 def _tick_digits(ticks) -> int:
