@@ -120,6 +120,10 @@ def excluded_tables(wildcards=None):
     return expand("results/extraction/excluded/{batch}.parquet", batch=BATCHES)
 
 
+def extraction_sources(wildcards=None):
+    return expand("results/extraction/sources/{batch}.json", batch=BATCHES)
+
+
 def correlation_tables(wildcards=None):
     return expand("results/correlations/batches/{batch}.parquet", batch=BATCHES)
 

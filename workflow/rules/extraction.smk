@@ -2,9 +2,9 @@
 #
 # Studies are extracted in fixed batches (srma.extraction.dag: a study's batch follows
 # from its id), each batch a rule of its own because a rule's outputs cannot vary with a
-# wildcard's value. Every study gets its own table; a batch's correlation rows and
-# excluded rows go to one table per batch, which the tables of stage 6 and excluded.csv
-# read (32 files, not 2,000).
+# wildcard's value. Every study gets its own table; a batch's correlation rows, excluded
+# rows and extraction files (path, SHA-256) go to one file each per batch, which stage 6,
+# excluded.csv and provenance.json read (32 files, not 1,000 each).
 
 for batch, batch_studies in BATCHES.items():
 
@@ -17,6 +17,7 @@ for batch, batch_studies in BATCHES.items():
             rows=expand("results/extraction/{study}.parquet", study=batch_studies),
             correlations=f"results/correlations/batches/{batch}.parquet",
             excluded=f"results/extraction/excluded/{batch}.parquet",
+            sources=f"results/extraction/sources/{batch}.json",
         log:
             f"logs/extraction/batch_{batch}.log",
         group:

@@ -4,7 +4,7 @@
 rule provenance:
     input:
         pooled=pooled_tables,
-        extraction=expand(EXTRACTION_DIR / "{study}.yaml", study=STUDIES),
+        extraction_sources=extraction_sources,
         clusters="results/dedup/clusters.parquet",
         decisions="results/screening/decisions.parquet",
         correlations_pooled="results/tables/correlations_pooled.csv",

@@ -8,6 +8,7 @@ CSV files meant for people (and spreadsheets) neutralise formula-like cells.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -156,6 +157,21 @@ def write_csv(
 
     _atomic_write_bytes(path, _write)
     return path
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """SHA-256 (hex) of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_entry(path: str | os.PathLike) -> dict[str, str]:
+    """``{"path": <path as given, with />, "sha256": <hex digest of the bytes>}``, as
+    ``provenance.json`` records input files."""
+    return {"path": Path(path).as_posix(), "sha256": sha256_file(path)}
 
 
 def write_json(obj: object, path: str | os.PathLike) -> Path:

@@ -31,7 +31,7 @@ Layout (keys sorted when written)::
 
 from __future__ import annotations
 
-import hashlib
+import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -40,6 +40,7 @@ import pandas as pd
 
 from srma import __version__, io
 from srma.errors import InputError
+from srma.io import file_entry
 from srma.pooling import RESULT_KEYS
 
 #: Numbers of a pooled row (data model section 5) that pooled.csv reports.
@@ -59,19 +60,6 @@ CORRELATION_NUMBERS = (
     "tau2",
     "I2",
 )
-
-
-def sha256_file(path: str | Path) -> str:
-    """SHA-256 (hex) of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _file_entry(path: str | Path) -> dict[str, str]:
-    return {"path": Path(path).as_posix(), "sha256": sha256_file(path)}
 
 
 def _plain(value: object) -> object:
@@ -134,7 +122,8 @@ def build_provenance(
 
     ``pooled``: the group tables ``results/pooled/<instrument>/<timepoint>.parquet``, as
     a list or as a mapping path -> table (the path is then recorded as ``table``).
-    ``extraction_files``: study_id -> its extraction YAML file. ``search_files``:
+    ``extraction_files``: study_id -> its extraction YAML file, or the file's
+    :func:`file_entry` as the extraction job recorded it. ``search_files``:
     export name (config ``searches`` key) -> export file. ``correlations_pooled``: the
     table ``results/tables/correlations_pooled.csv`` (its ``studies`` column lists the
     studies pooled, ``; ``-separated).
@@ -204,12 +193,14 @@ def build_provenance(
                 field="study_id",
             )
         link = linked.get(study_id, {"clusters": [], "records": [], "exports": []})
-        studies[study_id] = {"extraction_file": _file_entry(extraction_files[study_id]), **link}
+        source = extraction_files[study_id]
+        entry = dict(source) if isinstance(source, Mapping) else file_entry(source)
+        studies[study_id] = {"extraction_file": entry, **link}
 
     return {
         "srma_version": __version__,
         "config_hash": config_hash,
-        "search_files": {name: _file_entry(path) for name, path in sorted(search_files.items())},
+        "search_files": {name: file_entry(path) for name, path in sorted(search_files.items())},
         "studies": studies,
         "pooled": groups,
         "correlations": correlations,
@@ -220,7 +211,8 @@ def build_provenance(
 def write_provenance(
     pooled: Sequence[str | Path],
     *,
-    extraction: Sequence[str | Path],
+    extraction: Sequence[str | Path] = (),
+    extraction_sources: Sequence[str | Path] = (),
     clusters: str | Path,
     decisions: str | Path,
     search_files: Mapping[str, str | Path],
@@ -230,11 +222,16 @@ def write_provenance(
 ) -> dict:
     """Read a run's tables, build the map and write it to ``out`` (stable JSON).
 
-    ``extraction``: the ``<study_id>.yaml`` extraction files (the study id is the stem).
+    ``extraction``: the ``<study_id>.yaml`` extraction files (the study id is the stem);
+    ``extraction_sources``: the extraction batches' ``sources`` JSON files (study id ->
+    path and SHA-256 of the file the batch extracted), which the workflow uses.
     """
+    files: dict[str, str | Path | Mapping] = {Path(p).stem: p for p in extraction}
+    for path in extraction_sources:
+        files.update(json.loads(Path(path).read_text(encoding="utf-8")))
     provenance = build_provenance(
         {str(p): io.read_parquet(p) for p in pooled},
-        extraction_files={Path(p).stem: p for p in extraction},
+        extraction_files=files,
         clusters=io.read_parquet(clusters),
         decisions=io.read_parquet(decisions),
         search_files=search_files,
@@ -250,7 +247,7 @@ def write_provenance(
 def provenance(
     *,
     pooled: Sequence[str | Path],
-    extraction: Sequence[str | Path],
+    extraction_sources: Sequence[str | Path],
     clusters: str | Path,
     decisions: str | Path,
     correlations_pooled: str | Path,
@@ -265,7 +262,7 @@ def provenance(
     are read through ``search_files``."""
     write_provenance(
         pooled,
-        extraction=extraction,
+        extraction_sources=extraction_sources,
         clusters=clusters,
         decisions=decisions,
         search_files=search_files,

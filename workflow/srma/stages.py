@@ -166,13 +166,14 @@ def screen(
 
 @needs("srma.extraction", "srma.extraction.study", "srma.extraction.correlations")
 def extract_studies(
-    *, study_files: Paths, rows: Paths, correlations: str, excluded: str,
+    *, study_files: Paths, rows: Paths, correlations: str, excluded: str, sources: str,
     settings: Mapping, config_hash: str,
 ) -> None:  # fmt: skip
     """Validate and harmonise a batch of study extraction files: ``rows[i]`` is written
     from ``study_files[i]``; the batch's correlation rows (data model 6) go to
-    ``correlations`` and the rows that cannot be used (data model 4, ``excluded.csv``)
-    to ``excluded``. ``settings`` holds the config sections extraction reads
+    ``correlations``, the rows that cannot be used (data model 4, ``excluded.csv``)
+    to ``excluded``, and each file's path and SHA-256 (for ``provenance.json``) to
+    ``sources``. ``settings`` holds the config sections extraction reads
     (instruments, timepoints, extraction). Every file is checked before anything is
     written, so a bad file leaves no table behind."""
     import pandas as pd
@@ -197,6 +198,7 @@ def extract_studies(
         config_hash=config_hash,
     )
     io.write_parquet(excluded_table(tables), excluded, config_hash=config_hash)
+    io.write_json({Path(f).stem: io.file_entry(f) for f in study_files}, sources)
 
 
 @needs("srma.extraction", "srma.extraction.study")
