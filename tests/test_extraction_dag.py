@@ -49,18 +49,16 @@ def test_groups_equal_reading_every_file_and_come_from_the_cache(tmp_path, confi
     files = {p.stem: p for p in sorted(STUDY_DIR.glob("*.yaml"))}
     cache = tmp_path / "cache" / "groups.json"
     first = groups_of_studies(files, config, cache)
-    assert {s: g for s, (_, g) in first.items()} == {
-        s: study_groups(p, config) for s, p in files.items()
-    }
-    assert first["Lambert2007"][1], "Lambert2007 reports SPARCC at 12 weeks"
+    assert first == {s: study_groups(p, config) for s, p in files.items()}
+    assert first["Lambert2007"], "Lambert2007 reports SPARCC at 12 weeks"
 
     # Second call: the groups come from the cache file (planted value proves it).
     stored = json.loads(cache.read_text())
-    digest = first["Lambert2007"][0]
+    digest = study_digest(files["Lambert2007"])
     stored["groups"][digest] = [["asspimri", "6w"]]
     cache.write_text(json.dumps(stored))
     again = groups_of_studies(files, config, cache)
-    assert again["Lambert2007"][1] == [("asspimri", "6w")]
+    assert again["Lambert2007"] == [("asspimri", "6w")]
 
 
 def test_an_edited_file_or_other_settings_are_read_again(tmp_path, config):
@@ -78,14 +76,14 @@ def test_an_edited_file_or_other_settings_are_read_again(tmp_path, config):
     path = files["Lambert2007"]
     path.write_text(path.read_text() + "\n# edited\n")
     out = groups_of_studies(files, config, cache)
-    assert out["Lambert2007"][1] == study_groups(path, config)
-    assert out["Braun2006"][1] == [("planted", "6w")]
+    assert out["Lambert2007"] == study_groups(path, config)
+    assert out["Braun2006"] == [("planted", "6w")]
 
     # Other timepoint windows: the whole cache is ignored.
     other = dict(config, timepoints={**config["timepoints"]})
     other["timepoints"]["12w"] = {**other["timepoints"]["12w"], "max": 13}
     out = groups_of_studies(files, other, cache)
-    assert out["Braun2006"][1] == study_groups(files["Braun2006"], other)
+    assert out["Braun2006"] == study_groups(files["Braun2006"], other)
 
 
 def test_an_unreadable_cache_is_not_used(tmp_path, config):
@@ -93,9 +91,7 @@ def test_an_unreadable_cache_is_not_used(tmp_path, config):
     cache = tmp_path / "groups.json"
     cache.write_text("{not json")
     out = groups_of_studies(files, config, cache)
-    assert {s: g for s, (_, g) in out.items()} == {
-        s: study_groups(p, config) for s, p in files.items()
-    }
+    assert out == {s: study_groups(p, config) for s, p in files.items()}
     assert json.loads(cache.read_text())["version"] == 1  # rewritten
 
 

@@ -57,7 +57,7 @@ def _groups():
     studies = groups_of_studies(
         STUDY_FILES, EXTRACTION_SETTINGS, ".snakemake/srma/study_groups.json"
     )
-    for study, (_digest, study_groups) in studies.items():
+    for study, study_groups in studies.items():
         for group in study_groups:
             groups.setdefault(group, []).append(study)
     return dict(sorted(groups.items()))

@@ -29,6 +29,7 @@ from srma.logs import job_log
 
 _LOCK = threading.Lock()
 _POOL: ProcessPoolExecutor | None = None
+_POOL_SIZE = 0
 _WORKERS = 1
 
 
@@ -37,7 +38,7 @@ def configure(workers: int) -> None:
     global _WORKERS, _POOL
     with _LOCK:
         _WORKERS = max(1, int(workers))
-        if _POOL is not None and _POOL._max_workers != _WORKERS:
+        if _POOL is not None and _POOL_SIZE != _WORKERS:
             _POOL.shutdown(wait=False)
             _POOL = None
 
@@ -48,9 +49,10 @@ def workers() -> int:
 
 
 def _pool() -> ProcessPoolExecutor:
-    global _POOL
+    global _POOL, _POOL_SIZE
     with _LOCK:
         if _POOL is None:
+            _POOL_SIZE = _WORKERS
             import multiprocessing
 
             _POOL = ProcessPoolExecutor(

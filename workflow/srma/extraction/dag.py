@@ -3,9 +3,8 @@
 Every ``snakemake`` command (a no-op rerun included) parses the workflow, so this runs
 for every study file every time and must cost next to nothing at 1,000 studies:
 
-- :func:`study_digest` - a digest of a study file's bytes. Pooling jobs carry the
-  digests of their studies in ``params``: editing, adding or removing a study changes
-  exactly the params of the groups it is (or was) in.
+- :func:`study_digest` - a digest of a study file's bytes: the key of the groups cache
+  below (and of :func:`srma.extraction.extract_study_once`).
 - :func:`batch_of` - the extraction job a study belongs to. Snakemake spends about
   2 ms of its own on every job each time it builds the DAG; 1,000 one-study jobs made
   a no-op rerun of a 1,000-study review take over 5 s. Studies are therefore extracted
@@ -48,8 +47,8 @@ def batch_of(study: str, batches: int = BATCHES) -> str:
 
 def groups_of_studies(
     files: Mapping[str, str | os.PathLike], config: Mapping, cache: str | os.PathLike
-) -> dict[str, tuple[str, list[tuple[str, str]]]]:
-    """``study -> (digest, [(instrument, timepoint), ...])`` for every study file.
+) -> dict[str, list[tuple[str, str]]]:
+    """``study -> [(instrument, timepoint), ...]`` for every study file.
 
     ``config`` holds the sections :func:`srma.extraction.study_groups` reads
     (instruments, timepoints). ``cache`` is a JSON file mapping file digests to groups
@@ -67,7 +66,7 @@ def groups_of_studies(
             known = stored["groups"]
     except (OSError, ValueError, KeyError, AttributeError):
         known = {}
-    out: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+    out: dict[str, list[tuple[str, str]]] = {}
     fresh: dict[str, list[list[str]]] = {}
     for study, path in files.items():
         digest = study_digest(path)
@@ -75,7 +74,7 @@ def groups_of_studies(
         if groups is None:
             groups = [list(g) for g in study_groups(path, config)]
         fresh[digest] = groups
-        out[study] = (digest, [(i, t) for i, t in groups])
+        out[study] = [(i, t) for i, t in groups]
     if fresh != known:
         payload = {"version": _CACHE_VERSION, "settings": settings, "groups": fresh}
         try:
