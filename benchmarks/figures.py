@@ -116,9 +116,7 @@ def plots(mods: dict, group: pd.DataFrame, out: Path) -> dict:
     egger = regtest(yi, vi, model="rma", predictor="sei", method="REML", test="z")
     labels = {"instrument_label": "SPARCC SIJ", "timepoint_label": "12 weeks"}
     return {
-        "forest": lambda: mods["forest"].forest_plot(
-            group, out / "f.svg", out / "f.png", **labels
-        ),
+        "forest": lambda: mods["forest"].forest_plot(group, out / "f.svg", out / "f.png", **labels),
         "leave1out": lambda: mods["leave1out"].leave1out_plot(
             table, out / "l.svg", out / "l.png", estimate=-3.0, ci_lb=-4.0, ci_ub=-2.0, **labels
         ),

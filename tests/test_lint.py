@@ -18,6 +18,11 @@ def test_ruff_clean(root_dir):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+def test_ruff_format_clean(root_dir):
+    proc = _run([str(BIN / "ruff"), "format", "--check", "."], root_dir)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def test_snakefmt_clean(root_dir):
     proc = _run([str(BIN / "snakefmt"), "--check", "Snakefile", "workflow/rules"], root_dir)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -51,6 +51,14 @@ def copy_review(root: Path, dest: Path) -> Path:
     return dest
 
 
+def copy_finished_review(review: Path, root: Path, dest: Path) -> Path:
+    """A copy of the module's finished run: workflow, results and Snakemake's records."""
+    work = copy_review(root, dest)
+    shutil.copytree(review / "results", work / "results")
+    shutil.copytree(review / ".snakemake", work / ".snakemake", symlinks=True)
+    return work
+
+
 def planned_jobs(proc: subprocess.CompletedProcess) -> list[tuple[str, str]]:
     """(rule, wildcards) of every job a dry run lists."""
     jobs = []
@@ -240,53 +248,61 @@ def test_rerun_has_nothing_to_do(review):
     assert planned_jobs(proc) == [], proc.stdout
 
 
+def study_jobs(study: str, *jobs: tuple[str, str]) -> list[tuple[str, str]]:
+    """The jobs a change to one study reruns: its extraction batch, the review-wide
+    tables read from the batches, and ``jobs``."""
+    review_wide = ["all", "correlations", "extraction_excluded", "heatmap", "provenance"]
+    batch = f"extract_batch_{batch_of(study)}"
+    return sorted([(batch, ""), *((rule, "") for rule in review_wide), *jobs])
+
+
 def test_editing_one_study_reruns_only_its_jobs(review, tmp_path, root_dir):
-    work = copy_review(root_dir, tmp_path)
-    shutil.copytree(review / "results", work / "results")
-    shutil.copytree(review / ".snakemake", work / ".snakemake", symlinks=True)
+    work = copy_finished_review(review, root_dir, tmp_path)
     assert planned_jobs(snakemake(work, "-n")) == []
     path = work / "resources/extraction/OrpingtonMild1991.yaml"
     path.write_text(path.read_text().replace("mean: 27", "mean: 26"))
     jobs = planned_jobs(snakemake(work, "-n"))
-    assert jobs == sorted(
-        [
-            ("all", ""),
-            ("correlations", ""),
-            (f"extract_batch_{batch_of('OrpingtonMild1991')}", ""),
-            ("extraction_excluded", ""),
-            ("forest", "instrument=los, timepoint=12w"),
-            ("heatmap", ""),
-            ("leave1out", "instrument=los, timepoint=12w"),
-            ("pool_group", "instrument=los, timepoint=12w"),
-            ("pooled_table", ""),
-            ("provenance", ""),
-        ]
+    group = "instrument=los, timepoint=12w"
+    assert jobs == study_jobs(
+        "OrpingtonMild1991",
+        ("forest", group),
+        ("leave1out", group),
+        ("pool_group", group),
+        ("pooled_table", ""),
     ), jobs
 
 
 def test_adding_a_study_reruns_only_its_jobs(review, tmp_path, root_dir):
-    work = copy_review(root_dir, tmp_path)
-    shutil.copytree(review / "results", work / "results")
-    shutil.copytree(review / ".snakemake", work / ".snakemake", symlinks=True)
+    work = copy_finished_review(review, root_dir, tmp_path)
     src = (work / "resources/extraction/MontrealHome1992.yaml").read_text()
     new = src.replace("MontrealHome1992", "MontrealTransfer1992").replace(
         "year: 1992", "year: 1992"
     )
     (work / "resources/extraction/MontrealTransfer1992.yaml").write_text(new)
     jobs = planned_jobs(snakemake(work, "-n"))
-    assert jobs == sorted(
-        [
-            ("all", ""),
-            ("correlations", ""),
-            (f"extract_batch_{batch_of('MontrealTransfer1992')}", ""),
-            ("extraction_excluded", ""),
-            ("forest", "instrument=los, timepoint=24w"),
-            ("heatmap", ""),
-            ("pool_group", "instrument=los, timepoint=24w"),
-            ("pooled_table", ""),
-            ("provenance", ""),
-        ]
+    group = "instrument=los, timepoint=24w"
+    assert jobs == study_jobs(
+        "MontrealTransfer1992", ("forest", group), ("pool_group", group), ("pooled_table", "")
     ), jobs
+
+
+def test_a_deleted_study_table_is_written_again_by_its_batch(review, tmp_path, root_dir):
+    """A study's table is declared only while missing (common.smk): deleting one makes
+    its batch, and the review-wide tables read from the batch, run again; the table
+    comes back with the same bytes and nothing else is missing."""
+    work = copy_finished_review(review, root_dir, tmp_path)
+    table = work / "results/extraction/OrpingtonMild1991.parquet"
+    before = table.read_bytes()
+    table.unlink()
+    jobs = planned_jobs(snakemake(work, "-n"))
+    assert jobs == study_jobs("OrpingtonMild1991"), jobs
+    proc = snakemake(work)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert table.read_bytes() == before
+    assert planned_jobs(snakemake(work, "-n")) == []
+    studies = sorted(p.stem for p in (work / "resources/extraction").glob("*.yaml"))
+    tables = sorted(p.stem for p in (work / "results/extraction").glob("*.parquet"))
+    assert tables == studies
 
 
 @pytest.mark.browser

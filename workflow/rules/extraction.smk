@@ -2,9 +2,11 @@
 #
 # Studies are extracted in fixed batches (srma.extraction.dag: a study's batch follows
 # from its id), each batch a rule of its own because a rule's outputs cannot vary with a
-# wildcard's value. Every study gets its own table; a batch's correlation rows, excluded
-# rows and extraction files (path, SHA-256) go to one file each per batch, which stage 6,
-# excluded.csv and provenance.json read (32 files, not 1,000 each).
+# wildcard's value. Every study gets its own table, results/extraction/<study>.parquet,
+# declared as an output only while it is missing (common.smk says why); a batch's
+# correlation rows, excluded rows and extraction files (path, SHA-256) go to one file
+# each per batch, which stage 6, excluded.csv and provenance.json read (32 files, not
+# 1,000 each).
 
 for batch, batch_studies in BATCHES.items():
 
@@ -14,15 +16,18 @@ for batch, batch_studies in BATCHES.items():
         input:
             study_files=[STUDY_FILES[study] for study in batch_studies],
         output:
-            rows=expand("results/extraction/{study}.parquet", study=batch_studies),
             correlations=f"results/correlations/batches/{batch}.parquet",
             excluded=f"results/extraction/excluded/{batch}.parquet",
             sources=f"results/extraction/sources/{batch}.json",
+            # Those of the batch's study tables that are missing now (common.smk);
+            # the job writes them all (params.tables).
+            missing_tables=MISSING_STUDY_TABLES[batch],
         log:
             f"logs/extraction/batch_{batch}.log",
         group:
             "extraction"
         params:
+            tables=[study_table(study) for study in batch_studies],
             settings=EXTRACTION_SETTINGS,
             config_hash=config_hash(EXTRACTION_SETTINGS),
             code=CODE["extraction"],

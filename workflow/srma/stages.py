@@ -166,38 +166,41 @@ def screen(
 
 @needs("srma.extraction", "srma.extraction.study", "srma.extraction.correlations")
 def extract_studies(
-    *, study_files: Paths, rows: Paths, correlations: str, excluded: str, sources: str,
-    settings: Mapping, config_hash: str,
+    *, study_files: Paths, tables: Paths, missing_tables: Paths, correlations: str,
+    excluded: str, sources: str, settings: Mapping, config_hash: str,
 ) -> None:  # fmt: skip
-    """Validate and harmonise a batch of study extraction files: ``rows[i]`` is written
-    from ``study_files[i]``; the batch's correlation rows (data model 6) go to
+    """Validate and harmonise a batch of study extraction files: ``tables[i]`` is
+    written from ``study_files[i]``; the batch's correlation rows (data model 6) go to
     ``correlations``, the rows that cannot be used (data model 4, ``excluded.csv``)
     to ``excluded``, and each file's path and SHA-256 (for ``provenance.json``) to
-    ``sources``. ``settings`` holds the config sections extraction reads
-    (instruments, timepoints, extraction). Every file is checked before anything is
-    written, so a bad file leaves no table behind."""
+    ``sources``. ``missing_tables`` are the tables Snakemake was told about (those
+    missing when the DAG was built; all of them are written). ``settings`` holds the
+    config sections extraction reads (instruments, timepoints, extraction). Every file
+    is checked before anything is written, so a bad file leaves no table behind."""
     import pandas as pd
 
     from srma.extraction import correlation_rows, excluded_table, extract_study_once
 
-    if len(study_files) != len(rows):
-        raise ValueError("extract_studies: one rows path per study file")
-    tables, corr = [], []
+    if len(study_files) != len(tables):
+        raise ValueError("extract_studies: one table path per study file")
+    if not set(missing_tables) <= set(tables):
+        raise ValueError("extract_studies: missing_tables must be among tables")
+    frames, corr = [], []
     for study_file in study_files:
-        table = extract_study_once(study_file, settings)
-        usable = int(table["usable"].sum()) if len(table) else 0
-        log.info("%s: %d rows, %d usable", study_file, len(table), usable)
-        tables.append(table)
+        frame = extract_study_once(study_file, settings)
+        usable = int(frame["usable"].sum()) if len(frame) else 0
+        log.info("%s: %d rows, %d usable", study_file, len(frame), usable)
+        frames.append(frame)
         corr.append(correlation_rows(study_file, settings))
     corr = [c for c in corr if len(c.columns)]
-    for table, rows_path in zip(tables, rows, strict=True):
-        io.write_parquet(table, rows_path, config_hash=config_hash)
+    for frame, path in zip(frames, tables, strict=True):
+        io.write_parquet(frame, path, config_hash=config_hash)
     io.write_parquet(
         pd.concat(corr, ignore_index=True) if corr else pd.DataFrame(),
         correlations,
         config_hash=config_hash,
     )
-    io.write_parquet(excluded_table(tables), excluded, config_hash=config_hash)
+    io.write_parquet(excluded_table(frames), excluded, config_hash=config_hash)
     io.write_json({Path(f).stem: io.file_entry(f) for f in study_files}, sources)
 
 
