@@ -33,6 +33,7 @@ include: "workflow/rules/provenance.smk"
 localrules:
     all,
     import_counts,
+    study_table,
     extraction_excluded,
     pooled_table,
     correlations,

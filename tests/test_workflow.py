@@ -305,6 +305,29 @@ def test_a_deleted_study_table_is_written_again_by_its_batch(review, tmp_path, r
     assert tables == studies
 
 
+def test_a_study_table_asked_for_by_name(review, tmp_path, root_dir):
+    """`snakemake results/extraction/<study>.parquet` (rule study_table): the same bytes
+    as the batch wrote, nothing else run, the review still up to date; -f extracts that
+    one study again; an unknown study is named with the file that is missing."""
+    work = copy_finished_review(review, root_dir, tmp_path)
+    target = "results/extraction/OrpingtonMild1991.parquet"
+    before = (work / target).read_bytes()
+    # At most that study's extraction (the first time, its stored record is the batch's).
+    planned = planned_jobs(snakemake(work, "-n", target))
+    assert planned in ([], [("study_table", "study=OrpingtonMild1991")]), planned
+    proc = snakemake(work, target)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (work / target).read_bytes() == before
+    assert planned_jobs(snakemake(work, "-n", target)) == []
+    assert planned_jobs(snakemake(work, "-n")) == []
+    forced = planned_jobs(snakemake(work, "-n", "-f", target))
+    assert forced == [("study_table", "study=OrpingtonMild1991")], forced
+    proc = snakemake(work, "-n", "results/extraction/Nobody2000.parquet")
+    assert proc.returncode != 0
+    assert "no study 'Nobody2000'" in proc.stderr + proc.stdout
+    assert "resources/extraction/Nobody2000.yaml" in proc.stderr + proc.stdout
+
+
 @pytest.mark.browser
 def test_report_of_the_review_in_chromium(review, tmp_path, chromium):
     """``snakemake --report`` on the real workflow: every figure and table is embedded,

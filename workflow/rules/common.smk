@@ -151,6 +151,16 @@ def correlation_tables(wildcards=None):
     return expand("results/correlations/batches/{batch}.parquet", batch=BATCHES)
 
 
+def study_file(wildcards):
+    """The extraction file of one study (rule study_table)."""
+    if wildcards.study not in STUDY_FILES:
+        raise ValueError(
+            f"no study {wildcards.study!r}: there is no file "
+            f"{EXTRACTION_DIR / wildcards.study}.yaml"
+        )
+    return STUDY_FILES[wildcards.study]
+
+
 def group_study_files(wildcards):
     """The extraction files of a group's studies."""
     studies = GROUPS[(wildcards.instrument, wildcards.timepoint)]

@@ -35,6 +35,26 @@ for batch, batch_studies in BATCHES.items():
             run_stage(stages.extract_studies, input, output, params, log=log)
 
 
+# One study's table on request (`snakemake results/extraction/<study>.parquet`, with -f
+# to extract it again): a batch declares a table only while it is missing, and for
+# those Snakemake prefers the batch (a rule without wildcards) to this one.
+rule study_table:
+    input:
+        study_file=study_file,
+    output:
+        table="results/extraction/{study}.parquet",
+    log:
+        "logs/extraction/study_{study}.log",
+    wildcard_constraints:
+        study="[^/]+",
+    params:
+        settings=EXTRACTION_SETTINGS,
+        config_hash=config_hash(EXTRACTION_SETTINGS),
+        code=CODE["extraction"],
+    run:
+        run_stage(stages.extract_study_table, input, output, params, log=log)
+
+
 rule extraction_excluded:
     input:
         rows=excluded_tables,

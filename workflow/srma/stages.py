@@ -205,6 +205,18 @@ def extract_studies(
 
 
 @needs("srma.extraction", "srma.extraction.study")
+def extract_study_table(
+    *, study_file: str, table: str, settings: Mapping, config_hash: str
+) -> None:
+    """One study's table, as its batch writes it (:func:`extract_studies`): for a table
+    asked for by name, which the batches declare only while it is missing."""
+    from srma.extraction import extract_study_once
+
+    frame = extract_study_once(study_file, settings)
+    io.write_parquet(frame, table, config_hash=config_hash)
+
+
+@needs("srma.extraction", "srma.extraction.study")
 def extraction_excluded(*, rows: Paths, excluded: str, config_hash: str) -> None:
     """What could not be used, per study, for ``results/extraction/excluded.csv``, from
     the extraction batches' excluded tables (``rows``)."""
