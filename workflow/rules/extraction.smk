@@ -42,7 +42,7 @@ rule study_table:
     input:
         study_file=study_file,
     output:
-        table="results/extraction/{study}.parquet",
+        table=study_table("{study}"),
     log:
         "logs/extraction/study_{study}.log",
     wildcard_constraints:
