@@ -1,18 +1,23 @@
-"""Import speed: srma's MEDLINE and RIS importers against Biopython and rispy.
+"""Import speed: srma's MEDLINE and RIS parsers against Biopython and rispy.
 
 Builds a 100,000-record MEDLINE file and a 100,000-record RIS file by repeating the real
 exports in ``../shared/datasets/exports`` (PubMed MEDLINE files; RIS files of every
-dialect), then times, in the same run and on the same files:
+dialect), then times, in the same run and on the same files, srma's one parser of each
+format (the line-numbered text parser, ``srma.importers.medline.parse`` /
+``srma.importers.ris.parse``) against its peer:
 
-- MEDLINE: ``srma.importers.read_export`` (parse + normalise + records table) against
-  ``Bio.Medline.parse`` (parse only, dict per record);
-- RIS: ``read_export`` against ``rispy.load(..., encoding="utf-8-sig")`` (parse only).
+- MEDLINE: against ``Bio.Medline.parse`` (parse only, dict per record);
+- RIS: against ``rispy.load(..., encoding="utf-8-sig")`` (parse only).
+
+Two rows per format: ``parse`` is srma's reading and decoding of the file plus its
+parser (what the peer does), ``import`` the whole ``srma.importers.read_export``
+(parse + normalise + records table), against the same peer.
 
 Prints records/s for each and the ratio srma / peer (>= 1.0 means srma is at least as
-fast while doing more: normalising fields and building the table), by wall-clock time
-and by CPU time of the process (the latter is steadier on a machine shared with other
-work). Runs of srma and the peer alternate and each figure is the best of ``--repeat``.
-Needs Biopython (``pip install srma[bench]``).
+fast; on the ``import`` rows while doing more: normalising fields and building the
+table), by wall-clock time and by CPU time of the process (the latter is steadier on a
+machine shared with other work). Runs of srma and the peer alternate and each figure is
+the best of ``--repeat``. Needs Biopython (``pip install srma[bench]``).
 
     python benchmarks/import_speed.py [--records 100000] [--repeat 3]
 """
@@ -102,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import rispy
 
-    from srma.importers import read_export
+    from srma.importers import medline, read_export, read_text, ris
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -110,37 +115,47 @@ def main(argv: list[str] | None = None) -> int:
         med = build("medline", args.records, folder)
         ris_path = build("ris", args.records, folder)
 
-        def srma_med() -> int:
+        def parse_med() -> int:
+            return len(medline.parse(read_text(med), med))
+
+        def import_med() -> int:
             return len(read_export(med, export="bench", fmt="medline"))
 
         def bio_med() -> int:
             with open(med, encoding="utf-8") as fh:
                 return sum(1 for _ in Medline.parse(fh))
 
-        def srma_ris() -> int:
+        def parse_ris() -> int:
+            return len(ris.parse(read_text(ris_path), ris_path))
+
+        def import_ris() -> int:
             return len(read_export(ris_path, export="bench", fmt="ris"))
 
         def rispy_ris() -> int:
             return len(rispy.load(ris_path, encoding="utf-8-sig"))
 
-        for label, ours, peer_label, peer in (
-            ("MEDLINE", srma_med, "Bio.Medline", bio_med),
-            ("RIS", srma_ris, "rispy", rispy_ris),
+        for label, stage, ours, peer_label, peer in (
+            ("MEDLINE", "parse", parse_med, "Bio.Medline", bio_med),
+            ("MEDLINE", "import", import_med, "Bio.Medline", bio_med),
+            ("RIS", "parse", parse_ris, "rispy", rispy_ris),
+            ("RIS", "import", import_ris, "rispy", rispy_ris),
         ):
             t_ours, t_peer, n_ours, n_peer = compare(ours, peer, args.repeat)
             if n_ours != args.records or n_peer != args.records:
-                print(f"{label}: record counts differ: srma {n_ours}, {peer_label} {n_peer}")
+                print(
+                    f"{label} {stage}: record counts differ: srma {n_ours}, {peer_label} {n_peer}"
+                )
                 return 1
-            rows.append((label, peer_label, args.records, t_ours, t_peer))
+            rows.append((label, stage, peer_label, args.records, t_ours, t_peer))
 
     print(f"{args.records:,} records per file; best of {args.repeat} interleaved runs")
     print(
-        f"{'format':<8} {'peer':<12} {'srma rec/s':>11} {'peer rec/s':>11} {'ratio':>6}"
-        f" {'srma cpu rec/s':>15} {'peer cpu rec/s':>15} {'cpu ratio':>9}"
+        f"{'format':<8} {'srma':<7} {'peer':<12} {'srma rec/s':>11} {'peer rec/s':>11}"
+        f" {'ratio':>6} {'srma cpu rec/s':>15} {'peer cpu rec/s':>15} {'cpu ratio':>9}"
     )
-    for label, peer_label, n, (w_ours, c_ours), (w_peer, c_peer) in rows:
+    for label, stage, peer_label, n, (w_ours, c_ours), (w_peer, c_peer) in rows:
         print(
-            f"{label:<8} {peer_label:<12} {n / w_ours:>11,.0f} {n / w_peer:>11,.0f}"
+            f"{label:<8} {stage:<7} {peer_label:<12} {n / w_ours:>11,.0f} {n / w_peer:>11,.0f}"
             f" {w_peer / w_ours:>6.2f} {n / c_ours:>15,.0f} {n / c_peer:>15,.0f}"
             f" {c_peer / c_ours:>9.2f}"
         )

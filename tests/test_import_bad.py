@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from srma.errors import InputError
-from srma.importers import detect_format, read_export
+from srma.importers import detect_format, medline, read_export, ris
 from srma.importers.cochrane_txt import read as read_cochrane
+from srma.importers.detect import decode
 
 FIX = Path(__file__).parent / "fixtures" / "import"
 
@@ -209,3 +210,191 @@ def test_medline_records_separated_by_a_line_of_spaces(tmp_path):
     df = read_export(path, export="s")
     assert df["title"].tolist() == ["First title.", "Second title."]
     assert df.loc[1, "raw"] == "PMC - PMC2\nTI  - Second\n      title."
+
+
+# Hand-made texts (written to tmp_path), expected values read off the texts by hand.
+
+
+def _export(tmp_path: Path, name: str, data: bytes, **kw):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return read_export(path, export="h", **kw)
+
+
+def _text_error(tmp_path: Path, name: str, data: bytes, **kw) -> InputError:
+    with pytest.raises(InputError) as info:
+        _export(tmp_path, name, data, **kw)
+    assert name in str(info.value)
+    return info.value
+
+
+MEDLINE = """\
+
+PMID- 11111111
+TI  - A trial of etanercept
+      in spondylitis.
+FAU - Smith, John
+AU  - Smith J
+CN  - ASAS Study Group
+FAU - Jöns, Kate
+DP  - 2010 Jan
+LID - S0001 [pii]
+AID - 10.1000/etn.1 [doi]
+AB  - First line
+      second line.
+OT  - MRI
+MH  - Humans
+PT  - Journal Article
+PT  - Randomized Controlled Trial
+LA  - eng
+
+
+PMID- 22222222
+TI  -
+BTI - A book title
+AU  - Adler DG
+DEP - 20110304
+PG  - 1-9"""
+
+
+def test_medline_fields_by_hand(tmp_path):
+    got = medline.read(MEDLINE, "m.nbib")
+    assert got["title"] == ["A trial of etanercept\n      in spondylitis.", "A book title"]
+    # CN kept where it stands among the full names; AU used when there is no FAU.
+    assert got["authors"] == [["Smith, John", "ASAS Study Group", "Jöns, Kate"], ["Adler, DG"]]
+    assert got["year"] == ["2010 Jan", "20110304"]
+    assert got["doi"] == ["10.1000/etn.1 ", None]
+    assert got["keywords"] == [["MRI", "Humans"], []]
+    assert got["publication_type"] == [["Journal Article", "Randomized Controlled Trial"], []]
+    assert got["pages"] == [None, "1-9"]
+    assert got["raw"][1] == MEDLINE[MEDLINE.index("PMID- 22222222") :]
+    table = _export(tmp_path, "m.nbib", MEDLINE.encode())
+    assert table["title"].tolist() == ["A trial of etanercept in spondylitis.", "A book title"]
+    assert table["doi"].tolist() == ["10.1000/etn.1", None]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "PMID- 1\nTI  - One\nPMID- 2\nTI  - Two\n",  # records run together
+        "PMID- 1\nTI  - One\n  \nPMID- 2\nTI  - Two\n",  # a line of spaces between records
+        "PMID- 1\nTI  - One\n\n\t\nPMID- 2\nTI  - Two",  # a line of a tab, no final newline
+    ],
+)
+def test_medline_other_layouts(tmp_path, text):
+    table = _export(tmp_path, "m.nbib", text.encode())
+    assert table["pmid"].tolist() == ["1", "2"]
+    assert table["title"].tolist() == ["One", "Two"]
+    assert table["raw"].tolist() == ["PMID- 1\nTI  - One", "PMID- 2\nTI  - Two"]
+
+
+def test_medline_record_starting_with_a_continuation_line(tmp_path):
+    table = _export(tmp_path, "m.nbib", b"      continued\nPMID- 1\nTI  - One\n")
+    assert table["pmid"].tolist() == ["1"]
+    assert table["title"].tolist() == ["One"]
+
+
+def test_medline_bad_line_by_hand(tmp_path):
+    err = _text_error(tmp_path, "m.nbib", b"PMID- 1\nTI  - One\n\nPMID- 2\nnot a tag line\n")
+    assert (err.record, err.line) == (2, 5)
+    assert "not a MEDLINE line" in err.message
+
+
+def test_medline_bytes_not_utf8_name_record_and_field(tmp_path):
+    # "Jöns" written in Latin-1 (byte 0xF6) in record 2's title.
+    err = _text_error(tmp_path, "m.nbib", b"PMID- 1\nTI  - One\n\nPMID- 2\nTI  - J\xf6ns\n")
+    assert err.record == 2
+    assert err.field == "title"
+    assert "0xF6" in err.message
+
+
+RIS = """\
+Record 1 of 2
+1.
+TY  - JOUR
+TI  - A title
+      on two lines
+AU  - Smith, J
+AU  - Jöns, K
+KW  - MRI
+etanercept
+ER  -
+NL  - New
+2.
+TY  - JOUR
+T1  - Second
+DO  - 10.1000/x
+ER  - """
+
+
+def test_ris_fields_by_hand(tmp_path):
+    got = ris.read(RIS, "r.ris")
+    assert [f["title"] for f in got] == ["A title\n      on two lines", "Second"]
+    assert got[0]["authors"] == ["Smith, J", "Jöns, K"]
+    # KW's continuation line is a keyword of its own (EndNote's lists).
+    assert got[0]["keywords"] == ["MRI", "etanercept"]
+    # The NL line right after ER belongs to the record above; "2." does not.
+    assert got[0]["raw"] == RIS[RIS.index("TY") : RIS.index("\n2.")]
+    assert got[1]["raw"] == RIS[RIS.rindex("TY") :]
+    assert got[1]["doi"] == "10.1000/x"
+    table = _export(tmp_path, "r.ris", RIS.encode())
+    assert table["title"].tolist() == ["A title on two lines", "Second"]
+    assert table["keywords"].tolist() == [["MRI", "etanercept"], []]
+
+
+@pytest.mark.parametrize(
+    ("text", "record", "line", "field"),
+    [
+        ("TY  - JOUR\nTI  - One\nTY  - JOUR\nTI  - Two\nER  - \n", 1, 3, "ER"),  # TY before ER
+        ("TY  - JOUR\nTI  - One\n", 1, 1, "ER"),  # no ER: truncated
+        ("TI  - One\nER  - \n", 1, 1, "TI"),  # no TY
+        ("TY  - JOUR\nER  - \n\nNL  - x\n", 2, 4, "NL"),  # a tag after ER and a blank line
+    ],
+)
+def test_ris_bad_layouts_by_hand(tmp_path, text, record, line, field):
+    # Given the format: a text without "TY  -" is not detected as RIS.
+    err = _text_error(tmp_path, "r.ris", text.encode(), fmt="ris")
+    assert (err.record, err.line, err.field) == (record, line, field)
+
+
+def test_ris_bytes_not_utf8_name_record_and_field(tmp_path):
+    err = _text_error(tmp_path, "r.ris", b"TY  - JOUR\nTI  - J\xf6ns\nER  - \n")
+    assert err.record == 1
+    assert err.field == "title"
+    assert "0xF6" in err.message
+
+
+def test_bom_and_line_ends_are_read_as_plain_text(tmp_path):
+    assert decode(b"\xef\xbb\xbfTY  - JOUR\r\nER  - \r\n", "r.ris") == "TY  - JOUR\nER  - \n"
+    assert decode(b"TY  - JOUR\rER  - \r", "r.ris") == "TY  - JOUR\nER  - \n"
+    plain = _export(tmp_path, "plain.ris", RIS.encode())
+    for name, data in [
+        ("bom_crlf.ris", b"\xef\xbb\xbf" + RIS.replace("\n", "\r\n").encode()),
+        ("cr.ris", RIS.replace("\n", "\r").encode()),
+    ]:
+        table = _export(tmp_path, name, data)
+        assert detect_format(tmp_path / name) == "ris"
+        assert table["raw"].tolist() == plain["raw"].tolist()
+        assert table["title"].tolist() == plain["title"].tolist()
+        assert table["authors"].tolist() == plain["authors"].tolist()
+    text = MEDLINE.strip("\n")
+    plain = _export(tmp_path, "plain.nbib", text.encode())
+    table = _export(tmp_path, "cr.nbib", b"\xef\xbb\xbf" + text.replace("\n", "\r").encode())
+    assert table["raw"].tolist() == plain["raw"].tolist()
+    assert table["authors"].tolist() == plain["authors"].tolist()
+
+
+@pytest.mark.parametrize(("fmt", "text"), [("medline", MEDLINE), ("ris", RIS)])
+def test_large_file_imports_every_record(tmp_path, fmt, text):
+    # Over 1 MiB of records, each kept with its own text.
+    body = text.strip("\n")
+    if fmt == "ris":
+        body = body[body.index("TY") :]
+    copies = (1 << 20) // len(body.encode()) + 1
+    whole = "\n\n".join([body] * copies) + "\n"
+    table = _export(tmp_path, f"big.{fmt}", whole.encode())
+    module = {"medline": medline, "ris": ris}[fmt]
+    general = module.read(whole, "big")
+    raws = general["raw"] if fmt == "medline" else [r["raw"] for r in general]
+    assert len(raws) == 2 * copies
+    assert table["raw"].tolist() == raws

@@ -15,16 +15,7 @@ import pandas as pd
 
 from srma.errors import InputError
 
-from .detect import (
-    FORMATS,
-    decode_checked,
-    detect_format,
-    detect_text,
-    head_text,
-    map_bytes,
-    plain_bytes,
-    read_text,
-)
+from .detect import FORMATS, decode_checked, detect_format, detect_text, read_bytes, read_text
 from .normalise import COLUMNS, RECORDS_SCHEMA, build_table
 
 __all__ = [
@@ -83,7 +74,7 @@ def read_export(
         Empty, unknown, truncated or undecodable file, or a record that cannot be
         traced; the message names the file, the record number and the field.
     """
-    data = map_bytes(path)
+    data = read_bytes(path)
     if fmt is not None and fmt not in READERS:
         raise InputError(path, f"unknown format {fmt!r}; one of: {', '.join(FORMATS)}")
     # Reading creates millions of small lists and tuples; CPython's cyclic garbage
@@ -92,22 +83,13 @@ def read_export(
     collect = gc.isenabled()
     gc.disable()
     try:
-        records = None
-        valid = True
-        plain = plain_bytes(data)
-        if plain is not None:
-            fmt = fmt or detect_text(head_text(plain), path)
-            module = _module(fmt)
-            # Readers of plain UTF-8 bytes (no whole-file string): None when the file
-            # needs the general reader; they check that every byte is UTF-8.
-            if hasattr(module, "read_bytes"):
-                records = module.read_bytes(plain, path)
-            del plain
-        if records is None:
-            text, valid = decode_checked(data[:], path)
-            del data
-            fmt = fmt or detect_text(text, path)
-            records = _module(fmt).read(text, path, fmt)
+        # One parser per format, on the decoded text (UTF-8 or UTF-16, byte-order mark
+        # dropped, line ends made "\n"): it names the line, record and field of a fault.
+        text, valid = decode_checked(data, path)
+        del data
+        fmt = fmt or detect_text(text, path)
+        records = _module(fmt).read(text, path, fmt)
+        del text
         return build_table(
             records,
             path=path,

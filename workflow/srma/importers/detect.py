@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import mmap
 import os
 import re
 
@@ -103,53 +102,8 @@ def read_bytes(path: str | os.PathLike) -> bytes:
     try:
         with open(path, "rb") as fh:
             return fh.read()
-    except OSError as err:
-        raise InputError(path, f"cannot read the file: {err.strerror}") from err
-
-
-def map_bytes(path: str | os.PathLike) -> bytes | mmap.mmap:
-    """The bytes of an export, as :func:`read_bytes`; a file of 1 MiB or more is mapped
-    into memory (read-only) rather than copied: the system's cached pages of the file
-    are used as they are, where a copy of a 400 MB file costs as much time in fresh
-    memory pages as reading it. The map closes when the last reference to it goes."""
-    try:
-        with open(path, "rb") as fh:
-            if os.fstat(fh.fileno()).st_size < 1 << 20:
-                return fh.read()
-            return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError) as err:  # ValueError: a NUL character in the path
         raise InputError(path, f"cannot read the file: {getattr(err, 'strerror', err)}") from err
-
-
-def plain_bytes(data: bytes | mmap.mmap) -> bytes | mmap.mmap | None:
-    """An export's UTF-8 text as bytes with ``\\n`` line ends and no byte-order mark
-    (what :func:`decode` would decode, with the same changes); ``None`` for UTF-16, a
-    binary or a blank file, which :func:`decode` reads or rejects.
-
-    Lets a reader that works on the bytes (e.g. :func:`srma.importers.medline.read_bytes`)
-    skip decoding the whole file into one string first. The bytes are not checked to
-    be UTF-8 here: that reader checks them.
-    """
-    start = data[:4096]
-    if (
-        not start.strip(b" \t\r\n\xef\xbb\xbf")
-        or start.startswith((b"\xff\xfe", b"\xfe\xff"))
-        or b"\x00" in start
-    ):
-        return None
-    if start.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    if data.find(b"\r") >= 0:
-        # CR and LF are single bytes in UTF-8, never part of a longer character.
-        data = data[:].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    return data
-
-
-def head_text(data: bytes) -> str:
-    """The first ``_HEAD`` characters of :func:`plain_bytes`, enough for
-    :func:`detect_text`."""
-    # 4 bytes per character at most: the cut can only split a character past _HEAD.
-    return data[: 4 * _HEAD].decode("utf-8", errors="surrogateescape")[:_HEAD]
 
 
 def detect_text(text: str, path: object = "<text>") -> str:

@@ -6,25 +6,18 @@ a blank line (NLM, "MEDLINE/PubMed Data Element (Field) Descriptions").
 
 Written by hand rather than with ``Bio.Medline``: srma needs the record's original text
 and line numbers for its error messages, collective authors kept in author order, and
-it must not depend on Biopython at run time. :func:`read_bytes` reads a file of the usual
-layout from its bytes with array operations (``srma.importers.lines``), :func:`parse`
-any other text; ``tests/test_import_fast.py`` checks that both give the same fields on
-every real export, ``tests/test_import_real.py`` compares the fields with
-``Bio.Medline`` and ``benchmarks/import_speed.py`` the speed.
+it must not depend on Biopython at run time. :func:`parse` is the one reader of MEDLINE
+text; ``tests/test_import_real.py`` compares its fields with ``Bio.Medline`` on every
+real export and ``benchmarks/import_speed.py`` the speed.
 """
 
 from __future__ import annotations
 
-import mmap
 import re
 from itertools import chain
 
-import numpy as np
-import pyarrow as pa
-
 from srma.errors import InputError
 
-from . import lines
 from .normalise import FIELDS, initials_name
 
 DATABASE = "PubMed"
@@ -250,139 +243,7 @@ def read(text: str, path: object = "<text>", fmt: str | None = None) -> dict[str
     of :data:`srma.importers.normalise.FIELDS`; values keep their continuation lines,
     which :func:`srma.importers.normalise.build_table` joins with one space).
 
-    The general reader, for any text: :func:`srma.importers.read_export` first tries
-    :func:`read_bytes` (same result, faster) and falls back to this one for a file of
-    another layout (lines of spaces between records, records run together, a bad line,
-    text that is not UTF-8), whose faults it names by line and record.
+    Any layout: lines of spaces between records, records run together (split at the
+    second ``PMID``); a bad line is named by its line and record (:func:`parse`).
     """
     return _columns([_row(r) for r in _records(text, path)])
-
-
-#: Tags whose values :func:`read_bytes` collects.
-_FAST_TAGS = ("PMID", "TI", "FAU", "CN", "DP", "JT", "TA", "VI", "IP", "PG", "LID", "AID",
-              "AB", "OT", "MH", "PT", "LA")  # fmt: skip
-_CODES = np.array(sorted(lines.code(tag) for tag in _FAST_TAGS), dtype=np.uint64)
-
-
-def _classify(length: np.ndarray, word: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """For :func:`srma.importers.lines.scan`: every line must be blank, a continuation
-    (six spaces) or a tag line (``[A-Z][A-Z0-9 ]{3}-``); heads are the lines that are no
-    continuation; kept are blank lines and the tag lines of :data:`_FAST_TAGS`."""
-    blank = length == 0
-    cont = (length >= 6) & ((word & np.uint64(0xFFFF_FFFF_FFFF)) == np.uint64(0x2020_2020_2020))
-    c = [lines.byte(word, k) for k in range(5)]
-    tag = (length >= 5) & lines.is_upper(c[0]) & (c[4] == 45)
-    for k in (1, 2, 3):
-        tag &= lines.is_upper_or_digit(c[k]) | (c[k] == 32)
-    if not (blank | cont | tag).all():
-        return None
-    return ~cont, blank | (tag & np.isin(word & np.uint64(0xFFFF_FFFF), _CODES))
-
-
-def read_bytes(data: bytes | mmap.mmap, path: object = "<text>") -> dict[str, list] | None:
-    """:func:`read` for UTF-8 bytes with ``\\n`` line ends and no byte-order mark (see
-    :mod:`srma.importers.lines`); ``None`` when the file needs the general reader
-    (see :func:`read`).
-
-    Every line is a tag line (``[A-Z][A-Z0-9 ]{3}-``), a continuation (six spaces) or
-    blank, as :func:`parse` requires. A record is a run of non-blank lines (what
-    ``str.split("\\n\\n")`` gives); a value runs from after ``- `` to the end of the
-    last continuation line below its tag line, exactly the text :data:`_TAG_RE`
-    captures. Only each record's text and the values srma keeps are decoded. Records
-    whose fields need a look at rarer tags (no ``FAU``: ``AU``; no or empty ``TI`` or
-    ``DP``) are read by :func:`_row` from their text.
-    """
-    if not len(data) or data.find(b"\r") >= 0:
-        return None
-    table = lines.scan(data, _classify)
-    if table is None:
-        return None  # a bad line, or a line of spaces: the general reader
-    size = len(data)
-    blank = table.length == 0
-    # Records: the runs of lines between blank lines.
-    bounds = np.concatenate(([-1], table.start[blank], [size + 1]))
-    filled = bounds[1:] >= bounds[:-1] + 2
-    first = bounds[:-1][filled] + 1
-    last = bounds[1:][filled] - 1
-    n = len(first)
-    if n == 0 or (np.frombuffer(data, dtype=np.uint8)[first] == 32).any():
-        return None  # no record, or one that starts with a continuation line
-    tags = ~blank
-    start, length, word = table.start[tags], table.length[tags], table.word[tags]
-    # A value ends where the next line that is not a continuation starts.
-    value_end = table.next[tags] - 1
-    code = word & np.uint64(0xFFFF_FFFF)
-    record = np.searchsorted(first, start, side="right") - 1
-    if np.bincount(record[code == lines.code("PMID")], minlength=n).max(initial=0) > 1:
-        return None  # records run together: the general reader splits them
-    space = lines.byte(word, 5) == 32
-    value_start = start + 5 + ((length > 5) & space)
-    try:
-        raw = lines.decode(data, first, last, check=True, near=True).tolist()
-    except (UnicodeDecodeError, pa.ArrowInvalid):
-        return None  # not UTF-8: the general reader names the record and field
-    # Values start after an ASCII tag and end at line ends: UTF-8 since the records are.
-    found = lines.decode(data, value_start, value_end)
-
-    def tagged(tag: str) -> tuple[np.ndarray, np.ndarray]:
-        keep = code == lines.code(tag)
-        return record[keep], found[keep]
-
-    def firsts(tag: str) -> list[str | None]:
-        return lines.firsts(n, *tagged(tag))
-
-    def lists(tag: str) -> list[list[str] | None]:
-        return lines.lists(n, *tagged(tag))
-
-    cols = {
-        "title": firsts("TI"),
-        "authors": lists("FAU"),
-        "year": firsts("DP"),
-        "journal": firsts("JT"),
-        "journal_abbrev": firsts("TA"),
-        "volume": firsts("VI"),
-        "issue": firsts("IP"),
-        "pages": firsts("PG"),
-        "pmid": firsts("PMID"),
-        "abstract": firsts("AB"),
-        "language": firsts("LA"),
-        "raw": raw,
-    }
-    lid, aid = lists("LID"), lists("AID")
-    cols["doi"] = [
-        _doi(x + y if x and y else x or y) if x or y else None
-        for x, y in zip(lid, aid, strict=True)
-    ]
-    ot, mh = lists("OT"), lists("MH")
-    cols["keywords"] = [x + y if x and y else x or y or [] for x, y in zip(ot, mh, strict=True)]
-    cols["publication_type"] = [v or [] for v in lists("PT")]
-    # Collective authors (CN) stand among the full names (FAU) in file order.
-    group = (code == lines.code("FAU")) | (code == lines.code("CN"))
-    named = lines.lists(n, record[group], found[group])
-    authors = cols["authors"]
-    for i in set(tagged("CN")[0].tolist()):
-        if authors[i]:
-            authors[i] = named[i]
-    # Records whose fields need the rarer tags: read from their text like any record.
-    slow = [
-        i
-        for i, (t, y, a) in enumerate(zip(cols["title"], cols["year"], authors, strict=True))
-        if not (t and y and a)
-    ]
-    for i in slow:
-        for name, value in zip(_NAMES, _row(_block_record(raw[i])), strict=True):
-            cols[name][i] = value
-    for name in ("database", "first_page", "accession"):
-        cols[name] = [None] * n
-    return {name: cols[name] for name in FIELDS}
-
-
-def _block_record(block: str) -> dict[str, list[str]]:
-    """The tag dict of one record's text (as :func:`parse` makes it)."""
-    rec: dict[str, list[str]] = {"": [block]}
-    for tag, value in _TAG_RE.findall("\n" + block):
-        if tag in rec:
-            rec[tag].append(value)
-        else:
-            rec[tag] = [value]
-    return rec

@@ -13,12 +13,9 @@ The tag-level reading follows rispy's ``RisParser`` rule for what is a tag line
 real export. It is written out here, rather than calling ``rispy.load``, for three
 reasons: rispy silently drops a last record without ``ER`` and records whose ``TY`` is
 missing (srma must stop and name them); srma needs each record's original text and
-line number; and rispy's per-line method calls are slow on large exports.
-:func:`read_bytes` reads the same tag lines from the file's bytes with array
-operations (``srma.importers.lines``), about 1.4-1.9 times rispy's speed on a
-100,000-record file while doing more (``benchmarks/import_speed.py``); :func:`parse`
-reads any other text and names the line of a fault; ``tests/test_import_fast.py``
-checks that both give the same fields on every real export.
+line number; and rispy's per-line method calls are slow on large exports
+(``benchmarks/import_speed.py`` times both). :func:`parse` is the one reader of RIS
+text: it names the line, record and tag of a fault.
 
 Which tag holds which field differs by dialect; :func:`to_fields` maps them:
 title ``TI``/``T1``, journal ``JF``/``JO``/``T2``, abbreviation ``J2``/``JA``/``JI``/``J9``,
@@ -29,15 +26,10 @@ DOI ``DO``/``M3``/``L3`` (or a ``doi.org`` link), abstract ``AB``/``N2``, PMID `
 
 from __future__ import annotations
 
-import mmap
 import re
-
-import numpy as np
-import pyarrow as pa
 
 from srma.errors import InputError
 
-from . import lines
 from .normalise import join_pages
 
 DATABASE = "RIS"
@@ -188,13 +180,7 @@ def to_fields(rec: dict[str, list[str]], *, ovid: bool = False) -> dict:
     ``ovid``: the file is an Ovid RIS export (numbered records), whose ``ID`` is the
     database accession number (in EndNote's RIS, ``ID`` is EndNote's own record number).
     """
-    return _fields({tag: values[0] for tag, values in rec.items()}, rec, ovid)
-
-
-def _fields(one: dict[str, str], rec: dict[str, list[str]], ovid: bool) -> dict:
-    """:func:`to_fields` from each tag's first value (``one``, the record's text under
-    ``""``) and the lists of the tags whose every value is read (``rec``: at least
-    those of :data:`_LISTED`)."""
+    one = {tag: values[0] for tag, values in rec.items()}
     get = rec.get
     ur, l2 = get("UR"), get("L2")
     url = " ".join((ur or []) + (l2 or [])) if ur or l2 else ""
@@ -287,125 +273,7 @@ def _fields(one: dict[str, str], rec: dict[str, list[str]], ovid: bool) -> dict:
 
 
 def read(text: str, path: object = "<text>", fmt: str | None = None) -> list[dict]:
-    """Normalised fields of every record of a RIS export (the general reader, for any
-    text; :func:`srma.importers.read_export` tries :func:`read_bytes` first)."""
+    """Normalised fields of every record of a RIS export (:func:`parse`, then
+    :func:`to_fields`)."""
     ovid = bool(_OVID_NUMBER_RE.search(text[:4096]))
     return [to_fields(rec, ovid=ovid) for rec in parse(text, path)]
-
-
-#: Tags :func:`to_fields` reads (the only ones :func:`read_bytes` decodes), and those of
-#: them whose every value it reads.
-_USED = ("A1", "AB", "AN", "AR", "AU", "BT", "C2", "C3", "C5", "C7", "CT", "DA", "DB", "DI",
-         "DO", "DP", "EP", "ID", "IS", "J1", "J2", "J9", "JA", "JF", "JI", "JO", "KW", "L2",
-         "L3", "LA", "M3", "N1", "N2", "PT", "PY", "SP", "T1", "T2", "TI", "TY", "U2", "UR",
-         "VL", "Y1")  # fmt: skip
-_LISTED = ("A1", "AU", "C3", "DI", "DO", "KW", "L2", "L3", "M3", "N1", "UR")
-_MASK16 = np.uint64(0xFFFF)
-
-
-def _code(tag: str) -> int:
-    """The low two bytes of :attr:`srma.importers.lines.Lines.word` of a tag line."""
-    return lines.code(tag) & 0xFFFF
-
-
-_BY_CODE = sorted(_USED, key=_code)
-_USED_CODES = np.array([_code(t) for t in _BY_CODE], dtype=np.uint64)
-
-
-def _classify(length: np.ndarray, word: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For :func:`srma.importers.lines.scan`: tag lines (``[A-Z][A-Z0-9]  -``) are the
-    heads, and all of them are kept."""
-    c = [lines.byte(word, k) for k in range(5)]
-    tag = (
-        (length >= 5)
-        & lines.is_upper(c[0])
-        & lines.is_upper_or_digit(c[1])
-        & (c[2] == 32)
-        & (c[3] == 32)
-        & (c[4] == 45)
-    )
-    return tag, tag
-
-
-def read_bytes(data: bytes | mmap.mmap, path: object = "<text>") -> list[dict] | None:
-    """:func:`read` for UTF-8 bytes with ``\\n`` line ends and no byte-order mark (see
-    :mod:`srma.importers.lines`); ``None`` when the file needs the text reader: a
-    record without ``TY`` or ``ER`` (which :func:`parse` names), a tag after ``ER``
-    that is not on the very next line, a character other than ASCII right after a
-    tag's ``  -``, or bytes that are not UTF-8.
-
-    The same tag lines, values and record texts as :func:`parse`: a tag line is
-    ``[A-Z][A-Z0-9]  -``; its value runs from its seventh character to the line before
-    the next tag line; tags on the lines right after ``ER`` (Ovid's ``NL``) belong to
-    the record above, with the rest of their line as value. Only the tags that
-    :func:`to_fields` reads are decoded, and its dict of first values is built per
-    record by one ``dict(zip(...))``.
-    """
-    if not len(data) or data.find(b"\r") >= 0:
-        return None
-    table = lines.scan(data, _classify)
-    m = len(table.start)
-    if m == 0:
-        return None
-    start, end, word = table.start, table.end, table.word
-    long = table.length > 5
-    # The seventh character starts the value: the sixth must be one byte long.
-    if (lines.byte(word[long], 5) >= 128).any():
-        return None
-    code = word & _MASK16
-    is_ty = code == _code("TY")
-    is_er = code == _code("ER")
-    opened = np.cumsum(is_ty)
-    # 1 inside a record (TY read, ER not yet), 0 between records.
-    depth = opened - (np.cumsum(is_er) - is_er)
-    inside = depth == 1
-    outside = depth == 0
-    if (
-        not is_ty[0]
-        or not (inside | outside).all()
-        or not inside[is_ty | is_er].all()
-        or opened[-1] != is_er.sum()
-    ):
-        return None  # the text reader names the record without TY or ER
-    if outside.any():
-        # Tags after ER: each on the line right after ER or after another such tag,
-        # with its value on its own line.
-        late = np.flatnonzero(outside)
-        before = late - 1
-        if not (
-            (start[late] == end[before] + 1) & (is_er[before] | outside[before]) & long[late]
-        ).all():
-            return None
-    record = opened - 1
-    n = int(opened[-1])
-    # A value runs to the line before the next tag line; a late tag's, to its line end.
-    value_end = np.where(outside, end, table.next - 1)
-    value_start = np.minimum(start + 6, value_end)
-    # A record's text: from its TY line to the end of its ER line or of its last late tag.
-    closing = is_er | outside
-    last_end = np.empty(n, dtype=np.int64)
-    last_end[record[closing]] = end[closing]  # in order: each record's last one stays
-    try:
-        raw = lines.decode(data, start[is_ty], last_end, check=True, near=True).tolist()
-    except (UnicodeDecodeError, pa.ArrowInvalid):
-        return None  # not UTF-8: the text reader names the record and field
-    keep = np.isin(code, _USED_CODES)
-    rows, tags = record[keep], code[keep]
-    found = lines.decode(data, value_start[keep], value_end[keep])
-    names = np.array(_BY_CODE, dtype=object)[np.searchsorted(_USED_CODES, tags)].tolist()
-    values = found.tolist()
-    cuts = np.searchsorted(rows, np.arange(n + 1)).tolist()
-    listed: list[dict[str, list[str]]] = [{} for _ in range(n)]
-    for tag in _LISTED:
-        sel = tags == _code(tag)
-        for i, items in zip(*lines.groups(rows[sel], found[sel]), strict=True):
-            listed[i][tag] = items
-    ovid = bool(_OVID_NUMBER_RE.search(data[: 4 * 4096].decode("utf-8", "ignore")[:4096]))
-    out = []
-    for i in range(n):
-        lo, hi = cuts[i], cuts[i + 1]
-        # Reversed: the first value of a tag is the one the dict keeps.
-        one = dict(zip(names[lo:hi][::-1], values[lo:hi][::-1], strict=True))
-        one[""] = raw[i]
-        out.append(_fields(one, listed[i], ovid))
-    return out
