@@ -14,16 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from srma.pooling import (
-    confint_tau2,
-    cumul,
-    leave1out,
-    regtest,
-    rma,
-    rma_batch,
-    subgroup,
-    trimfill,
-)
+from srma.bias import regtest, trimfill
+from srma.pooling import RMAResult, confint, rma, rma_batch
+from srma.sensitivity import cumul, leave1out, subgroup
 
 REF = json.loads((Path(__file__).parent / "fixtures/metafor/reference.json").read_text())
 DATA = REF["datasets"]
@@ -104,7 +97,7 @@ def test_level_90(method):
 def test_q_profile_confint(name):
     d = DATA[name]
     ref = REF["confint"][name]
-    ci = confint_tau2(d["yi"], d["vi"])
+    ci = confint(rma(d["yi"], d["vi"]))
     for key in ("tau2_lb", "tau2_ub", "I2_lb", "I2_ub", "H2_lb", "H2_ub"):
         close(ci[key], ref[key], what=f"{name} {key}")
 
@@ -114,7 +107,8 @@ def test_q_profile_confint(name):
 )
 def test_regtest(ref):
     d = DATA[ref["dataset"]]
-    out = regtest(d["yi"], d["vi"], model=ref["model"], method=ref["method"], test=ref["test"])
+    res = rma(d["yi"], d["vi"], method=ref["method"], test=ref["test"])
+    out = regtest(res, model=ref["model"])
     for key in ("zval", "est", "ci_lb", "ci_ub"):
         close(out[key], ref[key], what=key)
     pclose(out["pval"], ref["pval"])
@@ -127,7 +121,7 @@ def test_regtest(ref):
 )
 def test_trimfill(ref):
     d = DATA[ref["dataset"]]
-    out = trimfill(d["yi"], d["vi"], method=ref["method"], estimator=ref["estimator"])
+    out = trimfill(rma(d["yi"], d["vi"], method=ref["method"]), estimator=ref["estimator"])
     assert out["k0"] == ref["k0"]
     assert out["side"] == ref["side"]
     for key in ("estimate", "se", "tau2", "ci_lb", "ci_ub"):
@@ -139,7 +133,7 @@ def test_trimfill(ref):
 def test_leave1out():
     d = DATA["bcg"]
     ref = REF["leave1out"]
-    out = leave1out(d["yi"], d["vi"], method="REML", test="knha")
+    out = leave1out(rma(d["yi"], d["vi"], method="REML", test="knha"))
     for key in ("estimate", "se", "zval", "ci_lb", "ci_ub", "Q", "tau2", "I2", "H2"):
         close(out[key], ref[key], what=key)
     for key in ("pval", "Qp"):
@@ -149,7 +143,7 @@ def test_leave1out():
 def test_cumul_by_year():
     d = DATA["bcg"]
     ref = REF["cumul"]
-    out = cumul(d["yi"], d["vi"], order=ref["order"], method="DL")
+    out = cumul(rma(d["yi"], d["vi"], method="DL"), order=ref["order"])
     for key in ("estimate", "se", "ci_lb", "ci_ub", "Q", "tau2"):
         # metafor's first row (k = 1) has no Q/tau2 (NA); compare from the second on
         exp = np.array([np.nan if x is None else x for x in ref[key]], dtype=float)
@@ -166,7 +160,7 @@ def test_subgroup_differences(method):
     d = DATA["bcg"]
     ref = REF["subgroup"][method]
     alloc = ref["alloc"]  # dat.bcg$alloc
-    table, test = subgroup(d["yi"], d["vi"], alloc, method=method)
+    table, test = subgroup(rma(d["yi"], d["vi"], method=method), alloc)
     assert table["group"].tolist() == ref["groups"]
     close(table["estimate"], ref["estimate"])
     close(table["se"], ref["se"])
@@ -214,3 +208,118 @@ def test_bad_input():
         rma([1, 2], [1, 1], test="q")
     with pytest.raises(ValueError, match="positive"):
         rma([1, 2], [1, 0])
+
+
+def test_result_keeps_what_a_refit_needs_and_prints():
+    d = DATA["bcg"]
+    yi = list(d["yi"])
+    yi[2] = float("nan")  # left out, with its label
+    res = rma(yi, d["vi"], method="DL", test="t", level=90)
+    assert isinstance(res, RMAResult) and res.k == 12
+    assert res.slab == tuple(str(i) for i in range(1, 14) if i != 3)
+    assert (res.method, res.test, res.level, res.tau2_fix) == ("DL", "t", 90, False)
+    assert res.yi.size == res.vi.size == 12
+    short = repr(res)
+    assert short.startswith("<RMAResult k=12 method=DL test=t estimate=") and "\n" not in short
+    assert str(res).startswith("Random-Effects Model (k = 12; tau^2 estimator: DL)")
+    labels = [f"T{i}" for i in range(13)]
+    res = rma(d["yi"], d["vi"], slab=labels)
+    assert leave1out(res)["slab"].tolist() == labels
+    assert cumul(res, order=REF["cumul"]["order"])["slab"].iloc[0] == "T0"
+    assert res.to_dict()["slab"] == labels
+    with pytest.raises(ValueError, match="slab"):
+        rma(d["yi"], d["vi"], slab=labels[:3])
+
+
+@pytest.mark.parametrize("func", [leave1out, cumul, regtest, trimfill, confint])
+def test_analyses_take_the_fitted_model(func):
+    d = DATA["bcg"]
+    with pytest.raises(TypeError, match="fitted model"):
+        func(np.array(d["yi"]))
+
+
+def test_confint_of_the_fit():
+    d = DATA["bcg"]
+    ref = REF["confint"]["bcg"]
+    res = rma(d["yi"], d["vi"], test="knha")
+    ci = confint(res)
+    assert (ci["estimate"], ci["ci_lb"], ci["ci_ub"]) == (res.estimate, res.ci_lb, res.ci_ub)
+    assert (ci["tau2"], ci["I2"], ci["H2"], ci["level"]) == (res.tau2, res.I2, res.H2, 95.0)
+    close([ci["tau2_lb"], ci["tau2_ub"]], [ref["tau2_lb"], ref["tau2_ub"]])
+    close([ci["tau_lb"] ** 2, ci["tau_ub"] ** 2], [ref["tau2_lb"], ref["tau2_ub"]])
+    assert ci["tau_lb"] <= res.tau <= ci["tau_ub"]
+    json.dumps(ci)
+
+
+def test_fixed_tau2_is_kept_by_leave1out_and_cumul():
+    d = DATA["normand_md"]
+    res = rma(d["yi"], d["vi"], tau2=50.0)
+    assert res.tau2_fix and "user-specified tau^2 value" in str(res)
+    assert (leave1out(res)["tau2"] == 50.0).all()
+    assert (cumul(res)["tau2"] == 50.0).all()
+
+
+def test_regtest_lm_is_eggers_weighted_least_squares():
+    """metafor's regtest(model="lm"): lm(yi ~ sei, weights = 1/vi), t on k - 2 df."""
+    d = DATA["hackshaw"]
+    y, v = np.array(d["yi"]), np.array(d["vi"])
+    out = regtest(rma(y, v), model="lm")
+    X = np.column_stack([np.ones_like(y), np.sqrt(v)])
+    sw = 1 / np.sqrt(v)
+    b, rss, *_ = np.linalg.lstsq(X * sw[:, None], y * sw, rcond=None)
+    cov = rss[0] / (y.size - 2) * np.linalg.inv((X * sw[:, None]).T @ (X * sw[:, None]))
+    assert out["dfs"] == y.size - 2 and (out["model"], out["predictor"]) == ("lm", "sei")
+    close([out["est"], out["slope"]], b)
+    close(out["zval"], b[1] / np.sqrt(cov[1, 1]))
+
+
+def test_trimfill_labels_the_filled_studies():
+    d = DATA["bcg"]
+    res = rma(d["yi"], d["vi"], slab=[f"T{i}" for i in range(13)])
+    out = trimfill(res)
+    assert out["k0"] == 1 and out["estimator"] == "L0" and out["fit"].k == 14
+    assert out["fit"].slab[-2:] == ("T12", "Filled 1")
+    assert trimfill(res, side="left", estimator="R0")["side"] == "left"
+
+
+STATISTICS = ("tau2", "pooling", "regression", "bias", "sensitivity", "group", "effects")
+
+
+def _srma_imports(path: Path) -> set[str]:
+    """srma modules imported anywhere in a file (function-level imports included)."""
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            if node.module == "srma":
+                names |= {a.name for a in node.names}
+            elif node.module.startswith("srma."):
+                names.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            names |= {a.name.split(".")[1] for a in node.names if a.name.startswith("srma.")}
+    return names
+
+
+def test_statistics_modules_import_each_other_without_a_circle():
+    pkg = Path(__file__).parents[1] / "workflow" / "srma"
+    mods = (*STATISTICS, "group_sensitivity")
+    graph = {m: _srma_imports(pkg / f"{m}.py") - {"errors"} for m in mods}
+    assert graph["tau2"] == set() and graph["pooling"] == {"tau2"}
+    assert graph["regression"] == {"tau2"} and graph["effects"] == set()
+    assert graph["bias"] == {"pooling", "regression"}
+    assert graph["sensitivity"] == {"pooling"}
+    assert graph["group"] == {"pooling", "effects"}
+    assert graph["group_sensitivity"] == {"pooling", "bias", "sensitivity"}
+    done: set[str] = set()
+
+    def visit(m, path):
+        assert m not in path, f"import circle: {' -> '.join((*path, m))}"
+        if m in done or m not in graph:
+            return
+        for n in sorted(graph[m]):
+            visit(n, (*path, m))
+        done.add(m)
+
+    for m in mods:
+        visit(m, ())

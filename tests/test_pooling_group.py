@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from srma.group import pool_group, summary_table
 from srma.io import write_parquet
-from srma.pooling import pool_group, rma, summary_table
+from srma.pooling import rma
 
 
 def arm(study, arm_, n, m, sd, *, flag="reported", usable=True, reason=None, trial=None,

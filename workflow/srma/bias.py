@@ -1,130 +1,72 @@
-"""Small-study effects: Egger's regression test and trim-and-fill.
+"""Small-study effects of a fitted model: Egger's regression test and trim-and-fill.
 
-Both need a meta-regression on a study-level predictor (the standard error), so this
-module also holds :func:`rma_mods`, a single-fit mixed-effects meta-regression with the
-same tau^2 estimators as :mod:`srma.tau2` in matrix form (metafor ``rma(yi, vi,
-mods=...)``): with ``W = diag(1/(v + tau^2))`` and
-``P = W - W X (X'WX)^-1 X'W``, REML solves ``y'PPy = tr(P)``, ML ``y'PPy = tr(W)``,
-PM/EB ``y'Py = k - p``; DL is ``(y'P0 y - (k-p)) / tr(P0)`` with ``W0 = diag(1/v)``.
+Both take the :class:`srma.pooling.RMAResult` of the main model, as metafor's
+``regtest(res)`` and ``trimfill(res)`` do, and refit with its studies and settings
+(``method``, ``test``, ``level``). The meta-regression they need is
+:func:`srma.regression.rma_mods`.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
-from srma.tau2 import METHODS, solve_root
+from srma.pooling import RMAResult, rma
+from srma.regression import rma_mods
 
-
-def _p_matrix(X, w):
-    W = np.diag(w)
-    A = X.T @ W @ X
-    Ainv = np.linalg.inv(A)
-    P = W - W @ X @ Ainv @ X.T @ W
-    return Ainv, P
+PREDICTORS = ("sei", "vi")
+MODELS = ("rma", "lm")
+ESTIMATORS = ("L0", "R0")
 
 
-def rma_mods(yi, vi, X, *, method="REML", test="z", level=95) -> dict:
-    """Meta-regression of ``yi`` on the columns of ``X`` (intercept included by the caller).
+def _fit(res, name: str) -> RMAResult:
+    if not isinstance(res, RMAResult):
+        raise TypeError(f"{name} takes a fitted model: {name}(rma(yi, vi, ...))")
+    return res
 
-    Returns ``b, se, zval, pval, ci_lb, ci_ub`` (arrays, one per coefficient), ``tau2``,
-    ``dfs`` (``k - p`` under t tests).
+
+def regtest(res: RMAResult, model: str = "rma", predictor: str = "sei") -> dict:
+    """Egger's regression test for funnel-plot asymmetry (metafor ``regtest(res,
+    model, predictor)``; Egger et al. 1997, BMJ 315:629; Sterne & Egger 2005, in
+    Publication Bias in Meta-Analysis, ch. 6).
+
+    The effects are regressed on ``predictor`` (``"sei"``: ``sqrt(vi)``, the standard
+    error, metafor's default; ``"vi"``: the sampling variance) with an intercept:
+
+    - ``model="rma"`` (metafor's default): the mixed-effects meta-regression
+      ``yi ~ sei`` with the fitted model's tau^2 ``method`` (its tau^2 when that was
+      fixed), ``test`` and ``level``;
+    - ``model="lm"``: Egger's weighted least squares ``lm(yi ~ sei, weights = 1/vi)``,
+      a t test on ``k - 2`` df (:func:`srma.regression.rma_mods` with ``method="EE"``,
+      ``test="knha"`` computes exactly this).
+
+    Returns a dict: ``zval`` (t under t tests and for ``"lm"``) and ``pval`` of the
+    slope, ``dfs`` (``k - 2``; None under ``test="z"``), the limit estimate ``est``
+    (intercept: the effect at se = 0, metafor's ``est``) with ``ci_lb, ci_ub`` at the
+    model's ``level``, the ``slope``, and ``model``, ``predictor``, ``k``.
     """
-    y = np.asarray(yi, dtype=float)
-    v = np.asarray(vi, dtype=float)
-    X = np.asarray(X, dtype=float)
-    k, p = X.shape
-    method = method.upper()
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}")
-    _, P0 = _p_matrix(X, 1 / v)
-    if method in ("EE", "FE"):
-        t2 = 0.0
-    elif method == "DL":
-        t2 = max(0.0, (y @ P0 @ y - (k - p)) / np.trace(P0))
-    elif method == "HS":
-        t2 = max(0.0, (y @ P0 @ y - k) / np.sum(1 / v))
-    elif method == "HE":
-        Pi = np.eye(k) - X @ np.linalg.inv(X.T @ X) @ X.T
-        t2 = max(0.0, (y @ Pi @ y - np.trace(Pi @ np.diag(v))) / (k - p))
-    elif method == "SJ":
-        t0 = np.var(y) * (k - 1) / k
-        _, Pt = _p_matrix(X, 1 / (v + t0))
-        t2 = float(t0 * (y @ Pt @ y) / (k - p))
-    else:
-
-        def f(t):
-            _, P = _p_matrix(X, 1 / (v + t[0]))
-            Py = P @ y
-            if method == "REML":
-                u = Py @ Py - np.trace(P)
-                return np.array([u]), np.array([u / np.trace(P @ P)])
-            if method == "ML":
-                w = 1 / (v + t[0])
-                u = Py @ Py - w.sum()
-                return np.array([u]), np.array([u / (w * w).sum()])
-            g = y @ Py - (k - p)
-            return np.array([g]), np.array([g / (Py @ Py)])
-
-        hi0 = np.array([np.var(y) * k / max(k - p, 1) + v.max()])
-        t2 = float(solve_root(f, 1, hi0)[0][0])
-    w = 1 / (v + t2)
-    Ainv, P = _p_matrix(X, w)
-    b = Ainv @ X.T @ (w * y)
-    vb = Ainv.copy()
-    alpha = 1 - level / 100
-    if test in ("knha", "adhoc"):
-        s2w = float(y @ P @ y) / (k - p)
-        vb = vb * (max(1.0, s2w) if test == "adhoc" else s2w)
-    se = np.sqrt(np.diag(vb))
-    zval = b / se
-    if test == "z":
-        pval = 2 * stats.norm.sf(np.abs(zval))
-        crit = stats.norm.isf(alpha / 2)
-        dfs = None
-    else:
-        dfs = k - p
-        pval = 2 * stats.t.sf(np.abs(zval), dfs)
-        crit = stats.t.isf(alpha / 2, dfs)
-    return {
-        "b": b,
-        "se": se,
-        "zval": zval,
-        "pval": pval,
-        "ci_lb": b - crit * se,
-        "ci_ub": b + crit * se,
-        "tau2": t2,
-        "dfs": dfs,
-    }
-
-
-def regtest(
-    yi, vi, *, model="rma", predictor="sei", method="REML", test="z", level=95
-) -> dict[str, float]:
-    """Egger's regression test for funnel-plot asymmetry (metafor ``regtest``).
-
-    ``model="rma"`` (metafor's default): the meta-regression ``yi ~ sei`` fitted with
-    the same tau^2 ``method`` and ``test`` as the main model; ``model="lm"``: Egger et
-    al.'s (1997, BMJ 315:629) weighted least squares ``lm(yi ~ sei, weights = 1/vi)``
-    with a t test on ``k - 2`` df. ``predictor`` is ``"sei"`` (standard error),
-    ``"vi"``, ``"ni"``-free variants are not offered.
-
-    Returns ``zval`` (t under t tests), ``pval``, ``dfs``, and the limit estimate
-    ``est`` (intercept: the effect at se = 0) with ``ci_lb, ci_ub``.
-    """
-    yi = np.asarray(yi, dtype=float)
-    vi = np.asarray(vi, dtype=float)
-    if predictor not in ("sei", "vi"):
-        raise ValueError("predictor must be 'sei' or 'vi'")
-    x = np.sqrt(vi) if predictor == "sei" else vi
+    res = _fit(res, "regtest")
+    if predictor not in PREDICTORS:
+        raise ValueError(f"predictor must be one of {PREDICTORS}, not {predictor!r}")
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, not {model!r}")
+    x = res.sei if predictor == "sei" else res.vi
     X = np.column_stack([np.ones_like(x), x])
     if model == "rma":
-        fit = rma_mods(yi, vi, X, method=method, test=test, level=level)
-    elif model == "lm":
-        fit = rma_mods(yi, vi, X, method="EE", test="knha", level=level)
+        fit = rma_mods(
+            res.yi,
+            res.vi,
+            X,
+            method=res.method,
+            test=res.test,
+            level=res.level,
+            tau2=res.tau2 if res.tau2_fix else None,
+        )
     else:
-        raise ValueError("model must be 'rma' or 'lm'")
+        fit = rma_mods(res.yi, res.vi, X, method="EE", test="knha", level=res.level)
     return {
+        "model": model,
+        "predictor": predictor,
+        "k": res.k,
         "zval": float(fit["zval"][1]),
         "pval": float(fit["pval"][1]),
         "dfs": fit["dfs"],
@@ -144,32 +86,53 @@ def _ranks_first(a: np.ndarray) -> np.ndarray:
 
 
 def trimfill(
-    yi, vi, *, side=None, estimator="L0", method="REML", test="z", level=95, maxiter=100
+    res: RMAResult,
+    side: str | None = None,
+    estimator: str = "L0",
+    *,
+    test: str | None = None,
+    level: float | None = None,
+    maxiter: int = 100,
 ) -> dict:
-    """Duval & Tweedie's (2000, Biometrics 56:455) trim-and-fill (metafor ``trimfill``).
+    """Duval & Tweedie's (2000, Biometrics 56:455) trim-and-fill (metafor
+    ``trimfill(res, side, estimator)``).
 
     ``side`` (where the missing studies are) is, when not given, chosen by the sign of
-    the slope in the regression ``yi ~ sei`` fitted with ``method``: a negative slope
-    puts the missing studies on the right, otherwise on the left (metafor's rule).
-    ``estimator`` is ``"L0"`` (default) or ``"R0"``. The trimming iterations fit the
-    intercept-only model with ``method``; ``k0`` is rounded and truncated at 0.
+    the slope in the meta-regression ``yi ~ sei`` fitted with the model's ``method``: a
+    negative slope puts the missing studies on the right, otherwise on the left
+    (metafor's rule). The effects are flipped so that the missing studies are on the
+    left and sorted; then, until ``k0`` no longer changes, the ``k0`` largest are
+    trimmed, the intercept-only model is fitted to the others (``method``), and ``k0``
+    is re-estimated from the signed ranks ``r_i`` of ``|y_i - beta|`` over all ``k``
+    studies (ties by position):
 
-    Returns ``k0``, ``side``, the filled data (``yi_fill``, ``vi_fill``) and ``fit``,
-    the :class:`srma.pooling.RMAResult` of observed plus filled studies.
+    - ``L0 = (4 T_n - k (k + 1)) / (2 k - 1)``, ``T_n`` the sum of the positive ranks;
+    - ``R0 = gamma - 1``, ``gamma`` the length of the rightmost run of positive ranks
+      (``k`` minus the largest rank of a negative deviation);
+
+    rounded and truncated to ``0 .. k - 1``. The ``k0`` trimmed studies are mirrored
+    about the last centre, ``2 beta - y``, and the model (``method``) refitted to
+    observed plus filled studies, with ``test`` and ``level`` (default: the model's).
+    metafor refits the filled data with ``rma.uni``'s defaults (``test="z"``,
+    ``level=95``) unless they are passed to ``trimfill`` (and returns the model itself
+    when ``k0 = 0``): ``trimfill(res, test="z", level=95)`` gives its numbers for a model
+    fitted with another test or level.
+
+    Returns a dict: ``k0``, ``side``, ``estimator``, the filled studies ``yi_fill``,
+    ``vi_fill`` and ``fit``, the :class:`srma.pooling.RMAResult` of observed plus
+    filled studies (filled ones labelled ``"Filled 1"``, ... as in metafor).
     """
-    from srma.pooling import rma
-
-    yi = np.asarray(yi, dtype=float)
-    vi = np.asarray(vi, dtype=float)
-    k = yi.size
+    res = _fit(res, "trimfill")
+    yi, vi, k = res.yi, res.vi, res.k
+    method = res.method
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {ESTIMATORS}, not {estimator!r}")
     if side is None:
-        X = np.column_stack([np.ones(k), np.sqrt(vi)])
+        X = np.column_stack([np.ones(k), res.sei])
         slope = rma_mods(yi, vi, X, method=method)["b"][1]
         side = "right" if slope < 0 else "left"
     if side not in ("left", "right"):
-        raise ValueError("side must be 'left' or 'right'")
-    if estimator not in ("L0", "R0"):
-        raise ValueError("estimator must be 'L0' or 'R0'")
+        raise ValueError(f"side must be 'left' or 'right', not {side!r}")
     sgn = -1.0 if side == "right" else 1.0
     y = sgn * yi
     order = np.argsort(y, kind="stable")
@@ -201,7 +164,15 @@ def trimfill(
         np.concatenate([yi, y_fill]),
         np.concatenate([vi, v_fill]),
         method=method,
-        test=test,
-        level=level,
+        test=res.test if test is None else test,
+        level=res.level if level is None else level,
+        slab=[*res.slab, *(f"Filled {j + 1}" for j in range(k0))],
     )
-    return {"k0": k0, "side": side, "yi_fill": y_fill, "vi_fill": v_fill, "fit": fit}
+    return {
+        "k0": k0,
+        "side": side,
+        "estimator": estimator,
+        "yi_fill": y_fill,
+        "vi_fill": v_fill,
+        "fit": fit,
+    }

@@ -7,6 +7,8 @@ studies are usable. :func:`summary_table` collects the groups into
 ``results/tables/pooled.csv``.
 
 Effects are intervention minus control (see :data:`srma.effects.SIGN_CONVENTION`).
+The sensitivity tables of a pooled group (leave-one-out, Egger's test, trim-and-fill)
+are computed from this table by :mod:`srma.group_sensitivity`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from srma.effects import SIGN_CONVENTION, escalc
+from srma.pooling import RESULT_KEYS, rma
 
 #: flags from most to least direct; a study carries the least direct of its values
 FLAG_ORDER = ("reported", "converted", "estimated", "imputed")
@@ -248,9 +251,14 @@ def pool_group(
     frame["status"] = status
     frame["sign_convention"] = SIGN_CONVENTION
     if status == "pooled":
-        from srma.pooling import RESULT_KEYS, rma
-
-        res = rma(frame.loc[use, "yi"], frame.loc[use, "vi"], method=method, test=test, level=level)
+        res = rma(
+            frame.loc[use, "yi"],
+            frame.loc[use, "vi"],
+            method=method,
+            test=test,
+            level=level,
+            slab=frame.loc[use, "study_id"],
+        )
         frame.loc[use, "weight"] = res.weights
         pooled = {c: None for c in STUDY_COLUMNS}
         pooled.update(

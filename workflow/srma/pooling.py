@@ -1,10 +1,16 @@
 """Random- and common-effect meta-analysis with metafor's numbers (``rma.uni``).
 
-``rma(yi, vi, method=..., test=...)`` fits one meta-analysis; ``rma_batch(Y, V, mask)``
-fits many at once over padded 2-D arrays (one meta-analysis per row), which is what the
-workflow uses to run every group, subgroup and sensitivity analysis in one call.
-Names of results follow metafor: ``estimate, se, zval, pval, ci_lb, ci_ub, tau2, I2, H2,
-QE, QEp, pi_lb, pi_ub, weights`` (metafor's ``ci.lb`` is ``ci_lb`` here).
+``rma(yi, vi, method=..., test=..., level=..., slab=...)`` fits one meta-analysis and
+returns an :class:`RMAResult` (``print(res)`` shows metafor's summary); ``confint(res)``
+adds the Q-profile intervals of tau^2, tau, I^2 and H^2. ``rma_batch(Y, V, mask)`` fits
+many at once over padded 2-D arrays (one meta-analysis per row), which is what the
+workflow uses to run every group, subgroup and sensitivity analysis in one call. Names
+of results follow metafor: ``estimate, se, zval, pval, ci_lb, ci_ub, tau2, I2, H2, QE,
+QEp, pi_lb, pi_ub, weights`` (metafor's ``ci.lb`` is ``ci_lb`` here).
+
+Functions that take a fitted model live beside it: :mod:`srma.sensitivity`
+(``leave1out``, ``cumul``, ``subgroup``) and :mod:`srma.bias` (``regtest``,
+``trimfill``); this module imports only :mod:`srma.tau2`.
 
 Formulas (k studies, tau^2 from :mod:`srma.tau2`, ``w_i = 1/(v_i + tau^2)``):
 
@@ -30,7 +36,7 @@ Formulas (k studies, tau^2 from :mod:`srma.tau2`, ``w_i = 1/(v_i + tau^2)``):
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy import stats
@@ -60,7 +66,8 @@ RESULT_KEYS = (
 BATCH_KEYS = ("k", *RESULT_KEYS, "s2w", "converged", "iterations")
 
 
-def _check(method: str, test: str, level: float) -> tuple[str, str]:
+def check_settings(method: str, test: str, level: float) -> tuple[str, str]:
+    """``method`` (upper case) and ``test`` (lower case), checked with ``level``."""
     method = method.upper()
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
@@ -110,7 +117,7 @@ def rma_batch(
     The rows are processed in chunks of a few thousand cells (see
     :data:`srma.tau2.CHUNK_CELLS`), each chunk with whole-array operations.
     """
-    method, test = _check(method, test, level)
+    method, test = check_settings(method, test, level)
     Y, V, M = _prepare(Y, V, mask)
     n, kmax = Y.shape
     fixed = None
@@ -208,9 +215,19 @@ def _fit_t(Y, V, M, method, test, level, fixed) -> dict[str, np.ndarray]:
     }
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class RMAResult:
-    """One fitted meta-analysis; field names follow metafor's ``rma.uni`` object."""
+    """One fitted meta-analysis; field names follow metafor's ``rma.uni`` object.
+
+    Besides the statistics it keeps what a refit needs (metafor keeps the same in its
+    model object): the studies' ``yi``, ``vi`` and labels ``slab`` (studies with a
+    missing ``yi`` or ``vi`` already left out), ``method``, ``test``, ``level`` and
+    whether tau^2 was fixed (``tau2_fix``, metafor's ``tau2.fix``). The functions of
+    :mod:`srma.sensitivity` and :mod:`srma.bias` take this object, as metafor's
+    ``leave1out(res)``, ``cumul(res)``, ``regtest(res)`` and ``trimfill(res)`` do.
+
+    ``print(res)`` shows metafor's summary table; ``repr(res)`` is one line.
+    """
 
     estimate: float
     se: float
@@ -229,15 +246,22 @@ class RMAResult:
     method: str
     test: str
     level: float
-    yi: np.ndarray = field(repr=False)
-    vi: np.ndarray = field(repr=False)
-    weights: np.ndarray = field(repr=False)
+    yi: np.ndarray
+    vi: np.ndarray
+    weights: np.ndarray
+    slab: tuple[str, ...] = ()
+    tau2_fix: bool = False
     converged: bool = True
     iterations: int = 0
 
     @property
     def tau(self) -> float:
         return float(np.sqrt(self.tau2))
+
+    @property
+    def sei(self) -> np.ndarray:
+        """Standard errors of the studies, ``sqrt(vi)``."""
+        return np.sqrt(self.vi)
 
     @property
     def dfs(self) -> int:
@@ -253,16 +277,27 @@ class RMAResult:
         d = asdict(self)
         for key in ("yi", "vi", "weights"):
             d[key] = [float(x) for x in np.asarray(d[key])]
+        d["slab"] = list(self.slab)
         d["tau"] = self.tau
         d["dfs"] = self.dfs if self.test != "z" else None
         return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in d.items()}
+
+    def __repr__(self) -> str:
+        return (
+            f"<RMAResult k={self.k} method={self.method} test={self.test} "
+            f"estimate={self.estimate:.4g} [{self.ci_lb:.4g}, {self.ci_ub:.4g}] "
+            f"tau2={self.tau2:.4g}>"
+        )
 
     def __str__(self) -> str:
         lvl = f"{self.level:g}"
         if self.is_common:
             head = f"Equal-Effects Model (k = {self.k})"
         else:
-            head = f"Random-Effects Model (k = {self.k}; tau^2 estimator: {self.method})"
+            fixed = (
+                "user-specified tau^2 value" if self.tau2_fix else f"tau^2 estimator: {self.method}"
+            )
+            head = f"Random-Effects Model (k = {self.k}; {fixed})"
         lines = [head, ""]
         if not self.is_common:
             lines += [
@@ -312,20 +347,29 @@ def rma(
     test: str = "z",
     level: float = 95,
     tau2: float | None = None,
+    slab=None,
 ) -> RMAResult:
-    """Fit one meta-analysis (metafor ``rma(yi, vi, method=, test=, level=)``).
+    """Fit one meta-analysis (metafor ``rma(yi, vi, method=, test=, level=, tau2=,
+    slab=)``).
 
-    Studies with a missing ``yi`` or ``vi`` are left out (as metafor's ``na.omit``).
+    ``slab`` labels the studies (strings; default ``"1"`` .. ``"k"``, the positions in
+    the input, as metafor). Studies with a missing ``yi`` or ``vi`` are left out (as
+    metafor's ``na.omit``), with their labels. ``tau2`` fixes tau^2 instead of
+    estimating it (``method`` is then only a label, as in metafor).
     """
     yi = np.asarray(yi, dtype=float).ravel()
     vi = np.asarray(vi, dtype=float).ravel()
     if yi.shape != vi.shape:
         raise ValueError(f"yi and vi differ in length: {yi.size} vs {vi.size}")
+    slab = [str(i + 1) for i in range(yi.size)] if slab is None else [str(s) for s in slab]
+    if len(slab) != yi.size:
+        raise ValueError(f"slab differs in length from yi: {len(slab)} vs {yi.size}")
     keep = np.isfinite(yi) & np.isfinite(vi)
     yi, vi = yi[keep], vi[keep]
+    slab = tuple(s for s, ok in zip(slab, keep, strict=True) if ok)
     if yi.size == 0:
         raise ValueError("no study with both yi and vi")
-    method, test = _check(method, test, level)
+    method, test = check_settings(method, test, level)
     out = rma_batch(
         yi[None, :],
         vi[None, :],
@@ -334,22 +378,19 @@ def rma(
         level=level,
         tau2=None if tau2 is None else [tau2],
     )
-    scalars = {key: out[key][0] for key in BATCH_KEYS if key not in ("s2w",)}
     return RMAResult(
-        **{
-            key: float(scalars[key])
-            for key in scalars
-            if key not in ("k", "converged", "iterations")
-        },
-        k=int(scalars["k"]),
+        **{key: float(out[key][0]) for key in RESULT_KEYS},
+        k=int(out["k"][0]),
         method=method,
         test=test,
         level=level,
         yi=yi,
         vi=vi,
         weights=out["weights"][0],
-        converged=bool(scalars["converged"]),
-        iterations=int(scalars["iterations"]),
+        slab=slab,
+        tau2_fix=tau2 is not None,
+        converged=bool(out["converged"][0]),
+        iterations=int(out["iterations"][0]),
     )
 
 
@@ -398,32 +439,36 @@ def confint_tau2_batch(Y, V, mask=None, *, level: float = 95) -> dict[str, np.nd
     return out
 
 
-def confint_tau2(yi, vi, *, level: float = 95) -> dict[str, float]:
-    """Q-profile CI of tau^2 (and tau, I^2, H^2) for one meta-analysis; keys
-    ``tau2_lb, tau2_ub, tau_lb, tau_ub, I2_lb, I2_ub, H2_lb, H2_ub``."""
-    yi = np.asarray(yi, dtype=float).ravel()
-    vi = np.asarray(vi, dtype=float).ravel()
-    res = confint_tau2_batch(yi[None, :], vi[None, :], level=level)
-    return {key: float(val[0]) for key, val in res.items()}
+def confint(res: RMAResult) -> dict[str, float]:
+    """Confidence intervals of a fitted model (metafor ``confint(res)``), at the
+    model's ``level``.
 
+    Keys: ``estimate, ci_lb, ci_ub`` (the model's own interval, by its ``test``) and, for
+    each of ``tau2, tau, I2, H2``, the value and its Q-profile bounds ``<name>_lb``,
+    ``<name>_ub`` from :func:`confint_tau2_batch` (Viechtbauer 2007). The Q-profile
+    depends only on the data, so common-effect models (``EE``/``FE``) get the bounds
+    too, where metafor reports none.
+    """
+    if not isinstance(res, RMAResult):
+        raise TypeError("confint takes a fitted model: confint(rma(yi, vi, ...))")
+    ci = confint_tau2_batch(res.yi[None, :], res.vi[None, :], level=res.level)
+    out = {"estimate": res.estimate, "ci_lb": res.ci_lb, "ci_ub": res.ci_ub}
+    for name, value in (("tau2", res.tau2), ("tau", res.tau), ("I2", res.I2), ("H2", res.H2)):
+        out[name] = float(value)
+        out[f"{name}_lb"] = float(ci[f"{name}_lb"][0])
+        out[f"{name}_ub"] = float(ci[f"{name}_ub"][0])
+    out["level"] = float(res.level)
+    return out
 
-# re-exported here so that ``srma.pooling`` is the one import the workflow needs
-from srma.bias import regtest, trimfill  # noqa: E402
-from srma.group import pool_group, summary_table  # noqa: E402
-from srma.sensitivity import cumul, leave1out, subgroup  # noqa: E402
 
 __all__ = [
     "BATCH_KEYS",
+    "RESULT_KEYS",
+    "TESTS",
     "RMAResult",
-    "confint_tau2",
+    "check_settings",
+    "confint",
     "confint_tau2_batch",
-    "cumul",
-    "leave1out",
-    "pool_group",
-    "regtest",
     "rma",
     "rma_batch",
-    "subgroup",
-    "summary_table",
-    "trimfill",
 ]

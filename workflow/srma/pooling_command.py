@@ -22,10 +22,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from srma.bias import regtest, trimfill
 from srma.effects import MEASURES, SIGN_CONVENTION, escalc
 from srma.errors import InputError
 from srma.pooling import TESTS as _TESTS
-from srma.pooling import confint_tau2, leave1out, regtest, rma, trimfill
+from srma.pooling import confint, rma
+from srma.sensitivity import leave1out
 from srma.tau2 import METHODS
 
 ARM_COLUMNS = ("n1i", "m1i", "sd1i", "n2i", "m2i", "sd2i")
@@ -110,15 +112,13 @@ def read_effects(path: Path, measure: str | None) -> tuple[list[str], np.ndarray
 
 def run(args: argparse.Namespace) -> int:
     labels, yi, vi, measure = read_effects(args.csv, args.measure)
-    res = rma(yi, vi, method=args.method, test=args.test, level=args.level)
+    res = rma(yi, vi, method=args.method, test=args.test, level=args.level, slab=labels)
     extra = {}
     if args.sensitivity and len(yi) >= 3:
-        extra["confint"] = confint_tau2(yi, vi, level=args.level)
-        extra["leave1out"] = leave1out(
-            yi, vi, slab=labels, method=args.method, test=args.test, level=args.level
-        )
-        extra["regtest"] = regtest(yi, vi, method=args.method, test=args.test, level=args.level)
-        tf = trimfill(yi, vi, method=args.method, test=args.test, level=args.level)
+        extra["confint"] = confint(res)
+        extra["leave1out"] = leave1out(res)
+        extra["regtest"] = regtest(res)
+        tf = trimfill(res)
         extra["trimfill"] = {
             "k0": tf["k0"],
             "side": tf["side"],
@@ -128,7 +128,6 @@ def run(args: argparse.Namespace) -> int:
         }
     if args.json:
         out = res.to_dict()
-        out["slab"] = labels
         out["measure"] = measure
         out["sign_convention"] = SIGN_CONVENTION
         for key, value in extra.items():
