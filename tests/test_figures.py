@@ -1,33 +1,39 @@
 """Figures: content (study rows, pooled values, PRISMA counts, heatmap cells), layout (no
-text overlaps or leaves the figure) and byte-identical reruns.
+text overlaps or leaves the figure), byte-identical reruns (in one process, in threads,
+in other processes, and under the previous matplotlib minor release) and the rule that
+srma's figure code uses only matplotlib's public API and computes no statistics.
 
-The input tables are built by hand in the shape of docs/data-model.md (sections 3, 5, 6);
-the expected numbers are computed here from the textbook formulas (mean difference
-``yi = m1 - m2``, ``vi = sd1^2/n1 + sd2^2/n2``, Wald CI ``yi +/- 1.959964 * sqrt(vi)``) and
-formatted by hand, independently of the figure code.
+The input tables are built by hand in the shape of docs/data-model.md (sections 3, 5, 6)
+and of the sensitivity stage's leave-one-out, Egger's test and trim-and-fill tables; the
+expected numbers are computed here from the textbook formulas (mean difference
+``yi = m1 - m2``, ``vi = sd1^2/n1 + sd2^2/n2``, Wald CI ``yi +/- 1.959964 * sqrt(vi)``,
+inverse-variance means) and formatted by hand, independently of the figure code.
 """
 
 from __future__ import annotations
 
-import io
+import ast
+import hashlib
 import itertools
 import json
-import logging
 import math
+import os
 import re
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PathCollection
-from matplotlib.figure import Figure
+from matplotlib.colors import to_hex
+from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon
 from matplotlib.text import Text
-from PIL import Image
 
 import srma.figures.common as common_mod
 import srma.figures.forest as forest_mod
@@ -36,17 +42,21 @@ import srma.figures.heatmap as heatmap_mod
 import srma.figures.leave1out as leave1out_mod
 import srma.figures.prisma as prisma_mod
 from srma.errors import InputError
-from srma.figures.common import Canvas, encode_png, figure_context, font
+from srma.figures.common import TextMeasure, figure_context, font, new_figure, note_figure
 from srma.figures.forest import forest_plot, study_label
-from srma.figures.funnel import funnel_plot
+from srma.figures.funnel import funnel_figure
 from srma.figures.heatmap import cell_values, correlation_heatmap
-from srma.figures.leave1out import leave1out_plot
+from srma.figures.leave1out import leave1out_figure
 from srma.figures.prisma import prisma_diagram
 
+TESTS = Path(__file__).resolve().parent
+FIGURES = TESTS.parent / "workflow" / "srma" / "figures"
 Z975 = 1.959963984540054
 MINUS = "\u2212"
 CLINICAL = ["crp", "esr", "basdai", "basfi", "asdas", "pain", "morning_stiffness"]
-
+#: Arm names of the test review (no default in srma's code).
+ARMS = {"intervention": "TNFi", "comparator": "control"}
+LABELS = {"instrument_label": "SPARCC SIJ", "timepoint_label": "12 weeks"}
 
 # ---- helpers ---------------------------------------------------------------------------
 
@@ -134,6 +144,25 @@ def three_study_group() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def hidden_tick_labels(fig) -> set[int]:
+    """ids of the tick labels that are not drawn: ticks outside the view limits, or of an
+    axes switched off (matplotlib keeps such ticks but does not draw them)."""
+    hidden = set()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            eps = 1e-9 * max(hi - lo, 1e-300)
+            for ticks, locs in (
+                (axis.get_major_ticks(), axis.get_majorticklocs()),
+                (axis.get_minor_ticks(), axis.get_minorticklocs()),
+            ):
+                for i, tick in enumerate(ticks):
+                    shown = ax.axison and i < len(locs) and lo - eps <= locs[i] <= hi + eps
+                    if not shown:
+                        hidden |= {id(tick.label1), id(tick.label2)}
+    return hidden
+
+
 class Capture:
     """Replaces a figure module's ``save_figure``: records the figure, checks the layout
     (every text inside the figure; no two unrotated texts overlap), then saves."""
@@ -147,14 +176,7 @@ class Capture:
         self.figs.append(fig)
         fig.canvas.draw()  # places axis labels and ticks
         renderer = fig.canvas.get_renderer()
-        # Tick labels outside the view limits, or of an axes switched off, are not drawn.
-        hidden = set()
-        for ax in fig.axes:
-            for axis in (ax.xaxis, ax.yaxis):
-                drawn = {id(t) for t in axis._update_ticks()} if ax.axison else set()
-                for tick in axis.get_major_ticks() + axis.get_minor_ticks():
-                    if id(tick) not in drawn:
-                        hidden |= {id(tick.label1), id(tick.label2)}
+        hidden = hidden_tick_labels(fig)
         texts = [
             t
             for t in fig.findobj(Text)
@@ -207,7 +229,7 @@ def test_forest_plot_rows_pooled_values_and_heterogeneity(tmp_path, capture):
     cap = capture(forest_mod)
     group = three_study_group()
     svg, png = tmp_path / "f.svg", tmp_path / "f.png"
-    forest_plot(group, svg, png, instrument_label="SPARCC SIJ", timepoint_label="12 weeks")
+    forest_plot(group, svg, png, **LABELS, **ARMS)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = svg_text(svg)
     assert "SPARCC SIJ, 12 weeks" in text
@@ -261,7 +283,12 @@ def test_forest_plot_single_study_has_no_diamond(tmp_path, capture):
     group = pd.DataFrame([arm("Braun2006", 194, -5.02, 8.1, 72, -0.6, 6.9, 100.0), one])
     svg = tmp_path / "one.svg"
     forest_plot(
-        group, svg, tmp_path / "one.png", instrument_label="ASspiMRI-a", timepoint_label="24 weeks"
+        group,
+        svg,
+        tmp_path / "one.png",
+        instrument_label="ASspiMRI-a",
+        timepoint_label="24 weeks",
+        **ARMS,
     )
     text = svg_text(svg)
     assert "Braun 2006" in text
@@ -310,6 +337,7 @@ def test_forest_plot_errors_name_study_and_field(tmp_path):
             tmp_path / "x.png",
             instrument_label="a",
             timepoint_label="b",
+            **ARMS,
             source="results/pooled/sparcc_sij/12w.parquet",
         )
     msg = str(err.value)
@@ -323,32 +351,8 @@ def test_forest_plot_errors_name_study_and_field(tmp_path):
             tmp_path / "x.png",
             instrument_label="a",
             timepoint_label="b",
+            **ARMS,
         )
-
-
-def test_figures_are_byte_identical_on_rerun_and_in_threads(tmp_path):
-    group = three_study_group()
-    kw = {"instrument_label": "SPARCC SIJ", "timepoint_label": "12 weeks"}
-    forest_plot(group, tmp_path / "a.svg", tmp_path / "a.png", **kw)
-    forest_plot(group, tmp_path / "b.svg", tmp_path / "b.png", **kw)
-    assert (tmp_path / "a.svg").read_bytes() == (tmp_path / "b.svg").read_bytes()
-    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
-    svg = (tmp_path / "a.svg").read_text()
-    # No date, and the creator is srma rather than the matplotlib version.
-    assert "<dc:date>" not in svg and "<dc:title>srma</dc:title>" in svg
-    assert "Matplotlib v" not in svg
-    assert b"Software" not in (tmp_path / "a.png").read_bytes()
-    # Rules may run in threads of one process: same bytes when drawn concurrently.
-    with ThreadPoolExecutor(4) as pool:
-        list(
-            pool.map(
-                lambda i: forest_plot(group, tmp_path / f"t{i}.svg", tmp_path / f"t{i}.png", **kw),
-                range(4),
-            )
-        )
-    for i in range(4):
-        assert (tmp_path / f"t{i}.svg").read_bytes() == (tmp_path / "a.svg").read_bytes()
-        assert (tmp_path / f"t{i}.png").read_bytes() == (tmp_path / "a.png").read_bytes()
 
 
 # ---- PRISMA ----------------------------------------------------------------------------
@@ -567,92 +571,367 @@ def test_heatmap_rejects_r_outside_range(tmp_path):
     assert "Pedersen2010" in str(err.value) and "field 'r'" in str(err.value)
 
 
+# ---- leave-one-out ---------------------------------------------------------------------
+
+LEAVE1OUT_COLUMNS = [
+    "instrument",
+    "timepoint",
+    "study_id",
+    "k",
+    "estimate",
+    "se",
+    "zval",
+    "pval",
+    "ci_lb",
+    "ci_ub",
+    "Q",
+    "Qp",
+    "tau2",
+    "I2",
+    "H2",
+    "pi_lb",
+    "pi_ub",
+    "method",
+    "test",
+    "level",
+    "status",
+    "reason",
+]
+
+
+def leave1out_by_hand(group: pd.DataFrame) -> pd.DataFrame:
+    """The leave-one-out table of ``group``'s usable studies under a common-effect model,
+    computed by hand: each refit is the inverse-variance mean of the other studies."""
+    studies = group[(group["row_type"] == "study") & group["usable"].fillna(False).astype(bool)]
+    rows = []
+    for omit in studies["study_id"]:
+        rest = studies[studies["study_id"] != omit]
+        w = 1 / rest["vi"]
+        est = float((w * rest["yi"]).sum() / w.sum())
+        se = math.sqrt(1 / w.sum())
+        q = float((w * (rest["yi"] - est) ** 2).sum())
+        i2 = max(0.0, (q - (len(rest) - 1)) / q) * 100 if q > 0 else 0.0
+        rows.append(
+            {
+                "instrument": "sparcc_sij",
+                "timepoint": "12w",
+                "study_id": omit,
+                "k": len(rest),
+                "estimate": est,
+                "se": se,
+                "zval": est / se,
+                "pval": math.erfc(abs(est / se) / math.sqrt(2)),
+                "ci_lb": est - Z975 * se,
+                "ci_ub": est + Z975 * se,
+                "Q": q,
+                "Qp": math.nan,
+                "tau2": 0.0,
+                "I2": i2,
+                "H2": math.nan,
+                "pi_lb": est - Z975 * se,
+                "pi_ub": est + Z975 * se,
+                "method": "EE",
+                "test": "z",
+                "level": 95.0,
+                "status": "estimated",
+                "reason": None,
+            }
+        )
+    return pd.DataFrame(rows, columns=LEAVE1OUT_COLUMNS)
+
+
+def leave1out_not_estimated(reason: str) -> pd.DataFrame:
+    row = dict.fromkeys(LEAVE1OUT_COLUMNS)
+    row.update(instrument="sparcc_sij", timepoint="12w", status="not estimated", reason=reason)
+    return pd.DataFrame([row], columns=LEAVE1OUT_COLUMNS)
+
+
+def test_leave1out_figure_rows_by_hand(tmp_path, capture):
+    capture(leave1out_mod)
+    group = three_study_group()
+    table = leave1out_by_hand(group)
+    svg = tmp_path / "l.svg"
+    assert leave1out_figure(group, table, svg, tmp_path / "l.png", **LABELS, **ARMS, measure="MD")
+    lines = svg_text(svg).split("\n")
+    assert "Leave-one-out analysis: SPARCC SIJ, 12 weeks" in lines
+    # Every omitted study has its row with the refit's estimate and CI, in table order.
+    labels = [line for line in lines if line.startswith("Omitting ")]
+    assert labels == [f"Omitting {study_label(s)}" for s in table["study_id"]]
+    for row in table.itertuples():
+        assert f"{num(row.estimate)} [{num(row.ci_lb)}, {num(row.ci_ub)}]" in lines
+        assert f"{row.I2:.0f}%" in lines
+    # The full model (the pooled row) as the last row: -3.10 [-4.20, -2.00].
+    assert "All studies" in lines and f"{MINUS}3.10 [{MINUS}4.20, {MINUS}2.00]" in lines
+    assert "MD [95% CI]" in lines
+    assert "\u2190 Favours TNFi" in lines and "Favours control \u2192" in lines
+
+
+def test_leave1out_figure_draws_band_and_one_marker_per_study(tmp_path, capture):
+    cap = capture(leave1out_mod)
+    group = three_study_group()
+    table = leave1out_by_hand(group)
+    leave1out_figure(
+        group, table, tmp_path / "l.svg", tmp_path / "l.png", **LABELS, **ARMS, measure="MD"
+    )
+    fig = cap.figs[0]
+    (markers,) = [c for c in fig.findobj(PathCollection) if len(c.get_offsets()) == 3]
+    assert list(markers.get_offsets()[:, 0]) == pytest.approx(list(table["estimate"]))
+    # The full model: a diamond spanning the pooled CI, and the band of its CI.
+    (diamond,) = [p for p in fig.findobj(Polygon) if len(p.get_xy()) in (4, 5)]
+    xs = diamond.get_xy()[:, 0]
+    assert min(xs) == pytest.approx(-4.2) and max(xs) == pytest.approx(-2.0)
+
+
+def test_leave1out_figure_not_estimated_draws_the_reason(tmp_path):
+    group = three_study_group()
+    reason = "2 usable studies: a leave-one-out refit needs at least 3"
+    svg = tmp_path / "n.svg"
+    drawn = leave1out_figure(
+        group,
+        leave1out_not_estimated(reason),
+        svg,
+        tmp_path / "n.png",
+        **LABELS,
+        **ARMS,
+        measure="MD",
+    )
+    assert drawn is False
+    text = re.sub(r"\s+", " ", svg_text(svg))
+    assert "Leave-one-out analysis: SPARCC SIJ, 12 weeks" in text
+    assert f"No leave-one-out analysis: {reason}" in text
+    assert (tmp_path / "n.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_leave1out_figure_rejects_inconsistent_tables(tmp_path):
+    group = three_study_group()
+    kw = {**LABELS, **ARMS, "measure": "MD", "source": "results/sensitivity/x.parquet"}
+    out = (tmp_path / "x.svg", tmp_path / "x.png")
+    mixed = pd.concat(
+        [leave1out_by_hand(group), leave1out_not_estimated("refit failed")], ignore_index=True
+    )
+    with pytest.raises(InputError, match="field 'status'"):
+        leave1out_figure(group, mixed, *out, **kw)
+    other = leave1out_by_hand(group).assign(timepoint="24w")
+    with pytest.raises(InputError, match="field 'timepoint'") as err:
+        leave1out_figure(group, other, *out, **kw)
+    assert "results/sensitivity/x.parquet (leave-one-out table)" in str(err.value)
+    unpooled = group[group["row_type"] == "study"]
+    with pytest.raises(InputError, match="no pooled row"):
+        leave1out_figure(unpooled, leave1out_by_hand(group), *out, **kw)
+    with pytest.raises(InputError, match="field 'estimate'"):
+        leave1out_figure(group, leave1out_by_hand(group).assign(estimate=math.nan), *out, **kw)
+    assert not out[0].exists() and not out[1].exists()
+
+
 # ---- funnel ----------------------------------------------------------------------------
 
 
-def funnel_data(k: int):
-    yi = [-4.0 + 0.37 * ((i * 7) % 11) for i in range(k)]
-    vi = [0.4 + 0.15 * i for i in range(k)]
-    return yi, vi
-
-
-def test_funnel_not_drawn_below_ten_studies(tmp_path, caplog):
-    yi, vi = funnel_data(9)
-    with caplog.at_level(logging.INFO, logger="srma.figures.funnel"):
-        drawn = funnel_plot(
-            yi,
-            vi,
-            tmp_path / "f.svg",
-            tmp_path / "f.png",
-            estimate=-3.0,
-            egger=None,
-            title="SPARCC SIJ, 12 weeks",
+def funnel_group(k: int = 12) -> pd.DataFrame:
+    """A pooled group table of ``k`` usable studies and one unusable one."""
+    rows = []
+    for i in range(k):
+        yi = -4.0 + 0.37 * ((i * 7) % 11)
+        vi = 0.4 + 0.15 * i
+        se = math.sqrt(vi)
+        rows.append(
+            {
+                "instrument": "sparcc_sij",
+                "timepoint": "12w",
+                "row_type": "study",
+                "study_id": f"Study{i:02d}{2001 + i}",
+                "yi": yi,
+                "vi": vi,
+                "sei": se,
+                "ci_lb": yi - Z975 * se,
+                "ci_ub": yi + Z975 * se,
+                "weight": 100 / k,
+                "usable": True,
+                "reason": None,
+            }
         )
-    assert drawn is False
-    assert not list(tmp_path.iterdir())
-    assert "9 studies, fewer than the 10 needed" in caplog.text
-    assert "SPARCC SIJ, 12 weeks" in caplog.text
+    rows.append(
+        {
+            "instrument": "sparcc_sij",
+            "timepoint": "12w",
+            "row_type": "study",
+            "study_id": "Braun2012",
+            "usable": False,
+            "reason": "median change only",
+        }
+    )
+    rows.append(dict(POOLED, estimate=-2.6, ci_lb=-3.3, ci_ub=-1.9, k=k, level=95.0))
+    return pd.DataFrame(rows)
 
 
-def test_funnel_plot_points_and_egger_caption(tmp_path, capture):
-    cap = capture(funnel_mod)
-    yi, vi = funnel_data(10)
-    egger = {
+def regtest_row(**change) -> pd.DataFrame:
+    row = {
+        "instrument": "sparcc_sij",
+        "timepoint": "12w",
+        "k": 12,
+        "model": "rma",
+        "predictor": "sei",
+        "method": "REML",
+        "test": "z",
         "zval": 1.2345,
         "pval": 0.2171,
-        "dfs": None,
+        "dfs": math.nan,
         "est": -2.5,
         "ci_lb": -4.1,
         "ci_ub": -0.9,
         "slope": 0.8,
+        "status": "tested",
+        "reason": None,
     }
+    row.update(change)
+    return pd.DataFrame([row])
+
+
+TRIMFILL_COLUMNS = [
+    "instrument",
+    "timepoint",
+    "row_type",
+    "k",
+    "k0",
+    "side",
+    "estimator",
+    "yi",
+    "vi",
+    "estimate",
+    "se",
+    "zval",
+    "pval",
+    "ci_lb",
+    "ci_ub",
+    "tau2",
+    "method",
+    "test",
+    "status",
+    "reason",
+]
+
+
+def trimfill_table(filled: list[tuple[float, float]]) -> pd.DataFrame:
+    """The trim-and-fill table: the model row, then one row per filled study (yi, vi)."""
+    common = {"instrument": "sparcc_sij", "timepoint": "12w"}
+    model = {
+        **common,
+        "row_type": "model",
+        "k": 12 + len(filled),
+        "k0": len(filled),
+        "side": "left",
+        "estimator": "L0",
+        "estimate": -2.95,
+        "se": 0.4,
+        "zval": -7.4,
+        "pval": 1e-13,
+        "ci_lb": -3.73,
+        "ci_ub": -2.17,
+        "tau2": 0.2,
+        "method": "REML",
+        "test": "z",
+        "status": "estimated",
+        "reason": None,
+    }
+    rows = [model] + [
+        {**common, "row_type": "filled", "yi": y, "vi": v, "status": "estimated"} for y, v in filled
+    ]
+    return pd.DataFrame(rows, columns=TRIMFILL_COLUMNS)
+
+
+def test_funnel_figure_points_egger_caption_and_line(tmp_path, capture):
+    cap = capture(funnel_mod)
+    group = funnel_group(12)
     svg = tmp_path / "f.svg"
-    assert funnel_plot(yi, vi, svg, tmp_path / "f.png", estimate=-3.0, egger=egger)
+    assert funnel_figure(
+        group, regtest_row(), None, svg, tmp_path / "f.png", **LABELS, measure="MD"
+    )
     text = re.sub(r"\s+", " ", svg_text(svg))
+    assert "Funnel plot: SPARCC SIJ, 12 weeks" in text
     assert (
-        "Egger's regression test for funnel asymmetry (k = 10): z = 1.23, p = 0.217; "
+        "Egger's regression test for funnel asymmetry (k = 12): z = 1.23, p = 0.217; "
         f"limit estimate {MINUS}2.50 [{MINUS}4.10, {MINUS}0.90]." in text
     )
-    assert "Standard error" in text and "pseudo 95% CI" in text
-    points = [c for c in cap.figs[0].findobj(PathCollection) if len(c.get_offsets()) == 10]
-    assert len(points) == 1
-    xy = points[0].get_offsets()
-    assert list(xy[:, 0]) == pytest.approx(yi)
-    assert list(xy[:, 1]) == pytest.approx([math.sqrt(v) for v in vi])
-
-
-# ---- leave-one-out ---------------------------------------------------------------------
-
-
-def test_leave1out_plot_rows(tmp_path, capture):
-    capture(leave1out_mod)
-    table = pd.DataFrame(
-        {
-            "slab": ["Lambert2007", "Maksymowych2016", "Sieper2013"],
-            "k": [2, 2, 2],
-            "estimate": [-2.9, -4.0, -3.0],
-            "ci_lb": [-3.8, -5.7, -4.4],
-            "ci_ub": [-2.0, -2.3, -1.6],
-            "I2": [0.0, 41.2, 55.0],
-        }
+    assert "Standard error" in text and "pseudo 95% CI" in text and "Trim and fill" not in text
+    fig = cap.figs[0]
+    # Every usable study is a point at (yi, sei); the unusable one is not drawn.
+    studies = group[(group["row_type"] == "study") & group["usable"]]
+    (points,) = [c for c in fig.findobj(PathCollection) if len(c.get_offsets())]
+    xy = points.get_offsets()
+    assert list(xy[:, 0]) == pytest.approx(list(studies["yi"]))
+    assert list(xy[:, 1]) == pytest.approx(list(studies["sei"]))
+    # Egger's line yi = est + slope * sei, in red.
+    (line,) = [ln for ln in fig.findobj(Line2D) if to_hex(ln.get_color()) == "#b2182b"]
+    se = np.asarray(line.get_ydata())
+    assert np.asarray(line.get_xdata()) == pytest.approx(-2.5 + 0.8 * se)
+    assert se.max() > studies["sei"].max()
+    # The pooled estimate (vertical line at -2.6) is the centre of the funnel.
+    assert any(
+        list(ln.get_xdata()) == [-2.6, -2.6] for ln in fig.findobj(Line2D) if len(ln.get_xdata())
     )
-    svg = tmp_path / "l.svg"
-    leave1out_plot(
-        table,
-        svg,
-        tmp_path / "l.png",
-        estimate=-3.1,
-        ci_lb=-4.2,
-        ci_ub=-2.0,
-        instrument_label="SPARCC SIJ",
-        timepoint_label="12 weeks",
+
+
+def test_funnel_figure_t_test_and_trim_and_fill(tmp_path, capture):
+    cap = capture(funnel_mod)
+    group = funnel_group(12)
+    egger = regtest_row(test="knha", dfs=10.0, zval=2.5, pval=0.0314)
+    filled = [(-5.1, 1.9), (-4.6, 1.4)]
+    svg = tmp_path / "f.svg"
+    funnel_figure(
+        group, egger, trimfill_table(filled), svg, tmp_path / "f.png", **LABELS, measure="MD"
     )
-    lines = svg_text(svg).split("\n")
-    assert "Leave-one-out analysis: SPARCC SIJ, 12 weeks" in lines
-    assert "Omitting Maksymowych 2016" in lines
-    assert f"{MINUS}4.00 [{MINUS}5.70, {MINUS}2.30]" in lines
-    assert f"{MINUS}3.10 [{MINUS}4.20, {MINUS}2.00]" in lines  # all studies
-    assert "41%" in lines and "55%" in lines
+    text = re.sub(r"\s+", " ", svg_text(svg))
+    assert "(k = 12): t(10) = 2.50, p = 0.031" in text
+    assert (
+        "Trim and fill (L0 estimator): 2 studies filled on the left side (open circles); "
+        f"adjusted estimate {MINUS}2.95 [{MINUS}3.73, {MINUS}2.17] (dotted line)." in text
+    )
+    assert "open circles: studies filled by trim and fill" in text
+    # The filled studies: open circles at (yi, sqrt(vi)).
+    fig = cap.figs[0]
+    (open_points,) = [c for c in fig.findobj(PathCollection) if len(c.get_offsets()) == 2]
+    assert list(open_points.get_offsets()[:, 0]) == pytest.approx([-5.1, -4.6])
+    assert list(open_points.get_offsets()[:, 1]) == pytest.approx([math.sqrt(1.9), math.sqrt(1.4)])
+    assert to_hex(open_points.get_facecolor()[0]) == "#ffffff"
+    # Trim and fill without filled studies, or not estimated: said in the caption.
+    none = trimfill_table([])
+    funnel_figure(group, egger, none, svg, tmp_path / "f.png", **LABELS, measure="MD")
+    assert "no missing studies estimated" in re.sub(r"\s+", " ", svg_text(svg))
+    failed = none.assign(status="not estimated", reason="did not converge")
+    funnel_figure(group, egger, failed, svg, tmp_path / "f.png", **LABELS, measure="MD")
+    assert "Trim and fill: not estimated (did not converge)." in re.sub(r"\s+", " ", svg_text(svg))
+
+
+def test_funnel_figure_not_tested_draws_the_reason(tmp_path):
+    reason = "9 usable studies, fewer than the 10 needed for Egger's test"
+    egger = regtest_row(status="not tested", reason=reason, zval=math.nan, pval=math.nan)
+    svg = tmp_path / "n.svg"
+    drawn = funnel_figure(
+        funnel_group(9), egger, None, svg, tmp_path / "n.png", **LABELS, measure="MD"
+    )
+    assert drawn is False
+    text = re.sub(r"\s+", " ", svg_text(svg))
+    assert "Funnel plot: SPARCC SIJ, 12 weeks" in text
+    assert f"No funnel plot and no Egger's test: {reason}" in text
+
+
+def test_funnel_figure_rejects_inconsistent_tables(tmp_path):
+    group = funnel_group(12)
+    out = (tmp_path / "x.svg", tmp_path / "x.png")
+    kw = {**LABELS, "measure": "MD", "source": "results/bias/x"}
+    with pytest.raises(InputError, match="field 'k'") as err:
+        funnel_figure(group, regtest_row(k=11), None, *out, **kw)
+    assert "results/bias/x (Egger's test table)" in str(err.value)
+    with pytest.raises(InputError, match="2 rows"):
+        funnel_figure(group, pd.concat([regtest_row(), regtest_row()]), None, *out, **kw)
+    with pytest.raises(InputError, match="field 'instrument'"):
+        funnel_figure(group, regtest_row(instrument="berlin_sij"), None, *out, **kw)
+    with pytest.raises(InputError, match="field 'k0'"):
+        funnel_figure(group, regtest_row(), trimfill_table([(-5.1, 1.9)]).iloc[:1], *out, **kw)
+    with pytest.raises(InputError, match="filled row 2"):
+        funnel_figure(group, regtest_row(), trimfill_table([(-5.1, 1.9), (-4.6, 0)]), *out, **kw)
+    with pytest.raises(InputError, match="no pooled row"):
+        funnel_figure(group[group["row_type"] == "study"], regtest_row(), None, *out, **kw)
+    assert not out[0].exists() and not out[1].exists()
 
 
 def test_counts_json_roundtrip_draws_same_bytes(tmp_path):
@@ -662,64 +941,6 @@ def test_counts_json_roundtrip_draws_same_bytes(tmp_path):
     prisma_diagram(json.loads(path.read_text()), tmp_path / "a.svg", tmp_path / "a.png")
     prisma_diagram(prisma_counts(), tmp_path / "b.svg", tmp_path / "b.png")
     assert (tmp_path / "a.svg").read_bytes() == (tmp_path / "b.svg").read_bytes()
-
-
-# ---- group-level drivers (with srma's pooling engine) ---------------------------------
-
-
-def test_leave1out_group_common_effect_by_hand(tmp_path):
-    from srma.figures.leave1out import leave1out_group
-
-    group = three_study_group()
-    pooled = group["row_type"] == "pooled"
-    group.loc[pooled, "method"] = "EE"
-    svg = tmp_path / "l.svg"
-    assert leave1out_group(group, svg, tmp_path / "l.png", instrument_label="SPARCC SIJ")
-    lines = svg_text(svg).split("\n")
-    studies = group[(group["row_type"] == "study") & group["usable"].fillna(False).astype(bool)]
-    for omit in studies["study_id"]:
-        rest = studies[studies["study_id"] != omit]
-        w = 1 / rest["vi"]
-        est = float((w * rest["yi"]).sum() / w.sum())  # inverse-variance mean of the others
-        se = math.sqrt(1 / w.sum())
-        assert f"{num(est)} [{num(est - Z975 * se)}, {num(est + Z975 * se)}]" in lines
-        assert f"Omitting {study_label(omit)}" in lines
-    # No pooled row (fewer than pooling.min_studies usable studies): nothing drawn.
-    single = group[group["study_id"] == "Lambert2007"]
-    assert not leave1out_group(single, tmp_path / "s.svg", tmp_path / "s.png")
-    assert not (tmp_path / "s.svg").exists()
-
-
-def test_funnel_plots_status_for_every_group(tmp_path):
-    from srma.bias import regtest
-    from srma.figures.funnel import funnel_plots
-
-    yi, vi = funnel_data(12)
-    big = pd.DataFrame(
-        [
-            {"row_type": "study", "study_id": f"S{i:02d}", "yi": y, "vi": v, "usable": True}
-            for i, (y, v) in enumerate(zip(yi, vi, strict=True))
-        ]
-        + [{"row_type": "pooled", "estimate": -2.6, "method": "REML", "test": "z"}]
-    )
-    groups = {
-        "sparcc_sij_12w": big,
-        "asspimri_24w": three_study_group(),
-        "berlin_sij_48w": three_study_group().query("row_type == 'study'"),
-    }
-    status = funnel_plots(groups, tmp_path / "funnel", titles={"sparcc_sij_12w": "SPARCC SIJ"})
-    assert [s["group"] for s in status] == ["asspimri_24w", "berlin_sij_48w", "sparcc_sij_12w"]
-    assert status[0]["drawn"] is False and status[0]["reason"] == "3 studies, fewer than 10"
-    assert status[1]["reason"] == "not pooled"
-    assert status[2]["drawn"] is True and status[2]["k"] == 12
-    egger = regtest(yi, vi, model="rma", predictor="sei", method="REML", test="z")
-    assert status[2]["pval"] == pytest.approx(egger["pval"])
-    assert sorted(p.name for p in (tmp_path / "funnel").iterdir()) == [
-        "sparcc_sij_12w.png",
-        "sparcc_sij_12w.svg",
-    ]
-    text = re.sub(r"\s+", " ", svg_text(tmp_path / "funnel" / "sparcc_sij_12w.svg"))
-    assert f"(k = 12): z = {num(egger['zval'])}" in text and "SPARCC SIJ" in text
 
 
 def test_forest_plot_of_a_pool_group_table(tmp_path):
@@ -756,9 +977,7 @@ def test_forest_plot_of_a_pool_group_table(tmp_path):
             )
     group = pool_group(pd.DataFrame(rows), instrument="sparcc_sij", timepoint="12w")
     svg = tmp_path / "g.svg"
-    forest_plot(
-        group, svg, tmp_path / "g.png", instrument_label="SPARCC SIJ", timepoint_label="12 weeks"
-    )
+    forest_plot(group, svg, tmp_path / "g.png", **LABELS, **ARMS)
     lines = svg_text(svg).split("\n")
     # Sieper 2013 by hand: yi = -3.8, vi = 7.5^2/91 + 6.8^2/94 = 1.110047, CI -3.8 -/+ 2.0650.
     assert f"{MINUS}3.80 [{MINUS}5.86, {MINUS}1.74]" in lines
@@ -768,83 +987,305 @@ def test_forest_plot_of_a_pool_group_table(tmp_path):
     ]
     assert studies["weight"].sum() == pytest.approx(100)
     assert "Random-effects model (REML)" in lines and "235" in lines and "247" in lines
+    # The same table (Parquet-like string columns, pd.NA) feeds the leave-one-out and
+    # funnel figures, with the sensitivity tables built by hand.
+    table = leave1out_by_hand(group)
+    svg = tmp_path / "l.svg"
+    assert leave1out_figure(group, table, svg, tmp_path / "l.png", **LABELS, **ARMS, measure="MD")
+    lines = svg_text(svg).split("\n")
+    pooled = group[group["row_type"] == "pooled"].iloc[0]
+    full = f"{num(pooled['estimate'])} [{num(pooled['ci_lb'])}, {num(pooled['ci_ub'])}]"
+    assert full in lines and f"{num(table['estimate'].iloc[2])}" in " ".join(lines)
+    egger = regtest_row(k=3, test="z")
+    svg = tmp_path / "u.svg"
+    assert funnel_figure(group, egger, None, svg, tmp_path / "u.png", **LABELS, measure="MD")
+    assert "(k = 3): z = 1.23" in re.sub(r"\s+", " ", svg_text(svg))
 
 
-# ---- saving: PNG encoder and line-at-a-time text rendering ----------------------------
+# ---- determinism -----------------------------------------------------------------------
 
 
-def test_encode_png_round_trips_pixels_and_resolution(tmp_path):
-    rng = np.random.default_rng(3)
-    rgba = rng.integers(0, 256, size=(37, 53, 4), dtype=np.uint8)
-    opaque = rgba.copy()
-    opaque[:, :, 3] = 255
-    for pixels, mode in ((opaque, "RGB"), (rgba, "RGBA")):
-        data = encode_png(pixels, 300)
-        path = tmp_path / f"{mode}.png"
-        path.write_bytes(data)
-        with Image.open(path) as im:
-            assert im.mode == mode and im.size == (53, 37)
-            # 300 dpi = 11811 pixels per metre (rounded), read back as dots per inch.
-            assert im.info["dpi"] == pytest.approx((11811 * 0.0254,) * 2)
-            back = np.asarray(im)
-        assert np.array_equal(back, pixels[:, :, :3] if mode == "RGB" else pixels)
-        # Nothing but the image chunks: no text, no time.
-        tags = re.findall(rb"(?<=....)(IHDR|pHYs|IDAT|IEND|tEXt|zTXt|iTXt|tIME)", data)
-        assert tags == [b"IHDR", b"pHYs", b"IDAT", b"IEND"]
-    with pytest.raises(ValueError):
-        encode_png(rgba[:, :, :3], 300)
+def draw_all(out: Path) -> dict[str, str]:
+    """Every kind of srma figure drawn into ``out``; {file name: sha256 of its bytes}."""
+    out.mkdir(parents=True, exist_ok=True)
+    group = three_study_group()
+    forest_plot(group, out / "forest.svg", out / "forest.png", **LABELS, **ARMS)
+    prisma_diagram(prisma_counts(), out / "prisma.svg", out / "prisma.png")
+    correlation_heatmap(
+        correlation_rows(), out / "heatmap.svg", out / "heatmap.png", clinical_measures=CLINICAL
+    )
+    leave1out_figure(
+        group,
+        leave1out_by_hand(group),
+        out / "leave1out.svg",
+        out / "leave1out.png",
+        **LABELS,
+        **ARMS,
+        measure="MD",
+    )
+    funnel_figure(
+        funnel_group(12),
+        regtest_row(),
+        trimfill_table([(-5.1, 1.9), (-4.6, 1.4)]),
+        out / "funnel.svg",
+        out / "funnel.png",
+        **LABELS,
+        measure="MD",
+    )
+    note_figure(out / "note.svg", out / "note.png", "SPARCC SIJ, 12 weeks", "not pooled")
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.iterdir())}
 
 
-def test_line_text_renderer_places_text_as_matplotlib_does():
-    """Each line drawn as one bitmap lands within 0.6 pixel of matplotlib's own rendering,
-    at every sub-pixel phase of its position, and holds the same ink."""
-
-    def ink(canvas, phase):
-        fig = Figure(figsize=(3, 1), facecolor="white")
-        canvas(fig)
-        x, y = (90 + phase) / 900, (150 + phase) / 300  # figure fractions; 300 dpi pixels
-        fig.text(x, y + 0.3, "\u22124.00 [\u22125.95, \u22122.05]", fontproperties=font())
-        fig.text(x + 0.8, y, "Maksymowych 2016\u2020", ha="right", fontproperties=font(9, "bold"))
-        fav = "Favours control \u2192"
-        fig.text(x + 0.4, y - 0.3, fav, ha="center", va="center", fontproperties=font())
-        fig.set_dpi(300)
-        with figure_context():  # srma's rcParams (unhinted glyphs), as when saving
-            fig.canvas.draw()
-        return 255.0 - np.asarray(fig.canvas.buffer_rgba())[:, :, :3].min(axis=2)
-
-    rows = np.arange(300)[:, None]
-    cols = np.arange(900)[None, :]
-    for phase in np.arange(8) / 8:
-        a, b = ink(Canvas, phase), ink(FigureCanvasAgg, phase)
-        # The same glyphs; where two glyphs' edge pixels meet, one line bitmap holds the
-        # pixel once while glyph-by-glyph blending darkens it twice: a few % less ink.
-        assert a.sum() == pytest.approx(b.sum(), rel=0.05)
-        for band in (slice(0, 110), slice(110, 200), slice(200, 300)):  # one text each
-            wa, wb = a[band], b[band]
-            assert wa.sum() > 1000 and wb.sum() > 1000
-            for coord in (rows[band], cols):
-                ca = (wa * coord).sum() / wa.sum()
-                cb = (wb * coord).sum() / wb.sum()
-                assert abs(ca - cb) <= 0.6, (phase, band)  # pixels at 300 dpi
+#: Run in a new process: draws every figure and prints the hashes (and the matplotlib
+#: version) as JSON.
+DRAW_ALL = """
+import json, sys
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+import matplotlib
+from test_figures import draw_all
+print(json.dumps({{"matplotlib": matplotlib.__version__, "files": draw_all(Path(sys.argv[1]))}}))
+"""
 
 
-def test_svg_text_placed_as_matplotlib_measures_it(tmp_path, monkeypatch):
-    """The SVG, with text measured by the figure's TextLines, matches matplotlib's own SVG
-    of the same figure: same elements and text, coordinates within 0.01 point."""
-    svgs = {}
+def draw_all_in_process(out: Path, env: dict | None = None) -> dict:
+    """:func:`draw_all` in a new Python process (``env``: its environment)."""
+    done = subprocess.run(
+        [sys.executable, "-c", DRAW_ALL.format(tests=str(TESTS)), str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
-    def save(fig, svg, png):
-        svgs["ours"] = common_mod.svg_bytes(fig).decode()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="svg", metadata=common_mod.SVG_METADATA, dpi=72)
-        svgs["matplotlib"] = buf.getvalue().decode()
 
-    monkeypatch.setattr(forest_mod, "save_figure", save)
-    kw = {"instrument_label": "SPARCC SIJ", "timepoint_label": "12 weeks"}
-    forest_plot(three_study_group(), tmp_path / "f.svg", tmp_path / "f.png", **kw)
-    number = r"-?\d+\.\d+"
-    ours, theirs = svgs["ours"], svgs["matplotlib"]
-    assert re.sub(number, "#", ours) == re.sub(number, "#", theirs)
-    pairs = list(zip(re.findall(number, ours), re.findall(number, theirs), strict=True))
-    assert max(abs(float(a) - float(b)) for a, b in pairs) < 0.01
-    assert sum(a != b for a, b in pairs) > 0  # the text positions were computed by srma
+def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """The (type, data) chunks of a PNG file."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks, pos = [], 8
+    while pos < len(data):
+        size = int.from_bytes(data[pos : pos + 4], "big")
+        chunks.append((data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + size]))
+        pos += 12 + size
+    return chunks
+
+
+def test_figures_are_byte_identical_on_rerun_and_in_threads(tmp_path):
+    first = draw_all(tmp_path / "a")
+    assert len(first) == 12  # six figures, SVG and PNG each
+    assert draw_all(tmp_path / "b") == first
+    # Rules may run in threads of one process: same bytes when drawn concurrently.
+    with ThreadPoolExecutor(3) as pool:
+        runs = list(pool.map(lambda i: draw_all(tmp_path / f"t{i}"), range(3)))
+    assert all(run == first for run in runs)
+
+
+def test_figures_are_byte_identical_in_other_processes(tmp_path):
+    here = draw_all(tmp_path / "here")
+    one = draw_all_in_process(tmp_path / "one")
+    two = draw_all_in_process(tmp_path / "two")
+    assert one["matplotlib"] == matplotlib.__version__
+    assert one["files"] == here and two["files"] == here
+
+
+def test_figures_do_not_depend_on_global_rcparams(tmp_path, monkeypatch):
+    """A matplotlibrc (or another library) changing the global rcParams changes nothing."""
+    before = draw_all(tmp_path / "before")
+    for key, value in {
+        "font.family": ["serif"],
+        "lines.linewidth": 4.0,
+        "text.hinting": "force_autohint",
+        "xtick.labelsize": 20.0,
+        "svg.hashsalt": None,
+        "svg.fonttype": "path",
+        "axes.unicode_minus": False,
+    }.items():
+        monkeypatch.setitem(matplotlib.rcParams, key, value)
+    assert draw_all(tmp_path / "after") == before
+    assert matplotlib.rcParams["lines.linewidth"] == 4.0  # restored after each figure
+
+
+def test_saved_files_hold_no_version_or_date(tmp_path):
+    svg_path, png_path = tmp_path / "f.svg", tmp_path / "f.png"
+    forest_plot(three_study_group(), svg_path, png_path, **LABELS, **ARMS)
+    svg = svg_path.read_text()
+    # No date, and the creator is srma rather than the matplotlib version.
+    assert "<dc:date>" not in svg and "<dc:title>srma</dc:title>" in svg
+    assert "Matplotlib v" not in svg and "matplotlib.org" not in svg
+    # Text kept as text (svg.fonttype "none"): no glyph outlines.
+    assert svg.count("<text ") > 50 and 'id="DejaVuSans' not in svg
+    assert "font-family" in svg or "font:" in svg
+    chunks = png_chunks(png_path.read_bytes())
+    assert [tag for tag, _ in chunks if tag not in (b"IDAT",)] == [b"IHDR", b"pHYs", b"IEND"]
+    # 300 dpi: 11811 pixels per metre on both axes.
+    phys = dict(chunks)[b"pHYs"]
+    assert int.from_bytes(phys[:4], "big") == int.from_bytes(phys[4:8], "big") == 11811
+    ihdr = dict(chunks)[b"IHDR"]
+    width = int.from_bytes(ihdr[:4], "big")
+    svg_width = float(re.search(r'<svg[^>]* width="([\d.]+)pt"', svg).group(1))
+    assert width == pytest.approx(svg_width / 72 * 300, abs=1)
+
+
+def test_text_measure_matches_drawn_text():
+    """Text is measured as matplotlib draws it: widths within 1/100 inch, heights (rounded
+    to whole pixels by some matplotlib releases) within 2/100 inch."""
+    tm = TextMeasure()
+    texts = [
+        ("Maksymowych 2016\u2020", 9, "normal"),
+        (f"{MINUS}4.00 [{MINUS}5.95, {MINUS}2.05]", 9, "bold"),
+        ("Heterogeneity: \u03c4\u00b2 = 0.35; I\u00b2 = 28%", 8.5, "normal"),
+        ("Favours control \u2192", 11, "bold"),
+    ]
+    with figure_context():
+        fig = new_figure(6, 2)
+        renderer = fig.canvas.get_renderer()
+        for s, size, weight in texts:
+            artist = fig.text(0.1, 0.5, s, fontproperties=font(size, weight))
+            drawn = artist.get_window_extent(renderer).width / fig.dpi
+            assert tm.width(s, size, weight) == pytest.approx(drawn, abs=0.01), s
+        two = fig.text(0, 0, "a\nb", fontproperties=font(9), linespacing=1.2)
+        assert tm.height("a\nb", 9, 1.2) == pytest.approx(
+            two.get_window_extent(renderer).height / fig.dpi, abs=0.02
+        )
+    assert tm.wrap("one two three four five six", 0.8).count("\n") >= 1
+    assert all(tm.width(line) <= 0.8 for line in tm.wrap("one two three four five", 0.8).split())
+
+
+# ---- public API only, no statistics ----------------------------------------------------
+
+
+def test_figure_code_uses_matplotlib_public_api_only():
+    """No private matplotlib name (``_x``) is imported or read from a matplotlib object,
+    and no matplotlib class is subclassed; nor does the code write PNGs by hand."""
+    for path in sorted(FIGURES.glob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            where = f"{path.name}:{getattr(node, 'lineno', '?')}"
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("matplotlib"):
+                assert not any(part.startswith("_") for part in node.module.split(".")), where
+                assert not any(a.name.startswith("_") for a in node.names), where
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    assert alias.name.split(".")[0] not in ("zlib", "PIL", "struct"), where
+                    if alias.name.startswith("matplotlib"):
+                        assert not any(p.startswith("_") for p in alias.name.split(".")), where
+            if isinstance(node, ast.ImportFrom):
+                assert (node.module or "").split(".")[0] not in ("zlib", "PIL", "struct"), where
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+                # Our own private attributes only (self._x, module-level _x of srma).
+                assert isinstance(node.value, ast.Name) and node.value.id == "self", (
+                    f"{where}: .{node.attr}"
+                )
+            if isinstance(node, ast.ClassDef):
+                assert not node.bases, f"{where}: class {node.name} subclasses"
+    assert not hasattr(common_mod, "encode_png")
+
+
+def test_figures_import_no_statistics():
+    """The figure code only draws: importing it loads none of srma's statistics."""
+    code = (
+        "import sys\n"
+        "import srma.figures.common, srma.figures.forest, srma.figures.funnel, "
+        "srma.figures.heatmap, srma.figures.leave1out, srma.figures.prisma\n"
+        "import json\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('srma'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    loaded = set(json.loads(done.stdout))
+    statistics = {"srma.pooling", "srma.bias", "srma.sensitivity", "srma.group_sensitivity"}
+    figures = {f"srma.figures.{p.stem}" for p in FIGURES.glob("*.py") if p.stem != "__init__"}
+    assert loaded <= {"srma", "srma.errors", "srma.io", "srma.figures"} | figures, loaded
+    for path in FIGURES.glob("*.py"):
+        source = path.read_text()
+        for name in statistics | {"srma.group", "scipy.optimize", "statsmodels"}:
+            assert f"{name} import" not in source and f"import {name}" not in source, (
+                path.name,
+                name,
+            )
+
+
+# ---- the previous matplotlib minor release ---------------------------------------------
+
+
+def previous_minor() -> str:
+    major, minor = (int(x) for x in matplotlib.__version__.split(".")[:2])
+    return f"{major}.{minor - 1}"
+
+
+@pytest.fixture(scope="session")
+def previous_matplotlib(request, tmp_path_factory) -> Path:
+    """A folder holding the previous matplotlib minor release (``pip install --target``,
+    kept in pytest's cache between runs); skips when pip cannot download it."""
+    version = previous_minor()
+    cache = getattr(request.config, "cache", None)
+    target = (
+        cache.mkdir(f"srma-matplotlib-{version}")
+        if cache is not None
+        else tmp_path_factory.mktemp(f"matplotlib-{version}")
+    )
+    if (target / ".complete").exists():
+        return target
+    for old in target.iterdir():
+        subprocess.run(["rm", "-rf", str(old)], check=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--target",
+        str(target),
+        f"matplotlib=={version}.*",
+    ]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        pytest.skip(f"pip could not download matplotlib {version}.x within 10 minutes")
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        pytest.skip(f"pip could not install matplotlib {version}.x: {' '.join(tail)}")
+    (target / ".complete").write_text(version)
+    return target
+
+
+@pytest.mark.slow
+def test_figures_under_previous_matplotlib_minor_release(previous_matplotlib, tmp_path):
+    """The figure tests pass, and figures are byte-identical on rerun, in threads and
+    across processes, under the previous matplotlib minor release (pyproject's pin is
+    one minor release: this shows the public API in use works across releases)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(previous_matplotlib), *filter(None, [env.get("PYTHONPATH")])]
+    )
+    env.pop("PYTEST_ADDOPTS", None)
+    one = draw_all_in_process(tmp_path / "one", env)
+    two = draw_all_in_process(tmp_path / "two", env)
+    assert one["matplotlib"].startswith(previous_minor() + "."), one["matplotlib"]
+    assert one["files"] == two["files"] and len(one["files"]) == 12
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(Path(__file__)),
+            "-q",
+            "-m",
+            "not slow",
+            "-p",
+            "no:cacheprovider",
+            "-x",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(TESTS.parent),
+        timeout=1800,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout and " failed" not in done.stdout

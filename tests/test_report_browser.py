@@ -86,7 +86,8 @@ rule forest:
         png="results/figures/forest/{instrument}_{timepoint}.png",
     run:
         forest_plot(pd.read_parquet(input[0]), output.svg, output.png,
-                    instrument_label="SPARCC SIJ", timepoint_label="12 weeks")
+                    instrument_label="SPARCC SIJ", timepoint_label="12 weeks",
+                    intervention="TNFi", comparator="control")
 
 
 rule prisma:

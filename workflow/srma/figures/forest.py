@@ -51,10 +51,10 @@ from srma.figures.common import (
     STUDY_COLOUR,
     TextMeasure,
     add_text,
-    figure_context,
     fmt_num,
     fmt_p,
     font,
+    in_figure_context,
     is_missing,
     new_figure,
     save_figure,
@@ -156,7 +156,11 @@ def _dedupe_reason(reason: str) -> str:
     return "; ".join(dict.fromkeys(p for p in parts if p))
 
 
-def _check(group: pd.DataFrame, source: str) -> tuple[pd.DataFrame, pd.Series | None]:
+def check_group(group: pd.DataFrame, source: str) -> tuple[pd.DataFrame, pd.Series | None]:
+    """A pooled group table, checked: its study rows and its pooled row (or None).
+
+    Raises :class:`InputError` naming the study and field of a missing value.
+    """
     if not isinstance(group, pd.DataFrame):
         raise InputError(source, "expected a pooled group table (DataFrame)")
     if "row_type" not in group.columns:
@@ -212,6 +216,7 @@ def _model_label(pooled: pd.Series) -> str:
     return label
 
 
+@in_figure_context
 def forest_plot(
     group: pd.DataFrame,
     svg_path: str | os.PathLike,
@@ -219,8 +224,8 @@ def forest_plot(
     *,
     instrument_label: str,
     timepoint_label: str,
-    intervention: str = "TNFi",
-    comparator: str = "control",
+    intervention: str,
+    comparator: str,
     measure: str = "MD",
     favours_negative: bool = True,
     level: float = 95,
@@ -255,7 +260,7 @@ def forest_plot(
     InputError
         When a required column or value is missing (names the study and the field).
     """
-    studies, pooled = _check(group, source)
+    studies, pooled = check_group(group, source)
     usable_mask = studies["usable"].map(lambda v: (not is_missing(v)) and bool(v))
     used = studies[usable_mask].reset_index(drop=True)
     draw_pooled = pooled is not None and len(used) >= 2
@@ -441,183 +446,180 @@ def forest_plot(
     y += sum(foot_h)
     fig_h = y + MARGIN
 
-    with figure_context():
-        fig = new_figure(fig_w, fig_h, tm.lines)
-        tab = fig.add_axes((0, 0, 1, 1))
-        tab.set_xlim(0, fig_w)
-        tab.set_ylim(fig_h, 0)
-        tab.set_axis_off()
+    fig = new_figure(fig_w, fig_h)
+    tab = fig.add_axes((0, 0, 1, 1))
+    tab.set_xlim(0, fig_w)
+    tab.set_ylim(fig_h, 0)
+    tab.set_axis_off()
 
-        def put(
-            x: float, y: float, s: str, ha="left", bold=False, italic=False, size=fs, colour=INK
-        ) -> None:
-            add_text(
-                fig,
-                tab.transData,
-                x,
-                y,
-                s,
-                ha=ha,
-                va="center",
-                color=colour,
-                fontproperties=font(
-                    size, "bold" if bold else "normal", "italic" if italic else "normal"
-                ),
-                linespacing=1.15,
-            )
-
-        put(MARGIN, title_y, f"{instrument_label}, {timepoint_label}", bold=True, size=fs + 2)
-        for c in cols:
-            xa = x_left[c] if align[c] == "left" else x_left[c] + width[c]
-            put(xa, header_y, header[c], ha=align[c], bold=True)
-        for left, right in (("n1", "m1"), ("n2", "m2")):
-            x0, x1 = x_left[left], x_left[right] + width[right]
-            put((x0 + x1) / 2, header_top_y, header_top[left], ha="center", bold=True)
-            tab.plot([x0, x1], [header_top_y + LINE_H / 2 - 0.02] * 2, color=INK, lw=0.6)
-        tab.plot([MARGIN, fig_w - MARGIN], [rule_y, rule_y], color=INK, lw=0.8)
-        for row in rows:
-            for c, text in row.cells.items():
-                if not text:
-                    continue
-                xa = x_left[c] if align[c] == "left" else x_left[c] + width[c]
-                put(
-                    xa,
-                    row.y,
-                    text,
-                    ha=align[c],
-                    bold=row.bold,
-                    italic=row.italic,
-                    colour=PI_COLOUR if row.kind == "pi" and c == "ci" else INK,
-                )
-        fy = foot_top
-        for text, h in zip(foot, foot_h, strict=True):
-            add_text(
-                fig,
-                tab.transData,
-                MARGIN,
-                fy,
-                text,
-                ha="left",
-                va="top",
-                color=INK,
-                fontproperties=font(fs - 0.5),
-                linespacing=1.2,
-            )
-            fy += h
-
-        # ---- plot panel --------------------------------------------------------------
-        ax = fig.add_axes(
-            (
-                panel_x0 / fig_w,
-                1 - panel_bottom / fig_h,
-                panel_w / fig_w,
-                (panel_bottom - panel_top) / fig_h,
-            )
-        )
-        ax.set_ylim(panel_bottom, panel_top)
-        values = [0.0]
-        for row in rows:
-            values += [row.data.get("lb", math.nan), row.data.get("ub", math.nan)]
-        values = [v for v in values if math.isfinite(v)]
-        lo, hi = min(values), max(values)
-        if hi - lo < 1e-9:
-            lo, hi = lo - 1, hi + 1
-        # A little room so that no interval or the null line sits on the panel's edge.
-        lo, hi = lo - 0.03 * (hi - lo), hi + 0.03 * (hi - lo)
-        ticks = [
-            float(t) for t in MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
-        ]
-        xmin = max((t for t in ticks if t <= lo), default=lo)
-        xmax = min((t for t in ticks if t >= hi), default=hi)
-        ax.set_xlim(xmin, xmax)
-        ax.set_xticks([t for t in ticks if xmin - 1e-12 <= t <= xmax + 1e-12])
-        ax.set_xticklabels(
-            [fmt_num(t, _tick_digits(ticks)) for t in ax.get_xticks()],
-            fontproperties=font(fs - 0.5),
-        )
-        ax.set_yticks([])
-        for side in ("left", "right", "top"):
-            ax.spines[side].set_visible(False)
-        ax.spines["bottom"].set_linewidth(0.8)
-        ax.tick_params(axis="x", length=3, width=0.8, colors=INK)
-        ax.axvline(0, color=GREY, lw=0.8, zorder=1)
-
-        max_w = max(
-            (
-                r.data.get("w", math.nan)
-                for r in rows
-                if r.kind == "study" and math.isfinite(r.data.get("w", math.nan))
+    def put(
+        x: float, y: float, s: str, ha="left", bold=False, italic=False, size=fs, colour=INK
+    ) -> None:
+        add_text(
+            fig,
+            tab.transData,
+            x,
+            y,
+            s,
+            ha=ha,
+            va="center",
+            color=colour,
+            fontproperties=font(
+                size, "bold" if bold else "normal", "italic" if italic else "normal"
             ),
-            default=math.nan,
+            linespacing=1.15,
         )
-        side_max = 0.62 * LINE_H * 72  # points
-        # The studies' intervals as one line collection and their squares as one scatter
-        # (one artist each, whatever the number of studies), drawn in row order.
-        study_rows = [row for row in rows if row.kind == "study"]
-        if study_rows:
-            ax.add_collection(
-                LineCollection(
-                    [[(r.data["lb"], r.y), (r.data["ub"], r.y)] for r in study_rows],
-                    colors=INK,
-                    linewidths=0.9,
-                    capstyle="butt",
-                    zorder=2,
-                ),
-                autolim=False,
-            )
-            sides = [
-                max(3.0, side_max * math.sqrt(r.data["w"] / max_w))
-                if math.isfinite(r.data["w"]) and math.isfinite(max_w) and max_w > 0
-                else side_max * 0.6
-                for r in study_rows
-            ]
-            ax.scatter(
-                [r.data["yi"] for r in study_rows],
-                [r.y for r in study_rows],
-                s=[side**2 for side in sides],
-                marker="s",
-                color=STUDY_COLOUR,
-                edgecolors="none",
-                zorder=3,
-            )
-        for row in rows:
-            d = row.data
-            if row.kind == "pooled":
-                half = LINE_H * 0.36
-                ax.add_patch(
-                    Polygon(
-                        [
-                            (d["lb"], row.y),
-                            (d["yi"], row.y - half),
-                            (d["ub"], row.y),
-                            (d["yi"], row.y + half),
-                        ],
-                        closed=True,
-                        facecolor=POOLED_COLOUR,
-                        edgecolor=POOLED_COLOUR,
-                        lw=0.6,
-                        zorder=3,
-                    )
-                )
-                ax.axvline(d["yi"], color=LIGHT, lw=0.8, ls=(0, (3, 2)), zorder=0)
-            elif row.kind == "pi":
-                cap = LINE_H * 0.18
-                ax.plot([d["lb"], d["ub"]], [row.y, row.y], color=PI_COLOUR, lw=1.4, zorder=2)
-                for xv in (d["lb"], d["ub"]):
-                    ax.plot([xv, xv], [row.y - cap, row.y + cap], color=PI_COLOUR, lw=1.4, zorder=2)
 
-        # Axis label and the "favours" labels, placed in table inches under the panel.
-        put(panel_x0 + panel_w / 2, panel_bottom + 0.36, axis_label, ha="center", size=fs - 0.5)
-        put(panel_x0, panel_bottom + 0.58, fav_left, ha="left", size=fs - 0.5, colour=GREY)
-        put(
-            panel_x0 + panel_w,
-            panel_bottom + 0.58,
-            fav_right,
-            ha="right",
-            size=fs - 0.5,
-            colour=GREY,
+    put(MARGIN, title_y, f"{instrument_label}, {timepoint_label}", bold=True, size=fs + 2)
+    for c in cols:
+        xa = x_left[c] if align[c] == "left" else x_left[c] + width[c]
+        put(xa, header_y, header[c], ha=align[c], bold=True)
+    for left, right in (("n1", "m1"), ("n2", "m2")):
+        x0, x1 = x_left[left], x_left[right] + width[right]
+        put((x0 + x1) / 2, header_top_y, header_top[left], ha="center", bold=True)
+        tab.plot([x0, x1], [header_top_y + LINE_H / 2 - 0.02] * 2, color=INK, lw=0.6)
+    tab.plot([MARGIN, fig_w - MARGIN], [rule_y, rule_y], color=INK, lw=0.8)
+    for row in rows:
+        for c, text in row.cells.items():
+            if not text:
+                continue
+            xa = x_left[c] if align[c] == "left" else x_left[c] + width[c]
+            put(
+                xa,
+                row.y,
+                text,
+                ha=align[c],
+                bold=row.bold,
+                italic=row.italic,
+                colour=PI_COLOUR if row.kind == "pi" and c == "ci" else INK,
+            )
+    fy = foot_top
+    for text, h in zip(foot, foot_h, strict=True):
+        add_text(
+            fig,
+            tab.transData,
+            MARGIN,
+            fy,
+            text,
+            ha="left",
+            va="top",
+            color=INK,
+            fontproperties=font(fs - 0.5),
+            linespacing=1.2,
         )
-        save_figure(fig, svg_path, png_path)
+        fy += h
+
+    # ---- plot panel --------------------------------------------------------------
+    ax = fig.add_axes(
+        (
+            panel_x0 / fig_w,
+            1 - panel_bottom / fig_h,
+            panel_w / fig_w,
+            (panel_bottom - panel_top) / fig_h,
+        )
+    )
+    ax.set_ylim(panel_bottom, panel_top)
+    values = [0.0]
+    for row in rows:
+        values += [row.data.get("lb", math.nan), row.data.get("ub", math.nan)]
+    values = [v for v in values if math.isfinite(v)]
+    lo, hi = min(values), max(values)
+    if hi - lo < 1e-9:
+        lo, hi = lo - 1, hi + 1
+    # A little room so that no interval or the null line sits on the panel's edge.
+    lo, hi = lo - 0.03 * (hi - lo), hi + 0.03 * (hi - lo)
+    ticks = [float(t) for t in MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)]
+    xmin = max((t for t in ticks if t <= lo), default=lo)
+    xmax = min((t for t in ticks if t >= hi), default=hi)
+    ax.set_xlim(xmin, xmax)
+    ax.set_xticks([t for t in ticks if xmin - 1e-12 <= t <= xmax + 1e-12])
+    ax.set_xticklabels(
+        [fmt_num(t, _tick_digits(ticks)) for t in ax.get_xticks()],
+        fontproperties=font(fs - 0.5),
+    )
+    ax.set_yticks([])
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    ax.spines["bottom"].set_linewidth(0.8)
+    ax.tick_params(axis="x", length=3, width=0.8, colors=INK)
+    ax.axvline(0, color=GREY, lw=0.8, zorder=1)
+
+    max_w = max(
+        (
+            r.data.get("w", math.nan)
+            for r in rows
+            if r.kind == "study" and math.isfinite(r.data.get("w", math.nan))
+        ),
+        default=math.nan,
+    )
+    side_max = 0.62 * LINE_H * 72  # points
+    # The studies' intervals as one line collection and their squares as one scatter
+    # (one artist each, whatever the number of studies), drawn in row order.
+    study_rows = [row for row in rows if row.kind == "study"]
+    if study_rows:
+        ax.add_collection(
+            LineCollection(
+                [[(r.data["lb"], r.y), (r.data["ub"], r.y)] for r in study_rows],
+                colors=INK,
+                linewidths=0.9,
+                capstyle="butt",
+                zorder=2,
+            ),
+            autolim=False,
+        )
+        sides = [
+            max(3.0, side_max * math.sqrt(r.data["w"] / max_w))
+            if math.isfinite(r.data["w"]) and math.isfinite(max_w) and max_w > 0
+            else side_max * 0.6
+            for r in study_rows
+        ]
+        ax.scatter(
+            [r.data["yi"] for r in study_rows],
+            [r.y for r in study_rows],
+            s=[side**2 for side in sides],
+            marker="s",
+            color=STUDY_COLOUR,
+            edgecolors="none",
+            zorder=3,
+        )
+    for row in rows:
+        d = row.data
+        if row.kind == "pooled":
+            half = LINE_H * 0.36
+            ax.add_patch(
+                Polygon(
+                    [
+                        (d["lb"], row.y),
+                        (d["yi"], row.y - half),
+                        (d["ub"], row.y),
+                        (d["yi"], row.y + half),
+                    ],
+                    closed=True,
+                    facecolor=POOLED_COLOUR,
+                    edgecolor=POOLED_COLOUR,
+                    lw=0.6,
+                    zorder=3,
+                )
+            )
+            ax.axvline(d["yi"], color=LIGHT, lw=0.8, ls=(0, (3, 2)), zorder=0)
+        elif row.kind == "pi":
+            cap = LINE_H * 0.18
+            ax.plot([d["lb"], d["ub"]], [row.y, row.y], color=PI_COLOUR, lw=1.4, zorder=2)
+            for xv in (d["lb"], d["ub"]):
+                ax.plot([xv, xv], [row.y - cap, row.y + cap], color=PI_COLOUR, lw=1.4, zorder=2)
+
+    # Axis label and the "favours" labels, placed in table inches under the panel.
+    put(panel_x0 + panel_w / 2, panel_bottom + 0.36, axis_label, ha="center", size=fs - 0.5)
+    put(panel_x0, panel_bottom + 0.58, fav_left, ha="left", size=fs - 0.5, colour=GREY)
+    put(
+        panel_x0 + panel_w,
+        panel_bottom + 0.58,
+        fav_right,
+        ha="right",
+        size=fs - 0.5,
+        colour=GREY,
+    )
+    save_figure(fig, svg_path, png_path)
 
 
 def _arm_cells(r: pd.Series) -> dict[str, str]:

@@ -38,9 +38,9 @@ from srma.figures.common import (
     GREY,
     INK,
     TextMeasure,
-    figure_context,
     fmt_num,
     font,
+    in_figure_context,
     is_missing,
     new_figure,
     save_figure,
@@ -148,6 +148,7 @@ def cell_values(
     )
 
 
+@in_figure_context
 def correlation_heatmap(
     table: pd.DataFrame,
     svg_path: str | os.PathLike,
@@ -215,106 +216,103 @@ def correlation_heatmap(
 
     cmap = colormaps["RdBu_r"]
     norm = Normalize(vmin=-1.0, vmax=1.0)
-    with figure_context():
-        fig = new_figure(fig_w, fig_h, tm.lines)
-        ax = fig.add_axes((0, 0, 1, 1))
-        ax.set_xlim(0, fig_w)
-        ax.set_ylim(fig_h, 0)
-        ax.set_axis_off()
+    fig = new_figure(fig_w, fig_h)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, fig_w)
+    ax.set_ylim(fig_h, 0)
+    ax.set_axis_off()
+    ax.text(
+        MARGIN,
+        MARGIN + 0.12,
+        "Correlation of clinical measures with MRI inflammation",
+        ha="left",
+        va="center",
+        color=INK,
+        fontproperties=font(fs + 2, "bold"),
+    )
+    lookup = {
+        (row.clinical_measure, row.mri_measure, row.mri_timing): row
+        for row in cells.itertuples(index=False)
+    }
+    for i, clin in enumerate(clinical_measures):
+        y = grid_y0 + i * CELL_H
         ax.text(
-            MARGIN,
-            MARGIN + 0.12,
-            "Correlation of clinical measures with MRI inflammation",
-            ha="left",
+            grid_x0 - 0.1,
+            y + CELL_H / 2,
+            row_labels[i],
+            ha="right",
             va="center",
             color=INK,
-            fontproperties=font(fs + 2, "bold"),
+            fontproperties=font(fs),
         )
-        lookup = {
-            (row.clinical_measure, row.mri_measure, row.mri_timing): row
-            for row in cells.itertuples(index=False)
-        }
-        for i, clin in enumerate(clinical_measures):
-            y = grid_y0 + i * CELL_H
-            ax.text(
-                grid_x0 - 0.1,
-                y + CELL_H / 2,
-                row_labels[i],
-                ha="right",
-                va="center",
-                color=INK,
-                fontproperties=font(fs),
-            )
-            for j, (measure, timing) in enumerate(columns):
-                x = grid_x0 + j * CELL_W
-                cell = lookup[(clin, measure, timing)]
-                if math.isnan(cell.r):
-                    ax.add_patch(_rect(x, y, facecolor=MISSING_FILL, hatch="///"))
-                    ax.text(
-                        x + CELL_W / 2,
-                        y + CELL_H / 2,
-                        "no data",
-                        ha="center",
-                        va="center",
-                        color=GREY,
-                        fontproperties=font(fs - 1.5, style="italic"),
-                    )
-                    continue
-                colour = cmap(norm(cell.r))
-                ax.add_patch(_rect(x, y, facecolor=colour))
-                lum = 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2]
-                ink = "white" if lum < 0.5 else INK
-                star = "*" if cell.pooled else ""
+        for j, (measure, timing) in enumerate(columns):
+            x = grid_x0 + j * CELL_W
+            cell = lookup[(clin, measure, timing)]
+            if math.isnan(cell.r):
+                ax.add_patch(_rect(x, y, facecolor=MISSING_FILL, hatch="///"))
                 ax.text(
                     x + CELL_W / 2,
                     y + CELL_H / 2,
-                    f"{fmt_num(cell.r)}{star}\nk = {cell.k}",
+                    "no data",
                     ha="center",
                     va="center",
-                    color=ink,
-                    fontproperties=font(fs - 0.5),
-                    linespacing=1.25,
+                    color=GREY,
+                    fontproperties=font(fs - 1.5, style="italic"),
                 )
-        for j, label in enumerate(col_labels):
+                continue
+            colour = cmap(norm(cell.r))
+            ax.add_patch(_rect(x, y, facecolor=colour))
+            lum = 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2]
+            ink = "white" if lum < 0.5 else INK
+            star = "*" if cell.pooled else ""
             ax.text(
-                grid_x0 + (j + 0.5) * CELL_W,
-                grid_y0 - 0.08,
-                label,
-                ha="left",
-                va="bottom",
-                rotation=40,
-                rotation_mode="anchor",
-                color=INK,
-                fontproperties=font(fs),
+                x + CELL_W / 2,
+                y + CELL_H / 2,
+                f"{fmt_num(cell.r)}{star}\nk = {cell.k}",
+                ha="center",
+                va="center",
+                color=ink,
+                fontproperties=font(fs - 0.5),
+                linespacing=1.25,
             )
-        # Colour bar from -1 to 1 beside the grid.
-        bar = fig.add_axes(
-            (bar_x0 / fig_w, 1 - (grid_y0 + grid_h) / fig_h, 0.18 / fig_w, grid_h / fig_h)
-        )
-        grad = np.linspace(1, -1, 201).reshape(-1, 1)
-        bar.imshow(
-            grad, aspect="auto", cmap=cmap, norm=norm, extent=(0, 1, -1, 1), interpolation="nearest"
-        )
-        bar.set_xticks([])
-        bar.yaxis.tick_right()
-        bar.set_yticks([-1, -0.5, 0, 0.5, 1])
-        bar.set_yticklabels(
-            [fmt_num(v, 1) for v in (-1, -0.5, 0, 0.5, 1)], fontproperties=font(fs - 1)
-        )
-        bar.set_title("r", fontproperties=font(fs, "bold"), color=INK, pad=4)
-        for side in bar.spines.values():
-            side.set_linewidth(0.6)
+    for j, label in enumerate(col_labels):
         ax.text(
-            MARGIN,
-            fig_h - MARGIN,
-            note,
+            grid_x0 + (j + 0.5) * CELL_W,
+            grid_y0 - 0.08,
+            label,
             ha="left",
             va="bottom",
-            color="#555555",
-            fontproperties=font(fs - 1),
-            linespacing=1.3,
+            rotation=40,
+            rotation_mode="anchor",
+            color=INK,
+            fontproperties=font(fs),
         )
-        save_figure(fig, svg_path, png_path)
+    # Colour bar from -1 to 1 beside the grid.
+    bar = fig.add_axes(
+        (bar_x0 / fig_w, 1 - (grid_y0 + grid_h) / fig_h, 0.18 / fig_w, grid_h / fig_h)
+    )
+    grad = np.linspace(1, -1, 201).reshape(-1, 1)
+    bar.imshow(
+        grad, aspect="auto", cmap=cmap, norm=norm, extent=(0, 1, -1, 1), interpolation="nearest"
+    )
+    bar.set_xticks([])
+    bar.yaxis.tick_right()
+    bar.set_yticks([-1, -0.5, 0, 0.5, 1])
+    bar.set_yticklabels([fmt_num(v, 1) for v in (-1, -0.5, 0, 0.5, 1)], fontproperties=font(fs - 1))
+    bar.set_title("r", fontproperties=font(fs, "bold"), color=INK, pad=4)
+    for side in bar.spines.values():
+        side.set_linewidth(0.6)
+    ax.text(
+        MARGIN,
+        fig_h - MARGIN,
+        note,
+        ha="left",
+        va="bottom",
+        color="#555555",
+        fontproperties=font(fs - 1),
+        linespacing=1.3,
+    )
+    save_figure(fig, svg_path, png_path)
 
 
 def _rect(x: float, y: float, **kw):

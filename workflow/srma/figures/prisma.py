@@ -40,8 +40,8 @@ from srma.figures.common import (
     FONT_SIZE,
     INK,
     TextMeasure,
-    figure_context,
     font,
+    in_figure_context,
     new_figure,
     save_figure,
 )
@@ -186,6 +186,7 @@ def validate_counts(counts: Mapping, source: str = "counts.json") -> dict:
     return out
 
 
+@in_figure_context
 def prisma_diagram(
     counts: dict,
     svg_path: str | os.PathLike,
@@ -305,98 +306,97 @@ def prisma_diagram(
     )
     fig_h = y - ROW_GAP + 0.2 + (foot.count("\n") + 1) * 0.17 + MARGIN
 
-    with figure_context():
-        fig = new_figure(fig_w, fig_h, tm.lines)
-        ax = fig.add_axes((0, 0, 1, 1))
-        ax.set_xlim(0, fig_w)
-        ax.set_ylim(fig_h, 0)
-        ax.set_axis_off()
+    fig = new_figure(fig_w, fig_h)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, fig_w)
+    ax.set_ylim(fig_h, 0)
+    ax.set_axis_off()
 
+    ax.add_patch(
+        FancyBboxPatch(
+            (x_left, MARGIN),
+            x_right + BOX_W - x_left,
+            header_h,
+            boxstyle="round,pad=0,rounding_size=0.08",
+            facecolor=HEADER_FILL,
+            edgecolor="none",
+        )
+    )
+    ax.text(
+        (x_left + x_right + BOX_W) / 2,
+        MARGIN + header_h / 2,
+        "Identification of studies via databases and registers",
+        ha="center",
+        va="center",
+        color=INK,
+        fontproperties=font(fs + 1, "bold"),
+    )
+
+    def box(x: float, y: float, h: float, text: str) -> None:
+        ax.add_patch(Rectangle((x, y), BOX_W, h, facecolor="white", edgecolor=BOX_EDGE, lw=0.9))
+        ax.text(
+            x + PAD,
+            y + PAD,
+            text,
+            ha="left",
+            va="top",
+            color=INK,
+            fontproperties=font(fs),
+            linespacing=LINESPACING,
+        )
+
+    def arrow(x0: float, y0: float, x1: float, y1: float) -> None:
+        ax.add_patch(
+            FancyArrowPatch(
+                (x0, y0),
+                (x1, y1),
+                arrowstyle="-|>",
+                mutation_scale=10,
+                color=INK,
+                lw=0.9,
+                shrinkA=0,
+                shrinkB=0,
+            )
+        )
+
+    previous_left = None
+    for phase, top, bottom, boxes in placed:
         ax.add_patch(
             FancyBboxPatch(
-                (x_left, MARGIN),
-                x_right + BOX_W - x_left,
-                header_h,
+                (x_phase, top),
+                PHASE_W,
+                bottom - top,
                 boxstyle="round,pad=0,rounding_size=0.08",
-                facecolor=HEADER_FILL,
+                facecolor=PHASE_FILL,
                 edgecolor="none",
             )
         )
         ax.text(
-            (x_left + x_right + BOX_W) / 2,
-            MARGIN + header_h / 2,
-            "Identification of studies via databases and registers",
+            x_phase + PHASE_W / 2,
+            (top + bottom) / 2,
+            phase,
+            rotation=90,
             ha="center",
             va="center",
             color=INK,
-            fontproperties=font(fs + 1, "bold"),
+            fontproperties=font(fs, "bold"),
         )
-
-        def box(x: float, y: float, h: float, text: str) -> None:
-            ax.add_patch(Rectangle((x, y), BOX_W, h, facecolor="white", edgecolor=BOX_EDGE, lw=0.9))
-            ax.text(
-                x + PAD,
-                y + PAD,
-                text,
-                ha="left",
-                va="top",
-                color=INK,
-                fontproperties=font(fs),
-                linespacing=LINESPACING,
-            )
-
-        def arrow(x0: float, y0: float, x1: float, y1: float) -> None:
-            ax.add_patch(
-                FancyArrowPatch(
-                    (x0, y0),
-                    (x1, y1),
-                    arrowstyle="-|>",
-                    mutation_scale=10,
-                    color=INK,
-                    lw=0.9,
-                    shrinkA=0,
-                    shrinkB=0,
-                )
-            )
-
-        previous_left = None
-        for phase, top, bottom, boxes in placed:
-            ax.add_patch(
-                FancyBboxPatch(
-                    (x_phase, top),
-                    PHASE_W,
-                    bottom - top,
-                    boxstyle="round,pad=0,rounding_size=0.08",
-                    facecolor=PHASE_FILL,
-                    edgecolor="none",
-                )
-            )
-            ax.text(
-                x_phase + PHASE_W / 2,
-                (top + bottom) / 2,
-                phase,
-                rotation=90,
-                ha="center",
-                va="center",
-                color=INK,
-                fontproperties=font(fs, "bold"),
-            )
-            for y0, h, left, right in boxes:
-                box(x_left, y0, h, left)
-                if previous_left is not None:
-                    arrow(x_left + BOX_W / 2, previous_left, x_left + BOX_W / 2, y0)
-                previous_left = y0 + h
-                if right is not None:
-                    box(x_right, y0, h, right)
-                    arrow(x_left + BOX_W, y0 + h / 2, x_right, y0 + h / 2)
-        ax.text(
-            MARGIN,
-            fig_h - MARGIN,
-            foot,
-            ha="left",
-            va="bottom",
-            color="#555555",
-            fontproperties=font(fs - 1.5),
-            linespacing=1.3,
-        )
-        save_figure(fig, svg_path, png_path)
+        for y0, h, left, right in boxes:
+            box(x_left, y0, h, left)
+            if previous_left is not None:
+                arrow(x_left + BOX_W / 2, previous_left, x_left + BOX_W / 2, y0)
+            previous_left = y0 + h
+            if right is not None:
+                box(x_right, y0, h, right)
+                arrow(x_left + BOX_W, y0 + h / 2, x_right, y0 + h / 2)
+    ax.text(
+        MARGIN,
+        fig_h - MARGIN,
+        foot,
+        ha="left",
+        va="bottom",
+        color="#555555",
+        fontproperties=font(fs - 1.5),
+        linespacing=1.3,
+    )
+    save_figure(fig, svg_path, png_path)
