@@ -33,7 +33,7 @@ include: "workflow/rules/provenance.smk"
 localrules:
     all,
     import_counts,
-    study_table,
+    study_groups,
     extraction_excluded,
     pooled_table,
     correlations,
@@ -45,4 +45,5 @@ localrules:
 rule all:
     default_target: True
     input:
-        all_outputs(),
+        review_outputs,
+        group_outputs,

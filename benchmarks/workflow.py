@@ -1,23 +1,28 @@
-"""Time the whole workflow on a synthetic review: full run, no-op rerun, one study added.
+"""Time the whole workflow: full run, no-op rerun, one study added.
 
-    python benchmarks/workflow.py [--studies 1000] [--records 100000] [--cores 2]
-                                  [--repeat 7] [--out benchmarks/out/workflow] [--keep]
+    python benchmarks/workflow.py [--review bundled|typical|large|all] [--cores 2]
+                                  [--repeat 5] [--out benchmarks/out/workflow] [--keep]
 
-Generates the review with ``benchmarks/synthetic_review.py`` into ``--out`` (replaced),
-copies the workflow beside it and runs ``python -m snakemake --cores C`` there:
+Reviews:
 
-1. the full run;
-2. the same command again (nothing to do);
-3. after adding one study's extraction file (``synthetic_review.add_study``).
+- ``bundled``: the review srma ships (config/, resources/);
+- ``typical``: a synthetic review of 100 studies and 10,000 search records
+  (``benchmarks/synthetic_review.py``), the size the workflow is designed for;
+- ``large``: 1,000 studies and 100,000 records, reported, not a design constraint.
 
-For each it prints the wall time, the jobs Snakemake executed per rule, and ratios
-against peers measured in the same run: the no-op rerun against the bare start of
-Snakemake (``snakemake --version``) and against a dry run (the DAG build alone); the
-added-study rerun against the no-op rerun. A no-op rerun lasts a few seconds, within
-the reach of a shared machine's noise, so it is then timed ``--repeat`` more times,
-alternating with the bare start, and both are given as median (min-max). The targets
-of issue 8 (1,000 studies, 100,000 records, 2 cores) are printed beside the times: full
-run <= 300 s, no-op rerun <= 3 s, one study added <= 15 s with only its jobs rerun.
+For each review the workflow is copied beside its inputs in ``--out`` and run with
+``python -m snakemake --cores C``: the full run, the same command again (nothing to do),
+and, for the synthetic reviews, again after adding one study's extraction file
+(``synthetic_review.add_study``). Every figure is printed next to the bare start of
+Snakemake (``snakemake --version``) measured in the same run: the no-op rerun is timed
+``--repeat`` times in turn with the bare start, given as median (min-max) and as the
+ratio of the medians. Jobs are counted from Snakemake's log (a dry run cannot list the
+jobs decided after the checkpoint ``study_groups``). Targets (2 cores):
+
+- bundled: full run <= 30 s; no-op <= 2x the bare start;
+- typical: full run <= 90 s; no-op <= 2.5x the bare start; one study added <= 20 s,
+  rerunning only its extraction job, the groups it reports and the review-wide tables;
+- large: full run <= 600 s.
 """
 
 from __future__ import annotations
@@ -35,9 +40,18 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import synthetic_review  # noqa: E402
-from workflow_runs import planned_jobs, snakemake_command  # noqa: E402
+from workflow_runs import copy_workflow, jobs_run, snakemake_command  # noqa: E402
 
-TARGETS = {"full run": 300.0, "no-op rerun": 3.0, "one study added": 15.0}
+REVIEWS = {
+    # name: (studies, records, targets); None: the bundled review
+    "bundled": (None, None, {"full run": 30.0, "no-op / bare start": 2.0}),
+    "typical": (
+        100,
+        10_000,
+        {"full run": 90.0, "no-op / bare start": 2.5, "one study added": 20.0},
+    ),
+    "large": (1000, 100_000, {"full run": 600.0}),
+}
 
 
 def timed(cmd: list[str], cwd: Path) -> tuple[float, str]:
@@ -51,98 +65,102 @@ def timed(cmd: list[str], cwd: Path) -> tuple[float, str]:
 
 
 def spread(values: list[float]) -> str:
-    return f"{median(values):5.2f} s ({min(values):.2f}-{max(values):.2f})"
+    return f"{median(values):6.2f} s ({min(values):.2f}-{max(values):.2f})"
 
 
 def describe(jobs: dict[str, int]) -> str:
-    """Job counts per rule; the extraction batches (rules extract_batch_NN) as one."""
     if not jobs:
         return "0 jobs"
     total = sum(n for rule, n in jobs.items() if rule != "all")
-    folded: dict[str, int] = {}
-    for rule, n in jobs.items():
-        key = "extract_batch_NN" if rule.startswith("extract_batch_") else rule
-        folded[key] = folded.get(key, 0) + n
-    return f"{total} jobs (" + ", ".join(f"{r} {n}" for r, n in sorted(folded.items())) + ")"
+    return f"{total} jobs (" + ", ".join(f"{r} {n}" for r, n in sorted(jobs.items())) + ")"
+
+
+def verdict(value: float, target: float | None) -> str:
+    if target is None:
+        return ""
+    return f"target {target:g} [{'ok' if value <= target else 'OVER'}]"
+
+
+def prepare(name: str, out: Path, seed: int) -> Path:
+    """The review's folder with the workflow beside its inputs."""
+    studies, records, _ = REVIEWS[name]
+    work = out / name
+    if work.exists():
+        shutil.rmtree(work)
+    if studies is None:
+        return copy_workflow(work)
+    start = time.perf_counter()
+    counts = synthetic_review.generate(work, studies, records, seed)
+    print(f"  synthetic review: {counts} written in {time.perf_counter() - start:.1f} s")
+    for part in ("Snakefile", "workflow", "profiles"):
+        src = ROOT / part
+        if src.is_dir():
+            shutil.copytree(src, work / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, work / part)
+    return work
+
+
+def bench(name: str, args: argparse.Namespace) -> dict[str, str]:
+    studies, _, targets = REVIEWS[name]
+    print(f"== {name} review" + (f" ({studies} studies)" if studies else ""))
+    work = prepare(name, args.out, args.seed)
+    run = snakemake_command("--cores", str(args.cores))
+    row: dict[str, str] = {"review": name}
+
+    wall, log = timed(run, work)
+    print(f"  full run        {wall:7.2f} s  {verdict(wall, targets.get('full run'))}")
+    print(f"                  {describe(jobs_run(log))}")
+    row["full run"] = f"{wall:.1f} s"
+
+    starts, noops = [], []
+    for _ in range(max(1, args.repeat)):
+        starts.append(timed(snakemake_command("--version"), work)[0])
+        wall, log = timed(run, work)
+        if jobs_run(log):
+            raise SystemExit(f"a no-op rerun ran jobs: {jobs_run(log)}")
+        noops.append(wall)
+    ratio = median(noops) / median(starts)
+    print(f"  bare start      {spread(starts)}  (snakemake --version)")
+    print(f"  no-op rerun     {spread(noops)}")
+    target = targets.get("no-op / bare start")
+    print(f"  no-op / bare start = {ratio:.2f}  {verdict(ratio, target)}")
+    row["bare start"] = f"{median(starts):.2f} s"
+    row["no-op"] = f"{median(noops):.2f} s ({ratio:.2f}x)"
+
+    if studies is not None:
+        synthetic_review.add_study(work, studies + 1)
+        wall, log = timed(run, work)
+        target = targets.get("one study added")
+        print(f"  one study added {wall:7.2f} s  {verdict(wall, target)}")
+        print(f"                  {describe(jobs_run(log))}")
+        row["one study added"] = f"{wall:.1f} s"
+    if not args.keep:
+        shutil.rmtree(work)
+    return row
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--studies", type=int, default=1000)
-    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument(
+        "--review", choices=[*REVIEWS, "all"], action="append", help="default: bundled, typical"
+    )
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument(
-        "--repeat", type=int, default=7, help="no-op reruns and bare starts timed in turn"
-    )
+    parser.add_argument("--repeat", type=int, default=5, help="no-op reruns timed in turn")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "workflow")
-    parser.add_argument("--keep", action="store_true", help="keep the review folder")
+    parser.add_argument("--keep", action="store_true", help="keep the review folders")
     args = parser.parse_args(argv)
-
-    out = args.out
-    if out.exists():
-        shutil.rmtree(out)
-    start = time.perf_counter()
-    counts = synthetic_review.generate(out, args.studies, args.records, args.seed)
-    print(f"synthetic review: {counts} written in {time.perf_counter() - start:.1f} s")
-    for part in ("Snakefile", "workflow", "profiles"):
-        src = ROOT / part
-        if src.is_dir():
-            shutil.copytree(src, out / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, out / part)
-
-    run = snakemake_command("--cores", str(args.cores))
-    results: dict[str, tuple[float, dict[str, int]]] = {}
-
-    wall, log = timed(snakemake_command("--version"), out)
-    print(f"snakemake --version (bare start)       {wall:7.2f} s")
-    start_peer = wall
-    wall, log = timed(run + ["--dry-run"], out)
-    print(f"dry run of the full review (DAG build) {wall:7.2f} s  {describe(planned_jobs(log))}")
-
-    for label, prepare in (
-        ("full run", None),
-        ("no-op rerun", None),
-        ("one study added", lambda: synthetic_review.add_study(out, args.studies + 1)),
-    ):
-        if prepare is not None:
-            prepare()
-        if label == "no-op rerun":
-            wall, log = timed(run + ["--dry-run"], out)
-            print(f"dry run before the no-op rerun         {wall:7.2f} s")
-            dry = wall
-        wall, log = timed(run, out)
-        jobs = planned_jobs(log)
-        results[label] = (wall, jobs)
-        verdict = "ok" if wall <= TARGETS[label] else "OVER"
-        print(
-            f"{label:<38} {wall:7.2f} s  target {TARGETS[label]:5.0f} s [{verdict}]  "
-            f"{describe(jobs)}"
-        )
-
-    if args.repeat > 0:
-        starts, noops = [], []
-        for _ in range(args.repeat):
-            starts.append(timed(snakemake_command("--version"), out)[0])
-            wall, log = timed(run, out)
-            if planned_jobs(log):
-                raise SystemExit(f"a no-op rerun ran jobs: {planned_jobs(log)}")
-            noops.append(wall)
-        print(f"{args.repeat} no-op reruns, in turn with the bare start (median, min-max):")
-        print(f"  bare start  {spread(starts)}")
-        print(f"  no-op rerun {spread(noops)}  target {TARGETS['no-op rerun']:.0f} s")
-        print(f"  median no-op / median bare start = {median(noops) / median(starts):5.2f}")
-
-    noop = results["no-op rerun"][0]
-    added = results["one study added"][0]
+    names = args.review or ["bundled", "typical"]
+    if "all" in names:
+        names = list(REVIEWS)
+    rows = [bench(name, args) for name in names]
+    columns = ["review", "full run", "bare start", "no-op", "one study added"]
     print()
-    print(f"no-op rerun / bare snakemake start   = {noop / start_peer:5.2f}")
-    print(f"no-op rerun / dry run                = {noop / dry:5.2f}")
-    print(f"one study added / no-op rerun        = {added / noop:5.2f}")
-    print(f"full run / no-op rerun               = {results['full run'][0] / noop:5.1f}")
-    if not args.keep:
-        shutil.rmtree(out)
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for row in rows:
+        print("| " + " | ".join(row.get(c, "") for c in columns) + " |")
     return 0
 
 

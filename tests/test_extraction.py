@@ -245,12 +245,15 @@ def test_excluded_table_lists_every_study_without_usable_rows(bundled):
     assert no_rows["reason"].str.startswith("no outcome rows: ").all()
 
 
-@pytest.mark.parametrize("path", STUDY_FILES, ids=lambda p: p.stem)
-def test_study_groups_match_extracted_rows(path, config, bundled):
-    rows = bundled[path.stem]
-    placed = rows[rows["timepoint"].notna()]
-    expected = sorted(set(zip(placed.instrument, placed.timepoint, strict=True)))
-    assert study_groups(path, config) == expected
+def test_study_groups_are_the_windows_a_table_reports(bundled):
+    # resources/seed/outcomes.csv: Krabbe 2018 reports SPARCC spine at 6 weeks; Song 2011
+    # Berlin SIJ and spine at 24 and 48 weeks; Barkham 2009 has no outcome rows.
+    assert study_groups(bundled["Krabbe2018"]) == [("sparcc_spine", "6w")]
+    assert study_groups(bundled["Song2011"]) == [
+        ("berlin_sij", "24w"), ("berlin_sij", "48w"), ("berlin_spine", "24w"),
+        ("berlin_spine", "48w"),
+    ]  # fmt: skip
+    assert study_groups(bundled["Barkham2009"]) == []
 
 
 def test_correlation_rows_p_parsed(config):
@@ -377,7 +380,7 @@ def test_nearest_report_in_window_wins(tmp_path, config):
     assert (
         one(df, timepoint_weeks=60, arm="control").reason == "week 60 falls in no timepoint window"
     )
-    assert study_groups(path, config) == [("sparcc_sij", "12w")]
+    assert study_groups(df) == [("sparcc_sij", "12w")]
 
 
 def test_uncontrolled_cohort_never_usable(tmp_path, config):
@@ -575,18 +578,7 @@ def test_template_is_a_valid_study_file(tmp_path, config):
     assert df["usable"].all() and len(df) == 2
     # CI -2.9 to 0.7 with n = 24: SD = sqrt(24) * 3.6 / (2 * qt(0.975, 23)) = 4.262747 (R)
     assert one(df, arm="control").sd_change == pytest.approx(4.262747, abs=1e-6)
-    assert study_groups(path, config) == [("sparcc_sij", "12w")]
-
-
-def test_study_groups_reads_flow_style_files(tmp_path, config):
-    path = tmp_path / "S1.yaml"
-    path.write_text(
-        "{study_id: S1, outcomes: [{instrument: berlin_sij, timepoint_weeks: 14},"
-        " {instrument: asspimri, timepoint_weeks: 104}, {instrument: nope, timepoint_weeks: 12}]}"
-    )
-    assert study_groups(path, config) == [("asspimri", "2y"), ("berlin_sij", "12w")]
-    path.write_text("study_id: S1\noutcomes: []\n")
-    assert study_groups(path, config) == []
+    assert study_groups(df) == [("sparcc_sij", "12w")]
 
 
 def test_bundled_seed_copy_matches_shared_seed(shared_dir):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -35,8 +34,6 @@ from workflow_runs import (
     result_digests,
     run_snakemake,
 )
-
-from srma.extraction.dag import batch_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
@@ -109,13 +106,8 @@ def test_profile_sizes_every_grouped_and_heavy_rule():
     )
     named = set(profile["set-resources"]) | set(profile["groups"])
     assert named <= rules, f"profile names rules the workflow lacks: {sorted(named - rules)}"
-    # Groups are named in the profile or, for the extraction batches (one rule per
-    # batch), by a ``group:`` directive in the rules.
-    in_rules = set()
-    for smk in (ROOT / "workflow" / "rules").glob("*.smk"):
-        in_rules |= set(re.findall(r'group:\s*\n\s*"(\w+)"', smk.read_text(encoding="utf-8")))
-    assert "extraction" in in_rules
-    assert set(profile["group-components"]) <= set(profile["groups"].values()) | in_rules
+    assert profile["groups"]["extract_study"] == "extraction"
+    assert set(profile["group-components"]) <= set(profile["groups"].values())
     assert profile["slurm-status-command"] == "squeue"
 
 
@@ -147,8 +139,7 @@ def test_slurm_run_is_byte_identical_to_local(slurm_cluster, slurm_python, local
     logs = work / ".snakemake" / "slurm_logs"
     submissions = {d.name: len(list(d.glob("*.log"))) for d in logs.iterdir() if d.is_dir()}
     studies = [p.stem for p in (work / "resources" / "extraction").glob("*.yaml")]
-    batches = len({batch_of(study) for study in studies})
     components = _profile()["group-components"]["extraction"]
     extraction = [n for name, n in submissions.items() if name.startswith("group_extraction")]
-    assert extraction == [math.ceil(batches / components)], submissions
-    assert not any(name.startswith("rule_extract_batch") for name in submissions), submissions
+    assert extraction == [math.ceil(len(studies) / components)], submissions
+    assert not any(name.startswith("rule_extract_study") for name in submissions), submissions

@@ -1,20 +1,20 @@
-"""The extraction batch stage called directly: every study's table written (not only
-those Snakemake was told were missing), bad arguments refused before anything is
-written."""
+"""The extraction stages called directly: one study file in, its table, correlation rows
+and excluded rows out (the file's path and SHA-256 in the table's metadata); a bad file
+writes nothing; the checkpoint lists which studies report which group."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import yaml
 
 from srma import io, stages
-from srma.extraction import extract_study_once
+from srma.errors import InputError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "review"
+STUDIES = FIXTURE / "resources" / "extraction"
 
 
 def settings() -> dict:
@@ -22,54 +22,64 @@ def settings() -> dict:
     return {key: config[key] for key in ("instruments", "timepoints", "extraction")}
 
 
-def batch_args(tmp_path: Path, studies: list[str], missing: list[str]) -> dict:
-    files = [str(FIXTURE / "resources/extraction" / f"{s}.yaml") for s in studies]
-    tables = [str(tmp_path / f"{s}.parquet") for s in studies]
+def study_args(tmp_path: Path, study_file: Path) -> dict:
+    study = study_file.stem
     return {
-        "study_files": files,
-        "tables": tables,
-        "missing_tables": [str(tmp_path / f"{s}.parquet") for s in missing],
-        "correlations": str(tmp_path / "correlations.parquet"),
-        "excluded": str(tmp_path / "excluded.parquet"),
-        "sources": str(tmp_path / "sources.json"),
+        "study_file": str(study_file),
+        "table": str(tmp_path / f"{study}.parquet"),
+        "correlations": str(tmp_path / "correlations" / f"{study}.parquet"),
+        "excluded": str(tmp_path / "excluded" / f"{study}.parquet"),
         "settings": settings(),
         "config_hash": "0123456789abcdef",
     }
 
 
-def test_every_table_of_the_batch_is_written(tmp_path):
-    studies = ["Edinburgh1990", "OrpingtonMild1991"]
-    args = batch_args(tmp_path, studies, missing=["OrpingtonMild1991"])
-    stages.extract_studies(**args)
-    for study_file, table in zip(args["study_files"], args["tables"], strict=True):
-        written = io.read_parquet(table)
-        pd.testing.assert_frame_equal(written, extract_study_once(study_file, args["settings"]))
+def test_one_study_in_its_three_tables_out(tmp_path):
     # dat.normand1999: Edinburgh n 155 / 156, mean 55 / 75; Orpington-Mild 31 / 32, 27 / 29.
     for study, n, mean in [
         ("Edinburgh1990", [155, 156], [55, 75]),
         ("OrpingtonMild1991", [31, 32], [27, 29]),
     ]:
-        written = io.read_parquet(tmp_path / f"{study}.parquet")
+        args = study_args(tmp_path, STUDIES / f"{study}.yaml")
+        stages.extract_study(**args)
+        written = io.read_parquet(args["table"])
         assert sorted(written["n"]) == n
         assert sorted(written["mean_change"]) == mean
-    sources = json.loads(Path(args["sources"]).read_text())
-    assert sorted(sources) == studies
-    assert sources["Edinburgh1990"]["sha256"] == io.sha256_file(args["study_files"][0])
+        meta = io.parquet_metadata(args["table"])
+        assert meta["srma_study_file"] == args["study_file"]
+        assert meta["srma_study_sha256"] == io.sha256_file(args["study_file"])
+        assert meta["srma_config_hash"] == "0123456789abcdef"
+        # both rows usable: nothing excluded
+        assert len(io.read_parquet(args["excluded"])) == 0
+        io.read_parquet(args["correlations"])
 
 
-@pytest.mark.parametrize(
-    "change, message",
-    [
-        (lambda a: a.update(tables=a["tables"][:1]), "one table path per study file"),
-        (
-            lambda a: a.update(missing_tables=["elsewhere/Edinburgh1990.parquet"]),
-            "missing_tables must be among tables",
-        ),
-    ],
-)
-def test_bad_arguments_write_nothing(tmp_path, change, message):
-    args = batch_args(tmp_path, ["Edinburgh1990", "OrpingtonMild1991"], missing=[])
-    change(args)
-    with pytest.raises(ValueError, match=message):
-        stages.extract_studies(**args)
-    assert list(tmp_path.iterdir()) == []
+def test_a_bad_study_file_writes_nothing(tmp_path):
+    bad = tmp_path / "in" / "Edinburgh1990.yaml"
+    bad.parent.mkdir()
+    bad.write_text((STUDIES / "Edinburgh1990.yaml").read_text().replace("mean: 55", "mean: x"))
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(InputError) as err:
+        stages.extract_study(**study_args(out, bad))
+    assert "Edinburgh1990.yaml" in str(err.value) and "mean" in str(err.value)
+    assert list(out.iterdir()) == []
+
+
+def test_study_groups_lists_the_studies_of_each_group(tmp_path):
+    tables = []
+    for study in ("Edinburgh1990", "MontrealHome1992", "OrpingtonMild1991"):
+        args = study_args(tmp_path, STUDIES / f"{study}.yaml")
+        stages.extract_study(**args)
+        tables.append(args["table"])
+    out = tmp_path / "groups.json"
+    stages.study_groups(tables=tables[::-1], groups=str(out))
+    # The fixture's expected.R: Edinburgh and Orpington at 12 weeks, Montreal at 24.
+    assert json.loads(out.read_text()) == [
+        {
+            "instrument": "los",
+            "timepoint": "12w",
+            "studies": ["Edinburgh1990", "OrpingtonMild1991"],
+        },
+        {"instrument": "los", "timepoint": "24w", "studies": ["MontrealHome1992"]},
+    ]

@@ -15,13 +15,11 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 
 from srma import __version__, io
-from srma.extraction.dag import batch_of
 
 FIXTURE = Path(__file__).parent / "fixtures" / "review"
 EXPECTED = json.loads((FIXTURE / "expected.json").read_text())
@@ -60,11 +58,11 @@ def copy_finished_review(review: Path, root: Path, dest: Path) -> Path:
 
 
 def planned_jobs(proc: subprocess.CompletedProcess) -> list[tuple[str, str]]:
-    """(rule, wildcards) of every job a dry run lists."""
+    """(rule, wildcards) of every job a dry run lists, or a run ran."""
     jobs = []
     rule = None
-    for line in proc.stdout.splitlines():
-        m = re.match(r"^(?:local)?rule (\w+):$", line.strip())
+    for line in (proc.stdout + proc.stderr).splitlines():
+        m = re.match(r"^(?:local)?(?:rule|checkpoint) (\w+):$", line.strip())
         if m:
             rule = m.group(1)
             jobs.append((rule, ""))
@@ -213,35 +211,6 @@ def test_provenance_maps_pooled_numbers_to_files_and_records(review):
     )
 
 
-def test_plain_param_serialiser_gives_snakemakes_text_for_srmas_params(root_dir):
-    """common.smk makes Snakemake serialise params without pandas (no pandas import in
-    a no-op rerun); for the kinds of values srma's params hold, the text is the same as
-    Snakemake's pandas-aware serialiser gives, so stored params still compare equal."""
-    from snakemake.persistence import PersistenceBase
-
-    from srma.config import load_config
-
-    config = load_config(root_dir / "config" / "config.yaml")
-    # The two methods use no state of the instance; a stand-in carries the one method
-    # the pandas-aware one calls.
-    builtin = PersistenceBase._serialize_param_builtin
-    pandas_aware = PersistenceBase._serialize_param_pandas
-    self = SimpleNamespace(_serialize_param_builtin=lambda value: builtin(None, value))
-    values = [
-        config["pooling"],
-        {key: config[key] for key in ("instruments", "timepoints", "extraction")},
-        {"instrument": ["asspimri"], "timepoint": ["12w", "2y"]},
-        "0123456789abcdef",
-        3,
-        0.5,
-        None,
-    ]
-    for value in values:
-        plain = builtin(None, value)
-        assert plain == pandas_aware(self, value)
-        assert plain == repr(value)
-
-
 def test_rerun_has_nothing_to_do(review):
     proc = snakemake(review, "-n")
     assert proc.returncode == 0, proc.stderr
@@ -249,11 +218,18 @@ def test_rerun_has_nothing_to_do(review):
 
 
 def study_jobs(study: str, *jobs: tuple[str, str]) -> list[tuple[str, str]]:
-    """The jobs a change to one study reruns: its extraction batch, the review-wide
-    tables read from the batches, and ``jobs``."""
+    """The jobs a change to one study runs: its extraction job, the checkpoint that
+    reads which groups every study reports, the review-wide tables read from the study
+    tables, and ``jobs``."""
     review_wide = ["all", "correlations", "extraction_excluded", "heatmap", "provenance"]
-    batch = f"extract_batch_{batch_of(study)}"
-    return sorted([(batch, ""), *((rule, "") for rule in review_wide), *jobs])
+    return sorted(
+        [
+            ("extract_study", f"study={study}"),
+            ("study_groups", ""),
+            *((rule, "") for rule in review_wide),
+            *jobs,
+        ]
+    )
 
 
 def test_editing_one_study_reruns_only_its_jobs(review, tmp_path, root_dir):
@@ -261,71 +237,94 @@ def test_editing_one_study_reruns_only_its_jobs(review, tmp_path, root_dir):
     assert planned_jobs(snakemake(work, "-n")) == []
     path = work / "resources/extraction/OrpingtonMild1991.yaml"
     path.write_text(path.read_text().replace("mean: 27", "mean: 26"))
-    jobs = planned_jobs(snakemake(work, "-n"))
+    # A dry run lists the jobs up to the checkpoint and those that do not depend on it;
+    # the run decides the rest (provenance reads every group) once it has run.
+    planned = planned_jobs(snakemake(work, "-n"))
+    assert planned == [j for j in study_jobs("OrpingtonMild1991") if j[0] != "provenance"]
+    proc = snakemake(work)
+    assert proc.returncode == 0, proc.stderr[-3000:]
     group = "instrument=los, timepoint=12w"
-    assert jobs == study_jobs(
+    assert planned_jobs(proc) == study_jobs(
         "OrpingtonMild1991",
         ("forest", group),
         ("leave1out", group),
         ("pool_group", group),
         ("pooled_table", ""),
-    ), jobs
+        ("sensitivity_group", group),
+    ), proc.stderr[-3000:]
+    assert planned_jobs(snakemake(work, "-n")) == []
 
 
 def test_adding_a_study_reruns_only_its_jobs(review, tmp_path, root_dir):
     work = copy_finished_review(review, root_dir, tmp_path)
     src = (work / "resources/extraction/MontrealHome1992.yaml").read_text()
-    new = src.replace("MontrealHome1992", "MontrealTransfer1992").replace(
-        "year: 1992", "year: 1992"
-    )
+    new = src.replace("MontrealHome1992", "MontrealTransfer1992")
     (work / "resources/extraction/MontrealTransfer1992.yaml").write_text(new)
-    jobs = planned_jobs(snakemake(work, "-n"))
+    proc = snakemake(work)
+    assert proc.returncode == 0, proc.stderr[-3000:]
     group = "instrument=los, timepoint=24w"
-    assert jobs == study_jobs(
-        "MontrealTransfer1992", ("forest", group), ("pool_group", group), ("pooled_table", "")
-    ), jobs
+    assert planned_jobs(proc) == study_jobs(
+        "MontrealTransfer1992",
+        ("forest", group),
+        ("pool_group", group),
+        ("pooled_table", ""),
+        ("sensitivity_group", group),
+    ), proc.stderr[-3000:]
+    pooled = io.read_parquet(work / "results/pooled/los/24w.parquet")
+    assert "MontrealTransfer1992" in set(pooled["study_id"])
 
 
-def test_a_deleted_study_table_is_written_again_by_its_batch(review, tmp_path, root_dir):
-    """A study's table is declared only while missing (common.smk): deleting one makes
-    its batch, and the review-wide tables read from the batch, run again; the table
-    comes back with the same bytes and nothing else is missing."""
+def test_a_deleted_study_table_is_written_again(review, tmp_path, root_dir):
+    """Deleting a study's table reruns its extraction job and what reads the table;
+    the table comes back with the same bytes."""
     work = copy_finished_review(review, root_dir, tmp_path)
     table = work / "results/extraction/OrpingtonMild1991.parquet"
     before = table.read_bytes()
     table.unlink()
-    jobs = planned_jobs(snakemake(work, "-n"))
-    assert jobs == study_jobs("OrpingtonMild1991"), jobs
+    planned = planned_jobs(snakemake(work, "-n"))
+    assert planned == [j for j in study_jobs("OrpingtonMild1991") if j[0] != "provenance"]
     proc = snakemake(work)
+    assert planned_jobs(proc) == study_jobs("OrpingtonMild1991"), proc.stderr[-3000:]
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert table.read_bytes() == before
     assert planned_jobs(snakemake(work, "-n")) == []
-    studies = sorted(p.stem for p in (work / "resources/extraction").glob("*.yaml"))
-    tables = sorted(p.stem for p in (work / "results/extraction").glob("*.parquet"))
-    assert tables == studies
 
 
-def test_a_study_table_asked_for_by_name(review, tmp_path, root_dir):
-    """`snakemake results/extraction/<study>.parquet` (rule study_table): the same bytes
-    as the batch wrote, nothing else run, the review still up to date; -f extracts that
-    one study again; an unknown study is named with the file that is missing."""
+def test_one_study_extracted_by_name(review, tmp_path, root_dir):
+    """`snakemake results/extraction/<study>.parquet` checks one new file alone: its
+    extraction job, nothing else; an unknown study has no rule to make it."""
     work = copy_finished_review(review, root_dir, tmp_path)
     target = "results/extraction/OrpingtonMild1991.parquet"
     before = (work / target).read_bytes()
-    # At most that study's extraction (the first time, its stored record is the batch's).
-    planned = planned_jobs(snakemake(work, "-n", target))
-    assert planned in ([], [("study_table", "study=OrpingtonMild1991")]), planned
-    proc = snakemake(work, target)
+    assert planned_jobs(snakemake(work, "-n", target)) == []
+    forced = planned_jobs(snakemake(work, "-n", "-f", target))
+    assert forced == [("extract_study", "study=OrpingtonMild1991")], forced
+    proc = snakemake(work, "-f", target)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (work / target).read_bytes() == before
-    assert planned_jobs(snakemake(work, "-n", target)) == []
-    assert planned_jobs(snakemake(work, "-n")) == []
-    forced = planned_jobs(snakemake(work, "-n", "-f", target))
-    assert forced == [("study_table", "study=OrpingtonMild1991")], forced
     proc = snakemake(work, "-n", "results/extraction/Nobody2000.parquet")
     assert proc.returncode != 0
-    assert "no study 'Nobody2000'" in proc.stderr + proc.stdout
-    assert "resources/extraction/Nobody2000.yaml" in proc.stderr + proc.stdout
+    assert "Nobody2000" in proc.stderr + proc.stdout
+
+
+def test_a_bad_study_file_stops_before_pooling(review, tmp_path, root_dir):
+    """A study file that fails validation fails its own extraction job; no pooling job,
+    table or figure downstream of it runs, and the pooled results stay as they were."""
+    work = copy_finished_review(review, root_dir, tmp_path)
+    pooled = work / "results/tables/pooled.csv"
+    before = {p: p.read_bytes() for p in (work / "results").rglob("*") if p.is_file()}
+    path = work / "resources/extraction/OrpingtonMild1991.yaml"
+    path.write_text(path.read_text().replace("mean: 27", "mean: twenty-seven"))
+    proc = snakemake(work)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "OrpingtonMild1991.yaml" in out and "mean" in out, out[-3000:]
+    ran = {rule for rule, _ in planned_jobs(proc)}
+    assert not ran & {"study_groups", "pool_group", "pooled_table", "forest", "provenance"}, ran
+    assert pooled.read_bytes() == before[pooled]
+    for p in (work / "results").rglob("*"):
+        if p.is_file() and "extraction" not in p.parts:
+            assert p.read_bytes() == before.get(p), p
 
 
 @pytest.mark.browser

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -96,6 +97,17 @@ def planned_jobs(dry_run_output: str) -> dict[str, int]:
             break
         if len(fields) == 2 and fields[1].isdigit():
             counts[fields[0]] = int(fields[1])
+    return counts
+
+
+def jobs_run(output: str) -> dict[str, int]:
+    """Rule -> number of jobs a run (or a dry run) names in its log: the jobs it ran,
+    including those decided after a checkpoint, which a dry run cannot list."""
+    counts: dict[str, int] = {}
+    for line in output.splitlines():
+        m = re.match(r"^(?:local)?(?:rule|checkpoint) (\w+):$", line.strip())
+        if m:
+            counts[m.group(1)] = counts.get(m.group(1), 0) + 1
     return counts
 
 

@@ -1,11 +1,12 @@
-# Shared set-up: config validation, the list of exports and studies, the
-# instrument x timepoint groups, and the input functions of every rule.
+# Shared set-up: config validation, the exports and studies, the instrument x timepoint
+# groups, and the input functions of every rule.
 
-import os
+import json
+import re
 import sys
 from pathlib import Path
 
-from snakemake.persistence import PersistenceBase
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 # Validate the config before anything reads it: an unknown key or a wrong type stops
@@ -18,23 +19,22 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from srma import stages, workers
 from srma.config import config_hash
-from srma.extraction.dag import batch_of, groups_of_studies
 from srma.provenance import code_hash
 from srma.stages import run_stage
 
-# Snakemake compares a job's params with what it stored through a pandas-aware
-# serialiser whenever pandas is installed, which imports pandas (~0.5 s, a sixth of a
-# no-op rerun of a 1,000-study review) in every command. srma's params are plain
-# values, for which that serialiser returns the plain one's text: use the plain one.
-if hasattr(PersistenceBase, "_serialize_param_builtin"):
-    PersistenceBase._serialize_param = property(
-        lambda self: self._serialize_param_builtin
-    )
+
+def _cores():
+    """The --cores of this run (1 when none was given, e.g. a dry run)."""
+    try:
+        return workflow.cores or 1
+    except WorkflowError:
+        return 1
+
 
 # Jobs run in threads of this process (profiles/default); CPU-bound stage functions go
-# to as many worker processes as Snakemake has cores. A job Snakemake started in a
-# process of its own (a cluster job) runs its stage in that process.
-workers.configure((workflow._cores or 1) if workflow.is_main_process else 1)
+# to as many worker processes as Snakemake has cores (srma.workers says why). A job
+# Snakemake started in a process of its own (a cluster job) runs its stage there.
+workers.configure(_cores() if workflow.is_main_process else 1)
 
 EXPORTS = list(config["searches"])
 INSTRUMENTS = config["instruments"]
@@ -46,64 +46,15 @@ EXTRACTION_SETTINGS = {
     key: config[key] for key in ("instruments", "timepoints", "extraction")
 }
 FIGURES = config["figures"]
-STUDY_FILES = {path.stem: path for path in sorted(EXTRACTION_DIR.glob("*.yaml"))}
-STUDIES = list(STUDY_FILES)
-
-
-def _groups():
-    """(instrument, timepoint) -> the studies reporting it, read from the extraction
-    files (through a cache keyed by file digest) when the DAG is built, so that a
-    pooling job depends on its own studies only."""
-    groups = {}
-    studies = groups_of_studies(
-        STUDY_FILES, EXTRACTION_SETTINGS, ".snakemake/srma/study_groups.json"
-    )
-    for study, study_groups in studies.items():
-        for group in study_groups:
-            groups.setdefault(group, []).append(study)
-    return dict(sorted(groups.items()))
-
-
-GROUPS = _groups()
-
-
-def _batches():
-    """Extraction batch -> its studies (srma.extraction.dag explains the batches)."""
-    batches = {}
-    for study in STUDIES:
-        batches.setdefault(batch_of(study), []).append(study)
-    return dict(sorted(batches.items()))
-
-
-BATCHES = _batches()
-
-
-def study_table(study):
-    return f"results/extraction/{study}.parquet"
-
-
-def _missing_study_tables():
-    """Extraction batch -> the tables of its studies that are not on disk now.
-
-    A batch job writes the table of each of its studies but declares as outputs (and
-    `all` asks for) only those missing when the DAG is built, so that a deleted table
-    is written again while, after a complete run, the DAG holds 32 batch jobs with
-    three outputs each rather than 1,000 more outputs (Snakemake reads each output's
-    metadata on every build: ~0.3 s of a no-op rerun at 1,000 studies). A changed
-    study file reruns its batch through the batch's inputs, as before."""
-    return {
-        batch: [t for t in map(study_table, studies) if not os.path.exists(t)]
-        for batch, studies in BATCHES.items()
-    }
-
-
-MISSING_STUDY_TABLES = _missing_study_tables()
+# One extraction job per study file; the files are listed, not read, to build the DAG.
+STUDIES = sorted(path.stem for path in EXTRACTION_DIR.glob("*.yaml"))
 
 
 wildcard_constraints:
-    export="|".join(EXPORTS),
-    instrument="|".join(INSTRUMENTS),
-    timepoint="|".join(TIMEPOINTS),
+    export="|".join(map(re.escape, EXPORTS)),
+    instrument="|".join(map(re.escape, INSTRUMENTS)),
+    timepoint="|".join(map(re.escape, TIMEPOINTS)),
+    study="|".join(map(re.escape, STUDIES)) or "(?!)",
 
 
 def stage_config(*keys):
@@ -117,9 +68,11 @@ CODE = {
     "dedup": code_hash("dedup"),
     "screening": code_hash("screening"),
     "extraction": code_hash("extraction"),
-    "pooling": code_hash("pooling"),
+    "pooling": code_hash("group"),
+    "sensitivity": code_hash("group_sensitivity"),
     "correlations": code_hash("correlations"),
     "figures": code_hash("figures"),
+    "provenance": code_hash("provenance_map"),
 }
 
 
@@ -139,40 +92,46 @@ def dedup_decisions(wildcards):
     return [path] if Path(path).exists() else []
 
 
+def study_tables(wildcards=None):
+    return expand("results/extraction/{study}.parquet", study=STUDIES)
+
+
 def excluded_tables(wildcards=None):
-    return expand("results/extraction/excluded/{batch}.parquet", batch=BATCHES)
-
-
-def extraction_sources(wildcards=None):
-    return expand("results/extraction/sources/{batch}.json", batch=BATCHES)
+    return expand("results/extraction/excluded/{study}.parquet", study=STUDIES)
 
 
 def correlation_tables(wildcards=None):
-    return expand("results/correlations/batches/{batch}.parquet", batch=BATCHES)
+    return expand("results/extraction/correlations/{study}.parquet", study=STUDIES)
 
 
-def study_file(wildcards):
-    """The extraction file of one study (rule study_table)."""
-    if wildcards.study not in STUDY_FILES:
-        raise ValueError(
-            f"no study {wildcards.study!r}: there is no file "
-            f"{EXTRACTION_DIR / wildcards.study}.yaml"
-        )
-    return STUDY_FILES[wildcards.study]
+def groups():
+    """(instrument, timepoint) -> the studies whose tables report it, as the checkpoint
+    ``study_groups`` wrote them after every study was extracted. Which pooling jobs
+    exist depends on what the study files hold, and only the extraction job reads a
+    study file: the checkpoint hands its result to the DAG (Snakemake re-evaluates the
+    input functions below once it has run), so a study file is parsed once, and a file
+    that fails extraction stops the run before any pooling job is scheduled."""
+    path = checkpoints.study_groups.get().output.groups
+    with open(path, encoding="utf-8") as f:
+        return {(g["instrument"], g["timepoint"]): g["studies"] for g in json.load(f)}
 
 
-def group_study_files(wildcards):
-    """The extraction files of a group's studies."""
-    studies = GROUPS[(wildcards.instrument, wildcards.timepoint)]
-    return [STUDY_FILES[study] for study in studies]
+def group_study_tables(wildcards):
+    """The extraction tables of a group's studies."""
+    studies = groups()[(wildcards.instrument, wildcards.timepoint)]
+    return expand("results/extraction/{study}.parquet", study=studies)
 
 
 def pooled_tables(wildcards=None):
-    return [f"results/pooled/{i}/{t}.parquet" for i, t in GROUPS]
+    return [f"results/pooled/{i}/{t}.parquet" for i, t in groups()]
 
 
-def forest_figures(ext):
-    return [f"results/figures/forest/{i}_{t}.{ext}" for i, t in GROUPS]
+def sensitivity_tables(wildcards=None):
+    return [
+        f"results/sensitivity/{kind}/{i}/{t}.parquet"
+        for i, t in groups()
+        for kind in ("leave1out", "regtest", "trimfill")
+    ]
 
 
 def figure_labels(wildcards):
@@ -188,32 +147,43 @@ def figure_labels(wildcards):
     }
 
 
-def group_figures(kind, min_studies):
-    """Leave-one-out or funnel plots of the groups with at least ``min_studies`` studies
-    reporting them (known when the DAG is built; a group whose studies turn out not to
-    be usable gets a figure that says so)."""
+def group_figures(kind, min_studies=0):
+    """Figures of ``kind`` for the groups reported by at least ``min_studies`` studies
+    (a group whose studies turn out not to be usable gets a figure that says so)."""
     return [
         f"results/figures/{kind}/{i}_{t}.svg"
-        for (i, t), studies in GROUPS.items()
+        for (i, t), studies in groups().items()
         if len(studies) >= min_studies
     ]
 
 
-def all_outputs():
+#: What a run gives that does not depend on which groups the studies report.
+REVIEW_OUTPUTS = [
+    "results/records/counts.csv",
+    "results/dedup/unique.ris",
+    "results/dedup/uncertain.csv",
+    "results/prisma/counts.json",
+    "results/extraction/excluded.csv",
+    "results/tables/correlations.csv",
+    "results/tables/correlations_pooled.csv",
+    "results/figures/prisma.svg",
+    "results/figures/heatmap.svg",
+]
+
+
+def review_outputs(wildcards):
+    """What a run gives that does not depend on which groups the studies report (the
+    study tables by name, so that a deleted one is written again)."""
+    return [*REVIEW_OUTPUTS, *study_tables()]
+
+
+def group_outputs(wildcards):
+    """What a run gives per instrument x timepoint group, and what reads every group."""
     return [
-        "results/records/counts.csv",
-        "results/dedup/unique.ris",
-        "results/dedup/uncertain.csv",
-        "results/prisma/counts.json",
-        "results/extraction/excluded.csv",
-        *(t for tables in MISSING_STUDY_TABLES.values() for t in tables),
         "results/tables/pooled.csv",
-        "results/tables/correlations.csv",
-        "results/tables/correlations_pooled.csv",
-        *forest_figures("svg"),
+        *sensitivity_tables(),
+        *group_figures("forest"),
         *group_figures("leave1out", FIGURES["leave1out_min_studies"]),
         *group_figures("funnel", FIGURES["funnel_min_studies"]),
-        "results/figures/prisma.svg",
-        "results/figures/heatmap.svg",
         "results/provenance.json",
     ]

@@ -25,6 +25,7 @@ rule forest:
 rule leave1out:
     input:
         pooled="results/pooled/{instrument}/{timepoint}.parquet",
+        leave1out="results/sensitivity/leave1out/{instrument}/{timepoint}.parquet",
     output:
         svg=report(
             "results/figures/leave1out/{instrument}_{timepoint}.svg",
@@ -46,6 +47,8 @@ rule leave1out:
 rule funnel:
     input:
         pooled="results/pooled/{instrument}/{timepoint}.parquet",
+        regtest="results/sensitivity/regtest/{instrument}/{timepoint}.parquet",
+        trimfill="results/sensitivity/trimfill/{instrument}/{timepoint}.parquet",
     output:
         svg=report(
             "results/figures/funnel/{instrument}_{timepoint}.svg",
@@ -59,7 +62,6 @@ rule funnel:
         "logs/figures/funnel_{instrument}_{timepoint}.log",
     params:
         labels=figure_labels,
-        min_studies=FIGURES["funnel_min_studies"],
         code=CODE["figures"],
     run:
         run_stage(stages.funnel, input, output, params, wildcards, log=log)

@@ -1,24 +1,43 @@
-# Stage 5: pool each instrument x timepoint group (metafor-equivalent engine).
+# Stage 5: pool each instrument x timepoint group (metafor-equivalent engine), then its
+# sensitivity analyses: leave-one-out, Egger's test, trim-and-fill.
 
 
 rule pool_group:
     input:
-        study_files=group_study_files,
+        tables=group_study_tables,
     output:
         pooled="results/pooled/{instrument}/{timepoint}.parquet",
     log:
         "logs/pooling/{instrument}_{timepoint}.log",
     params:
         pooling=config["pooling"],
-        settings=EXTRACTION_SETTINGS,
-        config_hash=stage_config("pooling", *EXTRACTION_SETTINGS),
-        code=CODE["pooling"] + CODE["extraction"],
+        config_hash=stage_config("pooling"),
+        code=CODE["pooling"],
     run:
         run_stage(stages.pool_group, input, output, params, wildcards, log=log)
 
 
+rule sensitivity_group:
+    input:
+        pooled="results/pooled/{instrument}/{timepoint}.parquet",
+    output:
+        leave1out="results/sensitivity/leave1out/{instrument}/{timepoint}.parquet",
+        regtest="results/sensitivity/regtest/{instrument}/{timepoint}.parquet",
+        trimfill="results/sensitivity/trimfill/{instrument}/{timepoint}.parquet",
+    log:
+        "logs/sensitivity/{instrument}_{timepoint}.log",
+    params:
+        leave1out_min_studies=FIGURES["leave1out_min_studies"],
+        small_study_min_studies=FIGURES["funnel_min_studies"],
+        config_hash=stage_config("pooling", "figures"),
+        code=CODE["sensitivity"],
+    run:
+        run_stage(stages.sensitivity_group, input, output, params, wildcards, log=log)
+
+
 rule pooled_table:
     input:
+        groups="results/extraction/groups.json",
         pooled=pooled_tables,
     output:
         table=report(

@@ -4,7 +4,7 @@
 rule provenance:
     input:
         pooled=pooled_tables,
-        extraction_sources=extraction_sources,
+        study_tables=study_tables,
         clusters="results/dedup/clusters.parquet",
         decisions="results/screening/decisions.parquet",
         correlations_pooled="results/tables/correlations_pooled.csv",
@@ -16,6 +16,6 @@ rule provenance:
     params:
         search_files={export: config["searches"][export]["path"] for export in EXPORTS},
         config_hash=config_hash(config),
-        code=code_hash("provenance_map"),
+        code=CODE["provenance"],
     run:
         run_stage(stages.provenance, input, output, params, log=log)

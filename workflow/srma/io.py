@@ -180,3 +180,8 @@ def write_json(obj: object, path: str | os.PathLike) -> Path:
     text = json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
     _atomic_write_bytes(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return path
+
+
+def read_json(path: str | os.PathLike) -> object:
+    """Read a JSON file written by :func:`write_json`."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))

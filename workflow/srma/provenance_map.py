@@ -31,7 +31,6 @@ Layout (keys sorted when written)::
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -212,7 +211,7 @@ def write_provenance(
     pooled: Sequence[str | Path],
     *,
     extraction: Sequence[str | Path] = (),
-    extraction_sources: Sequence[str | Path] = (),
+    study_tables: Sequence[str | Path] = (),
     clusters: str | Path,
     decisions: str | Path,
     search_files: Mapping[str, str | Path],
@@ -223,12 +222,16 @@ def write_provenance(
     """Read a run's tables, build the map and write it to ``out`` (stable JSON).
 
     ``extraction``: the ``<study_id>.yaml`` extraction files (the study id is the stem);
-    ``extraction_sources``: the extraction batches' ``sources`` JSON files (study id ->
-    path and SHA-256 of the file the batch extracted), which the workflow uses.
+    ``study_tables``: the extraction job's ``<study_id>.parquet`` tables, whose metadata
+    name the file each was extracted from and its SHA-256 (what the workflow uses).
     """
     files: dict[str, str | Path | Mapping] = {Path(p).stem: p for p in extraction}
-    for path in extraction_sources:
-        files.update(json.loads(Path(path).read_text(encoding="utf-8")))
+    for path in study_tables:
+        meta = io.parquet_metadata(path)
+        files[Path(path).stem] = {
+            "path": meta["srma_study_file"],
+            "sha256": meta["srma_study_sha256"],
+        }
     provenance = build_provenance(
         {str(p): io.read_parquet(p) for p in pooled},
         extraction_files=files,
@@ -247,7 +250,7 @@ def write_provenance(
 def provenance(
     *,
     pooled: Sequence[str | Path],
-    extraction_sources: Sequence[str | Path],
+    study_tables: Sequence[str | Path],
     clusters: str | Path,
     decisions: str | Path,
     correlations_pooled: str | Path,
@@ -262,7 +265,7 @@ def provenance(
     are read through ``search_files``."""
     write_provenance(
         pooled,
-        extraction_sources=extraction_sources,
+        study_tables=study_tables,
         clusters=clusters,
         decisions=decisions,
         search_files=search_files,

@@ -165,61 +165,54 @@ def screen(
 
 
 @needs("srma.extraction", "srma.extraction.study", "srma.extraction.correlations")
-def extract_studies(
-    *, study_files: Paths, tables: Paths, missing_tables: Paths, correlations: str,
-    excluded: str, sources: str, settings: Mapping, config_hash: str,
+def extract_study(
+    *, study_file: str, table: str, correlations: str, excluded: str, settings: Mapping,
+    config_hash: str,
 ) -> None:  # fmt: skip
-    """Validate and harmonise a batch of study extraction files: ``tables[i]`` is
-    written from ``study_files[i]``; the batch's correlation rows (data model 6) go to
-    ``correlations``, the rows that cannot be used (data model 4, ``excluded.csv``)
-    to ``excluded``, and each file's path and SHA-256 (for ``provenance.json``) to
-    ``sources``. ``missing_tables`` are the tables Snakemake was told about (those
-    missing when the DAG was built; all of them are written). ``settings`` holds the
-    config sections extraction reads (instruments, timepoints, extraction). Every file
-    is checked before anything is written, so a bad file leaves no table behind."""
-    import pandas as pd
+    """Validate and harmonise one study's extraction file, parsed once: its rows (data
+    model 4) to ``table``, its correlation rows (data model 6) to ``correlations``, the
+    rows that cannot be used (``excluded.csv``) to ``excluded``. ``settings`` holds the
+    config sections extraction reads (instruments, timepoints, extraction). The file is
+    checked before anything is written; its path and SHA-256 go into the table's
+    metadata (``srma_study_file``, ``srma_study_sha256``) for ``provenance.json``."""
+    from srma.extraction import extract
 
-    from srma.extraction import correlation_rows, excluded_table, extract_study_once
-
-    if len(study_files) != len(tables):
-        raise ValueError("extract_studies: one table path per study file")
-    if not set(missing_tables) <= set(tables):
-        raise ValueError("extract_studies: missing_tables must be among tables")
-    frames, corr = [], []
-    for study_file in study_files:
-        frame = extract_study_once(study_file, settings)
-        usable = int(frame["usable"].sum()) if len(frame) else 0
-        log.info("%s: %d rows, %d usable", study_file, len(frame), usable)
-        frames.append(frame)
-        corr.append(correlation_rows(study_file, settings))
-    corr = [c for c in corr if len(c.columns)]
-    for frame, path in zip(frames, tables, strict=True):
-        io.write_parquet(frame, path, config_hash=config_hash)
-    io.write_parquet(
-        pd.concat(corr, ignore_index=True) if corr else pd.DataFrame(),
-        correlations,
-        config_hash=config_hash,
-    )
-    io.write_parquet(excluded_table(frames), excluded, config_hash=config_hash)
-    io.write_json({Path(f).stem: io.file_entry(f) for f in study_files}, sources)
+    result = extract(study_file, settings)
+    usable = int(result.rows["usable"].sum()) if len(result.rows) else 0
+    log.info("%s: %d rows, %d usable", study_file, len(result.rows), usable)
+    entry = io.file_entry(study_file)
+    source = {"srma_study_file": entry["path"], "srma_study_sha256": entry["sha256"]}
+    io.write_parquet(result.rows, table, config_hash=config_hash, metadata=source)
+    io.write_parquet(result.correlations, correlations, config_hash=config_hash)
+    io.write_parquet(result.excluded, excluded, config_hash=config_hash)
 
 
-@needs("srma.extraction", "srma.extraction.study")
-def extract_study_table(
-    *, study_file: str, table: str, settings: Mapping, config_hash: str
-) -> None:
-    """One study's table, as its batch writes it (:func:`extract_studies`): for a table
-    asked for by name, which the batches declare only while it is missing."""
-    from srma.extraction import extract_study_once
+@needs("srma.extraction")
+def study_groups(*, tables: Paths, groups: str) -> None:
+    """Which studies report which (instrument, timepoint) group, from the study tables
+    (``tables``, one per study, named ``<study>.parquet``): ``groups`` is a JSON list of
+    ``{"instrument", "timepoint", "studies"}`` sorted by instrument and timepoint."""
+    import pyarrow.parquet as pq
 
-    frame = extract_study_once(study_file, settings)
-    io.write_parquet(frame, table, config_hash=config_hash)
+    from srma.extraction import study_groups as groups_of
+
+    members: dict[tuple[str, str], list[str]] = {}
+    for path in sorted(tables, key=lambda p: Path(p).stem):
+        rows = pq.read_table(path, columns=["instrument", "timepoint"]).to_pandas()
+        for group in groups_of(rows):
+            members.setdefault(group, []).append(Path(path).stem)
+    out = [
+        {"instrument": i, "timepoint": t, "studies": studies}
+        for (i, t), studies in sorted(members.items())
+    ]
+    log.info("%d studies in %d groups", len(tables), len(out))
+    io.write_json(out, groups)
 
 
 @needs("srma.extraction", "srma.extraction.study")
 def extraction_excluded(*, rows: Paths, excluded: str, config_hash: str) -> None:
     """What could not be used, per study, for ``results/extraction/excluded.csv``, from
-    the extraction batches' excluded tables (``rows``)."""
+    the studies' excluded tables (``rows``)."""
     import pandas as pd
 
     from srma.extraction import EXCLUDED_COLUMNS, sort_excluded
@@ -234,42 +227,67 @@ def extraction_excluded(*, rows: Paths, excluded: str, config_hash: str) -> None
 # 5. pooling ----------------------------------------------------------------------------
 
 
-@needs("srma.pooling", "srma.extraction", "srma.extraction.study")
+@needs("srma.group")
 def pool_group(
-    *, study_files: Paths, pooled: str, instrument: str, timepoint: str, pooling: Mapping,
-    settings: Mapping, config_hash: str,
+    *, tables: Paths, pooled: str, instrument: str, timepoint: str, pooling: Mapping,
+    config_hash: str,
 ) -> None:  # fmt: skip
-    """Pool one instrument x timepoint group of its studies' extraction files.
-
-    The files are extracted here, with the function (and ``settings``) that writes
-    ``results/extraction/<study>.parquet``, rather than read from those tables: a
-    pooling job then depends on its own studies' files only, while the tables are
-    written in batches of studies (see ``srma.extraction.dag``)."""
-    import pandas as pd
-
-    from srma.extraction import extract_study_once
-    from srma.pooling import pool_group as pool
+    """Pool one instrument x timepoint group from its studies' extraction tables."""
+    from srma.group import pool_group as pool
 
     keys = ("measure", "method", "test", "level", "min_studies", "reported_only")
-    frames = [extract_study_once(path, settings) for path in study_files]
     table = pool(
-        pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(),
+        read_study_tables(tables),
         instrument=instrument,
         timepoint=timepoint,
         **{k: pooling[k] for k in keys},
     )
+    status = table["status"].iat[0] if len(table) else "no studies"
+    log.info("%s %s: %s", instrument, timepoint, status)
     io.write_parquet(table, pooled, config_hash=config_hash)
 
 
-@needs("srma.pooling")
-def pooled_table(
-    *, pooled: Paths, table: str, order: Mapping[str, Sequence[str]], config_hash: str
-) -> None:
-    """One row per group, for ``results/tables/pooled.csv``, in the config's order of
-    instruments and timepoints (``order``: ``{"instrument": [...], "timepoint": [...]}``)."""
-    from srma.pooling import summary_table
+@needs("srma.group_sensitivity")
+def sensitivity_group(
+    *, pooled: str, leave1out: str, regtest: str, trimfill: str, leave1out_min_studies: int,
+    small_study_min_studies: int, config_hash: str, **_wildcards,
+) -> None:  # fmt: skip
+    """Leave-one-out, Egger's regression test and trim-and-fill of one pooled group,
+    each a table (a one-row "not estimated" table with the reason when the group has
+    too few usable studies)."""
+    from srma import group_sensitivity as gs
 
-    summary = summary_table([io.read_parquet(p) for p in pooled])
+    group = io.read_parquet(pooled)
+    tables = {
+        leave1out: gs.leave1out_table(group, min_studies=leave1out_min_studies),
+        regtest: gs.regtest_table(group, min_studies=small_study_min_studies),
+        trimfill: gs.trimfill_table(group, min_studies=small_study_min_studies),
+    }
+    for path, table in tables.items():
+        log.info("%s: %s", path, table["status"].iat[0])
+        io.write_parquet(table, path, config_hash=config_hash)
+
+
+@needs("srma.group")
+def pooled_table(
+    *, groups: str, pooled: Paths, table: str, order: Mapping[str, Sequence[str]],
+    config_hash: str,
+) -> None:  # fmt: skip
+    """One row per group, for ``results/tables/pooled.csv``, in the config's order of
+    instruments and timepoints (``order``: ``{"instrument": [...], "timepoint": [...]}``).
+    ``groups`` is the checkpoint's list of groups (``groups.json``): every group in it
+    must have its pooled table among ``pooled``, and no other."""
+    from srma.group import summary_table
+
+    tables = [io.read_parquet(p) for p in pooled]
+    listed = {(g["instrument"], g["timepoint"]) for g in io.read_json(groups)}
+    found = {(t["instrument"].iat[0], t["timepoint"].iat[0]) for t in tables if len(t)}
+    if listed != found:
+        raise ValueError(
+            f"{groups}: groups without a pooled table {sorted(listed - found)}, "
+            f"pooled tables of no listed group {sorted(found - listed)}"
+        )
+    summary = summary_table(tables)
     rank = {col: {v: i for i, v in enumerate(vals)} for col, vals in order.items()}
     summary = summary.sort_values(
         list(rank), key=lambda s: s.map(rank[s.name]), kind="stable", ignore_index=True
@@ -305,45 +323,39 @@ def forest(*, pooled: str, svg: str, png: str, labels: Mapping, **_wildcards) ->
     forest_plot(io.read_parquet(pooled), svg, png, source=str(pooled), **labels)
 
 
-@needs("srma.figures.leave1out", "srma.sensitivity")
-def leave1out(*, pooled: str, svg: str, png: str, labels: Mapping, **_wildcards) -> None:
-    """Leave-one-out plot of one group; a note saying why when the group was not pooled."""
-    from srma.figures.common import note_figure
-    from srma.figures.leave1out import leave1out_group
+@needs("srma.figures.leave1out")
+def leave1out(
+    *, pooled: str, leave1out: str, svg: str, png: str, labels: Mapping, **_wildcards
+) -> None:
+    """Leave-one-out plot of one group, drawn from its leave-one-out table (a note
+    saying why when the analysis was not estimated)."""
+    from srma.figures.leave1out import leave1out_figure
 
-    group = io.read_parquet(pooled)
-    if not leave1out_group(group, svg, png, **labels):
-        reason = f"not pooled ({_status(group)}): no leave-one-out analysis"
-        log.info("%s: %s", pooled, reason)
-        note_figure(svg, png, _title(labels), reason)
-
-
-@needs("srma.figures.funnel", "srma.bias")
-def funnel(*, pooled: str, svg: str, png: str, labels: Mapping, min_studies: int, **_wc) -> None:
-    """Funnel plot with Egger's test of one group, drawn from ``min_studies`` usable
-    studies; below that, a note saying why it was not drawn."""
-    from srma.figures.common import note_figure
-    from srma.figures.funnel import funnel_group
-
-    group = io.read_parquet(pooled)
-    status = funnel_group(
-        group, svg, png, title=_title(labels), min_studies=min_studies, measure=labels["measure"]
+    leave1out_figure(
+        io.read_parquet(pooled), io.read_parquet(leave1out), svg, png, source=leave1out, **labels
     )
-    if status["drawn"]:
-        log.info("Egger's test: z = %s, p = %s", status["zval"], status["pval"])
-    else:
-        reason = f"{status['reason']}: no funnel plot and no Egger's test"
-        log.info("%s: %s", pooled, reason)
-        note_figure(svg, png, _title(labels), reason)
 
 
-def _title(labels: Mapping) -> str:
-    return f"{labels['instrument_label']}, {labels['timepoint_label']}"
+@needs("srma.figures.funnel")
+def funnel(
+    *, pooled: str, regtest: str, trimfill: str, svg: str, png: str, labels: Mapping,
+    **_wildcards,
+) -> None:  # fmt: skip
+    """Funnel plot of one group with Egger's test and trim-and-fill, drawn from their
+    tables (a note saying why when the test was not done)."""
+    from srma.figures.funnel import funnel_figure
 
-
-def _status(group: pd.DataFrame) -> str:
-    usable = int(group.loc[group["row_type"] == "study", "usable"].fillna(False).sum())
-    return f"{usable} usable {'study' if usable == 1 else 'studies'}"
+    funnel_figure(
+        io.read_parquet(pooled),
+        io.read_parquet(regtest),
+        io.read_parquet(trimfill),
+        svg,
+        png,
+        source=regtest,
+        instrument_label=labels["instrument_label"],
+        timepoint_label=labels["timepoint_label"],
+        measure=labels["measure"],
+    )
 
 
 @needs("srma.figures.prisma")

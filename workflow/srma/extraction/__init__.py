@@ -1,12 +1,14 @@
 """Extraction stage: one YAML file per study -> validated, harmonised arm-level rows.
 
-The workflow calls:
+The workflow's extraction job calls :func:`extract` once per study file (one parse, one
+validation) and writes the study's table, its correlation rows and its excluded rows;
+every later stage reads those tables, never the YAML:
 
-- :func:`study_groups` (fast; when the DAG is built) - the (instrument, timepoint window)
-  groups a study's outcome rows fall into;
-- :func:`extract_study` - validate, harmonise, return the rows of data-model section 4;
-- :func:`excluded_table` - what could not be used, per study, and why;
-- :func:`correlation_rows` - the study's MRI-clinical correlations (data-model section 6).
+- :func:`extract` - validate, harmonise; the rows of data-model section 4 and the
+  correlation rows of section 6;
+- :func:`study_groups` - the (instrument, timepoint) groups a study's table reports,
+  which decide the pooling jobs it feeds;
+- :func:`excluded_table` - what could not be used, per study, and why.
 
 Modules: :mod:`.load` (parsing, schema and semantic checks, line numbers),
 :mod:`.harmonise` (the statistical conversions), :mod:`.windows` (timepoint windows),
@@ -15,26 +17,20 @@ Modules: :mod:`.load` (parsing, schema and semantic checks, line numbers),
 
 from __future__ import annotations
 
-import re
-import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
-import yaml
-
-from srma.config import safe_load_yaml
-from srma.extraction.windows import window_for
-
-if TYPE_CHECKING:  # pandas is imported when a study is extracted, not to build the DAG
+if TYPE_CHECKING:  # pandas is imported when a study is extracted
     import pandas as pd
 
 __all__ = [
+    "Extraction",
     "change_correlation_table",
     "correlation_rows",
     "excluded_table",
+    "extract",
     "extract_study",
-    "extract_study_once",
     "study_groups",
 ]
 
@@ -54,80 +50,44 @@ EXCLUDED_COLUMNS = [
 ]
 
 
-#: The block-style ``outcomes:`` section of a study file: its key at column 0, then every
-#: line that is indented, a list item at column 0, a comment or blank.
-_OUTCOMES_SECTION = re.compile(r"^outcomes:[ \t]*(?:#.*)?\n((?:(?:[ \t#-].*)?\n)*)", re.M)
+class Extraction(NamedTuple):
+    """One study file, extracted: its rows (data model 4) and correlations (model 6)."""
+
+    rows: pd.DataFrame
+    correlations: pd.DataFrame
+
+    @property
+    def excluded(self) -> pd.DataFrame:
+        """The rows that cannot enter pooling, with the reason (``excluded.csv``)."""
+        return excluded_table([self.rows])
 
 
-def _outcome_rows(path: str | Path):
-    """The ``outcomes`` list of a study file, parsed with the C safe loader.
+def extract(path: str | Path, config: Mapping) -> Extraction:
+    """Parse and validate one study file once; return its rows and correlations.
 
-    Only the ``outcomes:`` section is parsed when the file is in block style (as the
-    template is), which halves the time on files with long reports or correlation
-    lists; otherwise the whole file is.
-    """
-    text = Path(path).read_text(encoding="utf-8-sig")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    m = _OUTCOMES_SECTION.search(text + "\n")
-    try:
-        data = yaml.load("outcomes:\n" + m.group(1) if m else text, Loader=loader)  # noqa: S506
-    except yaml.YAMLError:
-        data = safe_load_yaml(path) if m else None  # a slice may cut a string; retry whole
-    return data.get("outcomes") if isinstance(data, dict) else None
+    ``config`` holds the sections extraction reads (instruments, timepoints, extraction).
+    Raises :class:`srma.errors.InputError` naming the file, record and field."""
+    from srma.extraction.correlations import correlations_of
+    from srma.extraction.load import load_and_check
+    from srma.extraction.study import study_rows
 
-
-def study_groups(path: str | Path, config: Mapping) -> list[tuple[str, str]]:
-    """The (instrument, timepoint-window key) groups of a study's outcome rows, sorted.
-
-    Fast on purpose (called for every study file whenever Snakemake builds its DAG): the
-    ``outcomes`` section is parsed with the C safe loader and nothing is validated. Rows
-    with an unknown instrument or a week outside every window are left out here; the
-    study's extraction job reports them.
-    """
-    instruments, timepoints = config["instruments"], config["timepoints"]
-    groups = set()
-    for row in _outcome_rows(path) or []:
-        if not isinstance(row, dict):
-            continue
-        instrument, weeks = row.get("instrument"), row.get("timepoint_weeks")
-        if instrument not in instruments or not isinstance(weeks, int | float):
-            continue
-        window = window_for(weeks, timepoints)
-        if window is not None:
-            groups.add((instrument, window))
-    return sorted(groups)
+    data = load_and_check(path, config)
+    return Extraction(study_rows(data, config), correlations_of(data))
 
 
 def extract_study(path: str | Path, config: Mapping) -> pd.DataFrame:
     """Validate one study file and return its harmonised rows (data model, section 4)."""
-    from srma.extraction.study import extract_study as _extract
-
-    return _extract(path, config)
+    return extract(path, config).rows
 
 
-#: (file digest, config hash) -> rows, for :func:`extract_study_once`
-_ONCE: dict[tuple[str, str], pd.DataFrame] = {}
-_ONCE_LOCK = threading.Lock()
-_ONCE_MAX = 5000
-
-
-def extract_study_once(path: str | Path, config: Mapping) -> pd.DataFrame:
-    """:func:`extract_study`, remembered for the life of the process by the digest of
-    the file's bytes and the config: a worker process that pools several groups
-    extracts a study once, however many of its groups report it. Returns a copy."""
-    from srma.config import config_hash
-    from srma.extraction.dag import study_digest
-
-    key = (study_digest(path), config_hash(config))
-    with _ONCE_LOCK:
-        rows = _ONCE.get(key)
-    if rows is None:
-        rows = extract_study(path, config)
-        with _ONCE_LOCK:
-            if len(_ONCE) >= _ONCE_MAX:
-                _ONCE.pop(next(iter(_ONCE)))
-            _ONCE[key] = rows
-    return rows.copy()
+def study_groups(rows: pd.DataFrame) -> list[tuple[str, str]]:
+    """The (instrument, timepoint window) groups of a study's rows, sorted: every row
+    that falls in a timepoint window, usable or not (a study that reports a group but
+    cannot enter it is listed in the group's forest plot with the reason)."""
+    if not len(rows):
+        return []
+    keys = rows.loc[rows["timepoint"].notna(), ["instrument", "timepoint"]]
+    return sorted({(str(i), str(t)) for i, t in keys.itertuples(index=False)})
 
 
 def change_correlation_table(paths, config: Mapping) -> pd.DataFrame:

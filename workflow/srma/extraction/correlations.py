@@ -48,7 +48,11 @@ def correlation_rows(path: str | Path, config: Mapping) -> pd.DataFrame:
     is exact (``=``) or a bound (``<``, ``<=``, ``>``, ``>=``); both null when the text
     holds no number (e.g. "significant").
     """
-    data = load_and_check(path, config)
+    return correlations_of(load_and_check(path, config))
+
+
+def correlations_of(data: Mapping) -> pd.DataFrame:
+    """:func:`correlation_rows` of a study file already parsed and checked."""
     out = []
     for row in data.get("correlations") or []:
         p = parse_p(row.get("p"))

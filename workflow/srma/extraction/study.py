@@ -388,7 +388,12 @@ def combine_role(arms: list[ArmValues]) -> ArmValues:
 
 def extract_study(path: str | Path, config: Mapping) -> pd.DataFrame:
     """Validate one extraction file and return its harmonised rows (data model 4)."""
-    data = load_and_check(path, config)
+    return study_rows(load_and_check(path, config), config)
+
+
+def study_rows(data: Mapping, config: Mapping) -> pd.DataFrame:
+    """The harmonised rows (data model 4) of a study file already parsed and checked
+    by :func:`srma.extraction.load.load_and_check`."""
     study, design = data["study_id"], data["design"]
     trial = data.get("trial") or study
     timepoints = config["timepoints"]
