@@ -82,11 +82,18 @@ def _validator():
     return cls(schema)
 
 
-def load_study(path: str | Path) -> dict:
-    """Parse one extraction file (C safe loader); no validation."""
+def load_study(path: str | Path) -> tuple[dict, yaml.Node]:
+    """Parse one extraction file once (C safe loader); no validation. Returns the data
+    and the YAML node tree it was built from (for duplicate keys and line numbers)."""
     path = Path(path)
     try:
-        data = safe_load_yaml(path)
+        with open(path, encoding="utf-8-sig") as fh:
+            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(fh)
+            try:
+                root = loader.get_single_node()
+                data = loader.construct_document(root) if root is not None else None
+            finally:
+                loader.dispose()
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -95,7 +102,7 @@ def load_study(path: str | Path) -> dict:
         ) from None
     if not isinstance(data, dict):
         raise InputError(path, "expected a mapping of study fields (study_id, design, ...)")
-    return data
+    return data, root
 
 
 # Line numbers ------------------------------------------------------------------------------
@@ -392,9 +399,11 @@ def _check_rows_and_pairs(path, data, outcomes: list, arm_by_id: Mapping) -> Non
                 )
 
 
-def check_duplicate_keys(path: str | Path, data: Mapping) -> None:
-    """A key given twice in one mapping (YAML loaders keep the last silently) is an error."""
-    root = _compose(path)
+def check_duplicate_keys(path: str | Path, data: Mapping, root: yaml.Node | None = None) -> None:
+    """A key given twice in one mapping (YAML loaders keep the last silently) is an error.
+    ``root``: the file's node tree (composed again from ``path`` when not given)."""
+    if root is None:
+        root = _compose(path)
     stack = [(root, [])]
     while stack:
         node, keys = stack.pop()
@@ -419,8 +428,8 @@ def check_duplicate_keys(path: str | Path, data: Mapping) -> None:
 def load_and_check(path: str | Path, config: Mapping) -> dict:
     """Parse, check for duplicate keys, validate against the schema, and run
     :func:`check_study`."""
-    data = load_study(path)
-    check_duplicate_keys(path, data)
+    data, root = load_study(path)
+    check_duplicate_keys(path, data, root)
     validate_schema(path, data)
     check_study(path, data, config)
     return data
