@@ -556,13 +556,18 @@ def add_study(review: Path, number: int, seed: int = 0) -> Path:
     """Add one more study file (as a reviewer would) and return its path.
 
     Its report is not in the search exports: an added study reruns only its own
-    extraction and the groups it joins, not import, dedup or screening.
+    extraction and the groups it joins, not import, dedup or screening. The study is a
+    controlled one with outcome rows (drawn again until it is), so that it joins at
+    least one group.
     """
     config = yaml.safe_load((review / "config" / "config.yaml").read_text(encoding="utf-8"))
     rng = random.Random(seed * 1_000_003 + number)
-    ref = _reference(rng, 9_000_000 + number)
-    ref.study_id = f"S{number:04d}"
-    doc = study_document(rng, ref.study_id, [ref], config)
+    while True:
+        ref = _reference(rng, 9_000_000 + number)
+        ref.study_id = f"S{number:04d}"
+        doc = study_document(rng, ref.study_id, [ref], config)
+        if doc.get("outcomes") and doc["design"] != "cohort":
+            break
     path = review / config["extraction"]["directory"] / f"{ref.study_id}.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False, width=100), encoding="utf-8")
     return path
