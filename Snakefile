@@ -36,6 +36,7 @@ localrules:
     study_groups,
     extraction_excluded,
     pooled_table,
+    sensitivity_table,
     correlations,
     prisma_diagram,
     heatmap,

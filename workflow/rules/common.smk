@@ -129,12 +129,18 @@ def pooled_tables(wildcards=None):
     return [f"results/pooled/{i}/{t}.parquet" for i, t in groups()]
 
 
-def sensitivity_tables(wildcards=None):
-    return [
-        f"results/sensitivity/{kind}/{i}/{t}.parquet"
-        for i, t in groups()
-        for kind in ("leave1out", "regtest", "trimfill")
-    ]
+def sensitivity_tables(kind):
+    """An input function: the ``kind`` tables (leave1out, regtest, trimfill) of every
+    group, in the config's order of instruments and timepoints."""
+
+    def tables(wildcards=None):
+        order = sorted(
+            groups(),
+            key=lambda g: (list(INSTRUMENTS).index(g[0]), list(TIMEPOINTS).index(g[1])),
+        )
+        return [f"results/sensitivity/{kind}/{i}/{t}.parquet" for i, t in order]
+
+    return tables
 
 
 def figure_labels(wildcards):
@@ -184,7 +190,7 @@ def group_outputs(wildcards):
     """What a run gives per instrument x timepoint group, and what reads every group."""
     return [
         "results/tables/pooled.csv",
-        *sensitivity_tables(),
+        "results/tables/sensitivity.csv",
         *group_figures("forest"),
         *group_figures("leave1out", FIGURES["leave1out_min_studies"]),
         *group_figures("funnel", FIGURES["funnel_min_studies"]),

@@ -53,3 +53,23 @@ rule pooled_table:
         code=CODE["pooling"],
     run:
         run_stage(stages.pooled_table, input, output, params, log=log)
+
+
+rule sensitivity_table:
+    input:
+        leave1out=sensitivity_tables("leave1out"),
+        regtest=sensitivity_tables("regtest"),
+        trimfill=sensitivity_tables("trimfill"),
+    output:
+        table=report(
+            "results/tables/sensitivity.csv",
+            caption="../report/sensitivity.rst",
+            category="4. Meta-analysis",
+        ),
+    log:
+        "logs/sensitivity/sensitivity_table.log",
+    params:
+        config_hash=stage_config("pooling", "figures"),
+        code=code_hash("sensitivity_table"),
+    run:
+        run_stage(stages.sensitivity_table, input, output, params, log=log)

@@ -295,6 +295,22 @@ def pooled_table(
     io.write_csv(summary, table, config_hash=config_hash)
 
 
+@needs("srma.sensitivity_table")
+def sensitivity_table(
+    *, leave1out: Paths, regtest: Paths, trimfill: Paths, table: str, config_hash: str
+) -> None:
+    """The sensitivity analyses of every group in one table, for
+    ``results/tables/sensitivity.csv``, in the order of ``leave1out`` (the config's)."""
+    from srma.sensitivity_table import summary_table
+
+    summary = summary_table(
+        [io.read_parquet(p) for p in leave1out],
+        [io.read_parquet(p) for p in regtest],
+        [io.read_parquet(p) for p in trimfill],
+    )
+    io.write_csv(summary, table, config_hash=config_hash)
+
+
 # 6. correlations -----------------------------------------------------------------------
 
 
