@@ -88,6 +88,22 @@ def test_pool_one_row_per_study_rule_and_rows_without_n():
     assert out4.iloc[0]["status"] == "too few studies" and np.isnan(out4.iloc[0]["r"])
 
 
+def test_a_correlation_of_one_is_listed_not_pooled():
+    """r = 1 or -1 has an infinite Fisher z: the study is listed under not_pooled, the
+    others are pooled as if it were absent (DL by hand, as above)."""
+    items = [("A", 0.60, 80, 12), ("B", 0.25, 40, 12), ("C", 1.0, 30, 12), ("D", 0.10, 30, 12)]
+    row = pool(tabulate(_rows(items)), min_studies=3, method="DL").iloc[0]
+    assert row["k"] == 3 and row["studies"] == "A; B; D" and row["not_pooled"] == "C"
+    z = np.arctanh([0.60, 0.25, 0.10])
+    w = np.array([80, 40, 30]) - 3.0
+    q = (w * (z - (w * z).sum() / w.sum()) ** 2).sum()
+    tau2 = max(0.0, (q - 2) / (w.sum() - (w**2).sum() / w.sum()))
+    ws = 1 / (1 / w + tau2)
+    assert row["r"] == pytest.approx(math.tanh((ws * z).sum() / ws.sum()), rel=1e-10)
+    items[2] = ("C", -1.0, 30, 12)
+    assert pool(tabulate(_rows(items)), min_studies=3).iloc[0]["not_pooled"] == "C"
+
+
 def test_bad_values_name_study_and_field():
     with pytest.raises(InputError, match=r"record X.*field 'r'"):
         tabulate(_rows([("X", 1.5, 20, 12)]))

@@ -9,6 +9,7 @@ statistic, absolute error <= 1e-8 for p-values.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -70,10 +71,12 @@ def test_rma_batch_matches_metafor_all_data_sets_in_one_call(method, test):
     kmax = max(len(DATA[n]["yi"]) for n in names)
     Y = np.full((len(names), kmax), np.nan)
     V = np.full((len(names), kmax), np.nan)
+    mask = np.zeros((len(names), kmax), dtype=bool)
     for i, n in enumerate(names):
         Y[i, : len(DATA[n]["yi"])] = DATA[n]["yi"]
         V[i, : len(DATA[n]["vi"])] = DATA[n]["vi"]
-    out = rma_batch(Y, V, method=method, test=test)
+        mask[i, : len(DATA[n]["yi"])] = True
+    out = rma_batch(Y, V, mask, method=method, test=test)
     refs = {f["dataset"]: f for f in REF["fits"] if f["method"] == method and f["test"] == test}
     for i, n in enumerate(names):
         for key in STATS:
@@ -213,8 +216,18 @@ def test_bad_input():
 def test_result_keeps_what_a_refit_needs_and_prints():
     d = DATA["bcg"]
     yi = list(d["yi"])
-    yi[2] = float("nan")  # left out, with its label
-    res = rma(yi, d["vi"], method="DL", test="t", level=90)
+    yi[2] = float("nan")  # not left out silently: an error names the study and field
+    with pytest.raises(ValueError, match=r"study 3 \('3'\): yi is nan"):
+        rma(yi, d["vi"], method="DL", test="t", level=90)
+    keep = [i for i in range(13) if i != 2]
+    res = rma(
+        [yi[i] for i in keep],
+        [d["vi"][i] for i in keep],
+        method="DL",
+        test="t",
+        level=90,
+        slab=[str(i + 1) for i in keep],
+    )
     assert isinstance(res, RMAResult) and res.k == 12
     assert res.slab == tuple(str(i) for i in range(1, 14) if i != 3)
     assert (res.method, res.test, res.level, res.tau2_fix) == ("DL", "t", 90, False)
@@ -323,3 +336,61 @@ def test_statistics_modules_import_each_other_without_a_circle():
 
     for m in mods:
         visit(m, ())
+
+
+def test_no_study_is_left_out_silently():
+    """A NaN or infinite yi or vi is an error naming the study and the field (metafor's
+    na.omit would drop it); empty cells of a batch come only from its mask."""
+    d = DATA["bcg"]
+    labels = [f"T{i}" for i in range(13)]
+    for field, value in (("yi", np.nan), ("yi", np.inf), ("vi", np.nan), ("vi", -np.inf)):
+        data = {"yi": list(d["yi"]), "vi": list(d["vi"])}
+        data[field][4] = value
+        with pytest.raises(ValueError, match=rf"study 5 \('T4'\): {field} is"):
+            rma(data["yi"], data["vi"], slab=labels)
+    with pytest.raises(ValueError, match=r"study 2 \('T1'\): vi = -0\.5; .*vi must be positive"):
+        rma(d["yi"][:3], [0.1, -0.5, 0.2], slab=labels[:3])
+    Y = np.array([[0.1, 0.2, np.nan], [0.3, 0.1, 0.2]])
+    V = np.array([[0.1, 0.2, np.nan], [0.1, 0.2, 0.3]])
+    with pytest.raises(ValueError, match=r"row 1, study 3: yi is nan .*mask"):
+        rma_batch(Y, V)
+    mask = np.array([[True, True, False], [True, True, True]])
+    out = rma_batch(Y, V, mask)
+    assert out["k"].tolist() == [2, 3]
+    assert out["estimate"][0] == pytest.approx(rma([0.1, 0.2], [0.1, 0.2]).estimate)
+    V[1, 1] = 0.0
+    with pytest.raises(ValueError, match=r"row 2, study 2: vi = 0\.0"):
+        rma_batch(Y, V, mask)
+
+
+@pytest.mark.parametrize(
+    ("yi", "vi"),
+    [
+        ([1e308, 0.1, 0.2], [0.1, 0.1, 0.1]),
+        ([1e308, 1e308], [1.0, 1.0]),
+        ([0.1, 0.2, 0.3], [1e-320, 0.1, 0.1]),
+        ([0.1, 0.2, 0.3], [1e-300, 1e300, 0.1]),
+        ([1e100, 0.2, 0.3], [1e-100, 0.1, 0.1]),
+    ],
+)
+def test_values_too_large_are_an_error_not_nan(yi, vi):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow RuntimeWarning on the way
+        with pytest.raises(ValueError, match="values too large to pool: yi from"):
+            rma(yi, vi)
+        with pytest.raises(ValueError, match=r"values too large to pool \(row 2\)"):
+            rma_batch([[0.1, 0.2, 0.3], yi + [0.0] * (3 - len(yi))],
+                      [[0.1, 0.1, 0.1], vi + [1.0] * (3 - len(vi))],
+                      [[True] * 3, [True] * len(yi) + [False] * (3 - len(yi))])  # fmt: skip
+
+
+def test_large_but_poolable_values_are_pooled():
+    """Standardised internally, values far from 1 pool exactly as their scaled copy."""
+    d = DATA["bcg"]
+    y, v = np.asarray(d["yi"]), np.asarray(d["vi"])
+    res = rma(y, v)
+    for c in (1e-150, 1e100):
+        big = rma(c * y, c * c * v)
+        assert big.estimate / c == pytest.approx(res.estimate, rel=1e-10)
+        assert big.tau2 / c**2 == pytest.approx(res.tau2, rel=1e-10)
+        assert np.isclose(big.I2, res.I2, rtol=1e-10, atol=0)

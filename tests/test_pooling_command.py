@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from srma.cli import main
@@ -58,3 +61,191 @@ def test_bad_cell_names_line_and_field(tmp_path, capsys):
     csv.write_text("a,b\n1,2\n")
     assert main(["pool", str(csv)]) == 1
     assert "need columns yi and vi" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ fail closed
+ARMS = "n1i,m1i,sd1i,n2i,m2i,sd2i"
+
+#: (file text, exit code, fragments of the one-line error: line, study, column, cause)
+BAD_FILES = {
+    "empty": ("", ["empty file"]),
+    "blank": ("\n  \n\n", ["empty file"]),
+    "header only": ("study,yi,vi\n", ["no rows"]),
+    "duplicated column": (
+        "study,yi,vi,yi\nA,0.1,0.2,0.3\n",
+        ["line 1", "field 'yi'", "appears twice", "columns 2 and 4"],
+    ),
+    "yi without vi": ("study,yi\nA,0.1\n", ["field 'vi'", "column vi", "column sei"]),
+    "arm column missing": (
+        "n1i,m1i,sd1i,n2i,m2i\n10,1,1,10,2\n",
+        ["field 'sd2i'", "need the column sd2i"],
+    ),
+    "ni missing": ("study,ri\nA,0.3\n", ["field 'ni'", "need the column ni"]),
+    "nothing usable": ("a,b\n1,2\n", ["need columns yi and vi"]),
+    "text": ("study,yi,vi\nA,0.1,0.2\nB,0.3,abc\n", ["line 3", "record B", "field 'vi'", "abc"]),
+    "nan": ("study,yi,vi\nA,0.1,0.2\nB,nan,0.1\n", ["line 3", "record B", "field 'yi'", "'nan'"]),
+    "NA": ("study,yi,vi\nA,NA,0.2\nB,0.1,0.1\n", ["line 2", "record A", "field 'yi'", "'NA'"]),
+    "inf": ("study,yi,vi\nA,0.1,inf\nB,0.1,0.1\n", ["line 2", "record A", "field 'vi'", "'inf'"]),
+    "-Infinity": ("yi,vi\n0.1,0.2\n-Infinity,0.1\n", ["line 3", "record 2", "field 'yi'"]),
+    "overflowing literal": ("yi,vi\n1e400,0.2\n0.1,0.1\n", ["line 2", "field 'yi'", "1e400"]),
+    "empty cell": (
+        "study,yi,vi\nA,0.1,0.2\nB,,0.1\n",
+        ["line 3", "record B", "field 'yi'", "empty"],
+    ),
+    "digit separator": ("yi,vi\n1_000,0.2\n0.1,0.1\n", ["line 2", "field 'yi'", "1_000"]),
+    "vi zero": (
+        "study,yi,vi\nA,0.1,0.2\nB,0.2,0\n",
+        ["line 3", "record B", "field 'vi'", "positive"],
+    ),
+    "vi negative": ("study,yi,vi\nA,0.1,-0.2\nB,0.2,0.1\n", ["line 2", "record A", "field 'vi'"]),
+    "vi subnormal": ("study,yi,vi\nA,0.1,1e-310\nB,0.2,0.1\n", ["record A", "field 'vi'", "small"]),
+    "sei negative": (
+        "study,yi,sei\nA,0.1,0.2\nB,0.2,-0.1\n",
+        ["line 3", "record B", "field 'sei'", "sei = -0.1", "positive"],
+    ),
+    "sei zero": ("study,yi,sei\nA,0.1,0\nB,0.2,0.1\n", ["line 2", "record A", "field 'sei'"]),
+    "sei square underflows": ("study,yi,sei\nA,0.1,1e-160\nB,0.2,0.1\n", ["field 'sei'", "small"]),
+    "vi and sei disagree": (
+        "study,yi,vi,sei\nA,0.1,0.04,0.2\nB,0.2,0.04,0.3\n",
+        ["line 3", "record B", "field 'sei'", "disagrees with vi"],
+    ),
+    "square overflows": (
+        "study,yi,vi\nA,1e308,0.2\nB,0.2,0.1\nC,0.3,0.1\n",
+        ["line 2", "record A", "field 'yi'", "too large"],
+    ),
+    "too large to pool": (
+        "study,yi,vi\nA,1e100,0.2\nB,0.2,0.1\nC,0.3,1e-100\n",
+        ["values too large to pool", "yi from 0.2 to 1e+100"],
+    ),
+    "negative SD": (
+        f"{ARMS}\n10,1,1,10,2,1\n10,1,-1,10,2,1\n",
+        ["line 3", "field 'sd1i'", "negative"],
+    ),
+    "n zero": (f"{ARMS}\n0,1,1,10,2,1\n10,1,1,10,2,1\n", ["line 2", "field 'n1i'", ">= 1"]),
+    "n not whole": (f"{ARMS}\n10,1,1,10.5,2,1\n", ["line 2", "field 'n2i'", "whole number"]),
+    "both SDs zero": (
+        f"{ARMS}\n10,1,0,10,2,0\n10,1,1,10,2,1\n",
+        ["line 2", "field 'sd1i'", "both 0"],
+    ),
+    "ri at 1": (
+        "study,ri,ni\nA,0.3,20\nB,1,20\n",
+        ["line 3", "record B", "field 'ri'", "between -1"],
+    ),
+    "ri outside": ("study,ri,ni\nA,1.5,20\n", ["line 2", "record A", "field 'ri'"]),
+    "ni too small for ZCOR": ("study,ri,ni\nA,0.3,3\n", ["line 2", "field 'ni'", ">= 4"]),
+    "duplicate label": (
+        "study,yi,vi\nA,0.1,0.2\nA,0.2,0.1\n",
+        ["line 3", "record A", "field 'study'", "first on line 2"],
+    ),
+    "empty label": ("study,yi,vi\nA,0.1,0.2\n,0.2,0.1\n", ["line 3", "field 'study'", "missing"]),
+    "short row": ("study,yi,vi\nA,0.1,0.2\n\nB,0.2\n", ["line 4", "2 fields", "header has 3"]),
+    "unnamed column with values": ("yi,vi,\n0.1,0.2,\n0.2,0.1,x\n", ["line 3", "no name"]),
+}
+
+
+def _pool_fails(path, capsys, *extra) -> str:
+    """Run ``srma pool`` on ``path``; it must fail with one line on stderr and print
+    nothing on stdout (no result is written). Returns the error line."""
+    assert main(["pool", str(path), *extra]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"srma pool: error: {path}")
+    return lines[0]
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_bad_csv_stops_with_one_clear_line(case, tmp_path, capsys):
+    text, fragments = BAD_FILES[case]
+    csv = tmp_path / "effects.csv"
+    csv.write_text(text)
+    err = _pool_fails(csv, capsys, "--sensitivity", "--json")
+    for fragment in fragments:
+        assert fragment in err, (case, err)
+
+
+def test_bad_measure_and_unreadable_files(tmp_path, capsys):
+    assert "file not found" in _pool_fails(tmp_path / "missing.csv", capsys)
+    assert "is a directory" in _pool_fails(tmp_path, capsys)
+    latin = tmp_path / "latin1.csv"
+    latin.write_bytes("study,yi,vi\nM\xfcller,0.1,0.2\n".encode("latin-1"))
+    assert "not UTF-8" in _pool_fails(latin, capsys)
+    arms = tmp_path / "arms.csv"
+    arms.write_text(f"{ARMS}\n2,1,1,1,2,1\n10,1,1,10,2,1\n")
+    assert "n1i + n2i >= 4" in _pool_fails(arms, capsys, "--measure", "SMD")
+    assert "--measure MD or SMD" in _pool_fails(arms, capsys, "--measure", "ZCOR")
+    cor = tmp_path / "cor.csv"
+    cor.write_text("ri,ni\n0.3,20\n0.2,1\n")
+    assert "field 'ni'" in _pool_fails(cor, capsys, "--measure", "COR")
+
+
+def test_bad_level_is_a_usage_error(tmp_path, capsys):
+    csv = tmp_path / "e.csv"
+    csv.write_text("yi,vi\n0.1,0.2\n0.3,0.1\n")
+    with pytest.raises(SystemExit) as exc:
+        main(["pool", str(csv), "--level", "100"])
+    assert exc.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "--level" in err and "Traceback" not in err
+
+
+def test_blank_lines_bom_and_consistent_sei_are_read(tmp_path, capsys):
+    """Blank lines are skipped (line numbers still count them), a UTF-8 byte-order mark
+    is ignored, and vi beside a consistent (rounded) sei is accepted."""
+    d = REF["datasets"]["bcg"]
+    lines = ["study,yi,vi,sei", ""] + [
+        f"S{i},{y!r},{v!r},{np.sqrt(v):.4f}"
+        for i, (y, v) in enumerate(zip(d["yi"], d["vi"], strict=True))
+    ]
+    csv = tmp_path / "bcg.csv"
+    csv.write_bytes(("\ufeff" + "\n".join(lines) + "\n\n").encode())
+    assert main(["pool", str(csv), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["k"] == 13 and out["estimate"] == pytest.approx(_ref("bcg", "REML", "z")["estimate"])
+    bad = csv.read_text(encoding="utf-8-sig").replace("S3,", "S3,x", 1)
+    csv.write_text(bad)
+    # header on line 1, a blank line 2, S0 on line 3: S3 is on line 6
+    assert "line 6, record S3, field 'yi'" in _pool_fails(csv, capsys)
+
+
+def test_equal_standard_errors_leave_egger_unavailable(tmp_path, capsys):
+    csv = tmp_path / "equal.csv"
+    csv.write_text("yi,vi\n0.1,0.04\n0.5,0.04\n0.2,0.04\n0.9,0.04\n")
+    assert main(["pool", str(csv), "--sensitivity"]) == 0
+    out = capsys.readouterr().out
+    assert "Egger's regression test: not available" in out and "not of full rank" in out
+
+
+def test_command_line_prints_one_line_and_no_warning(tmp_path):
+    """In a separate process: stderr holds exactly the error line (no traceback, no
+    overflow RuntimeWarning) and stdout is empty, for the issue's examples."""
+    cases = {
+        "nan.csv": BAD_FILES["nan"][0],
+        "big.csv": BAD_FILES["square overflows"][0],
+        "huge.csv": BAD_FILES["too large to pool"][0],
+        "empty.csv": "",
+        "dup.csv": BAD_FILES["duplicated column"][0],
+        "negse.csv": BAD_FILES["sei negative"][0],
+    }
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+    code = (
+        "import sys\nfrom srma.cli import main\n"
+        "for f in sys.argv[1:]:\n"
+        "    rc = main(['pool', f, '--sensitivity'])\n"
+        "    assert rc == 1, (f, rc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "default", "-c", code, *(str(tmp_path / n) for n in cases)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == len(cases), done.stderr
+    for line, name in zip(lines, cases, strict=True):
+        assert line.startswith(f"srma pool: error: {tmp_path / name}")

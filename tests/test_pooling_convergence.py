@@ -112,3 +112,16 @@ def test_narrow_interior_mode_is_found():
     assert res.estimate == pytest.approx(0.619917556787145, rel=1e-6)
     yy, vv = np.array(y), np.array(v)
     assert loglik("REML", yy, vv, res.tau2) > loglik("REML", yy, vv, 0.0)
+
+
+@pytest.mark.parametrize("method", ["REML", "ML", "PM"])
+def test_hard_data_sets_scale_with_the_data(method):
+    """Bimodal likelihoods and variances spanning five decades: the grid, the bracket
+    and the stopping rule are relative to the data's scale (smallest variance), so
+    effects ``c y`` with variances ``c^2 v`` give ``c^2 tau^2``."""
+    Y, V, M = simulate(11, n=1000)
+    t, _, _ = estimate_tau2(method, Y, V, M)
+    for c in (1e-6, 1e-3, 1e3, 1e6):
+        tc, conv, _ = estimate_tau2(method, c * Y, c * c * V, M)
+        assert conv.all()
+        np.testing.assert_allclose(tc / c**2, t, rtol=1e-8, atol=0, err_msg=f"c={c:g}")

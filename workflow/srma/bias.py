@@ -118,6 +118,13 @@ def trimfill(
     when ``k0 = 0``): ``trimfill(res, test="z", level=95)`` gives its numbers for a model
     fitted with another test or level.
 
+    The iteration ends on an integer (``k0`` unchanged), not on a tolerance; each
+    refit is :func:`srma.pooling.rma` (and the side's slope
+    :func:`srma.regression.rma_mods`), whose tau^2 is solved on standardised data to a
+    tolerance relative to the data's scale, so ``k0``, the side and the filled studies
+    do not depend on the units (effects ``c yi`` with variances ``c^2 vi`` give the same
+    ``k0`` and ``c`` times the filled effects; tested for ``c = 1e-6 .. 1e6``).
+
     Returns a dict: ``k0``, ``side``, ``estimator``, the filled studies ``yi_fill``,
     ``vi_fill`` and ``fit``, the :class:`srma.pooling.RMAResult` of observed plus
     filled studies (filled ones labelled ``"Filled 1"``, ... as in metafor).

@@ -174,8 +174,9 @@ def pool(
 ) -> pd.DataFrame:
     """Pooled correlation per MRI measure x MRI timing x clinical measure.
 
-    Only rows with both ``r`` and ``n >= 4`` can be pooled (``vi = 1/(n - 3)``); the
-    others are counted in ``not_pooled`` with the study id. Within one study, of its
+    Only rows with ``r`` strictly between -1 and 1 (Fisher's z of +/-1 is infinite) and
+    ``n >= 4`` can be pooled (``vi = 1/(n - 3)``); the others are counted in
+    ``not_pooled`` with the study id. Within one study, of its
     poolable rows for the pair (several timepoints, groups or clinical-measure
     details), one is used, chosen by this rule: the largest ``n``, then the earliest
     ``timepoint_weeks``, then the first in the table's sort order. Clinical measure
@@ -198,7 +199,12 @@ def pool(
         mri, timing, clinical = key
         if clinical == "other":
             continue
-        ok = part["r"].notna() & part["n"].notna() & (part["n"].fillna(0) >= 4)
+        ok = (
+            part["r"].notna()
+            & (part["r"].abs().fillna(1) < 1)
+            & part["n"].notna()
+            & (part["n"].fillna(0) >= 4)
+        )
         not_pooled = sorted(set(part.loc[~ok, "study_id"].astype(str)))
         chosen = []
         for _, rows in sorted(part[ok].groupby("study_id", sort=False), key=lambda x: str(x[0])):

@@ -67,8 +67,10 @@ def escalc(
     """Effect sizes ``yi`` and sampling variances ``vi`` (metafor ``escalc``).
 
     Arm 1 is the intervention, arm 2 the control (effect = arm 1 minus arm 2). Inputs
-    are array-likes of equal length; missing values (NaN) give NaN effects, which the
-    pooling functions treat as not usable.
+    are array-likes of equal length; missing values (NaN) give NaN effects. The pooling
+    functions do not drop these: :func:`srma.pooling.rma` raises ValueError on a NaN or
+    infinite ``yi`` or ``vi``, so a caller leaves such studies out explicitly (and says
+    so), as :func:`srma.group.pool_group` does with its ``usable`` flag.
     """
     measure = measure.upper()
     if measure not in MEASURES:

@@ -32,6 +32,19 @@ Formulas (k studies, tau^2 from :mod:`srma.tau2`, ``w_i = 1/(v_i + tau^2)``):
   ``w0 = 1/v`` (Higgins & Thompson 2002, Stat Med 21:1539, eq. 9). Common-effect models
   (``EE``/``FE``): ``I2 = max(0, 100 (QE - (k-1)) / QE)``, ``H2 = QE / (k-1)``.
 - ``weights``: percent weights ``100 w_i / sum w``.
+
+Scale: every fit is computed on standardised data (:func:`srma.tau2.standardise`:
+effects centred at their mean and divided by ``sqrt(s)``, variances divided by
+``s = min vi``) and mapped back, so effects ``c yi`` with variances ``c^2 vi`` give
+exactly ``c`` times the estimate, se, CI and PI, ``c^2`` times tau^2 (and the Q-profile
+bounds) and the same z, p-values, Q, I^2 and H^2, for any ``c`` (tested for
+``c = 1e-6 .. 1e6``).
+
+Input: every study must have a finite ``yi`` and a finite ``vi > 0``. Nothing is left
+out silently: :func:`rma` raises ValueError naming the study and the field, and
+:func:`rma_batch` takes empty (padding) cells only through its ``mask``. Values so large
+that the squared standardised effects overflow raise ValueError ("values too large")
+instead of giving NaN.
 """
 
 from __future__ import annotations
@@ -42,7 +55,17 @@ import numpy as np
 from scipy import stats
 from scipy.special import chdtrc, ndtr, ndtri
 
-from srma.tau2 import METHODS, _estimate_tau2_t, chunks, generalised_q, solve_root
+from srma.tau2 import (
+    LIMIT_U,
+    LIMIT_Z,
+    METHODS,
+    chunks,
+    generalised_q,
+    solve_root,
+    standardise,
+    tau2_standardised,
+    too_large,
+)
 
 TESTS = ("z", "t", "knha", "adhoc")
 
@@ -79,21 +102,56 @@ def check_settings(method: str, test: str, level: float) -> tuple[str, str]:
     return method, test
 
 
+def _cell(n: int, row: int, col: int) -> str:
+    """``study j`` (one meta-analysis) or ``row i, study j`` (a batch), 1-based."""
+    return f"study {col + 1}" if n == 1 else f"row {row + 1}, study {col + 1}"
+
+
 def _prepare(Y, V, mask):
+    """Padded float arrays ``(Y, V, M)`` with placeholders (0, 1) outside the mask.
+
+    Every cell of the mask (every cell when ``mask`` is None) must hold a finite ``yi``
+    and a finite ``vi > 0``; a ValueError names the first that does not (row and study
+    1-based) and the field.
+    """
     Y = np.atleast_2d(np.asarray(Y, dtype=float))
     V = np.atleast_2d(np.asarray(V, dtype=float))
     if Y.shape != V.shape:
         raise ValueError(f"Y and V differ in shape: {Y.shape} vs {V.shape}")
-    M = np.isfinite(Y) & np.isfinite(V)
-    if mask is not None:
-        mask = np.atleast_2d(np.asarray(mask, dtype=bool))
-        if mask.shape != Y.shape:
-            raise ValueError(f"mask shape {mask.shape} differs from Y {Y.shape}")
-        M &= mask
-    if np.any(M & (V <= 0)):
-        raise ValueError("sampling variances vi must be positive")
-    Mf = M.astype(float)
-    return np.where(M, Y, 0.0), np.where(M, V, 1.0), Mf
+    if mask is None:
+        M = np.ones(Y.shape, dtype=bool)
+    else:
+        M = np.atleast_2d(np.asarray(mask, dtype=bool))
+        if M.shape != Y.shape:
+            raise ValueError(f"mask shape {M.shape} differs from Y {Y.shape}")
+    n = Y.shape[0]
+    for name, A in (("yi", Y), ("vi", V)):
+        bad = M & ~np.isfinite(A)
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise ValueError(
+                f"{_cell(n, i, j)}: {name} is {A[i, j]} (every study needs a finite {name}; "
+                "empty cells of a batch are marked by its mask)"
+            )
+    bad = M & (V <= 0)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise ValueError(
+            f"{_cell(n, i, j)}: vi = {float(V[i, j])!r}; sampling variances vi must be positive"
+        )
+    return np.where(M, Y, 0.0), np.where(M, V, 1.0), M.astype(float)
+
+
+def _too_large(Y, V, M, row: int, n: int) -> ValueError:
+    """The error for a meta-analysis whose standardised values overflow."""
+    real = M[row] > 0
+    y, v = Y[row, real], V[row, real]
+    where = "" if n == 1 else f" (row {row + 1})"
+    return ValueError(
+        f"values too large to pool{where}: yi from {y.min():.6g} to {y.max():.6g}, vi from "
+        f"{v.min():.6g} to {v.max():.6g}; srma needs |yi - mean(yi)| / sqrt(min(vi)) <= "
+        f"{LIMIT_Z:.0e} and max(vi) / min(vi) <= {LIMIT_U:.0e} so that its sums stay finite"
+    )
 
 
 def rma_batch(
@@ -108,14 +166,19 @@ def rma_batch(
 ) -> dict[str, np.ndarray]:
     """Fit one meta-analysis per row of the padded arrays ``Y`` (yi) and ``V`` (vi).
 
-    ``mask`` (bool, same shape) marks the cells holding a study; cells with a NaN
-    ``yi`` or ``vi`` are left out as well. ``tau2`` optionally fixes tau^2 per row.
+    ``mask`` (bool, same shape) marks the cells holding a study; without it every cell
+    holds one. Cells of the mask must hold a finite ``yi`` and a finite ``vi > 0``
+    (ValueError naming the row, study and field otherwise; NaN is never read as an
+    empty cell); cells outside it are ignored and may hold anything, e.g. NaN padding.
+    ``tau2`` optionally fixes tau^2 per row.
     Returns a dict of 1-D arrays named as in :data:`BATCH_KEYS` plus ``weights``
     (2-D, percent, 0 in empty cells). Rows with ``k = 0`` are all-NaN; rows with
     ``k = 1`` give the study itself with NaN heterogeneity statistics.
 
     The rows are processed in chunks of a few thousand cells (see
-    :data:`srma.tau2.CHUNK_CELLS`), each chunk with whole-array operations.
+    :data:`srma.tau2.CHUNK_CELLS`), each chunk with whole-array operations, on
+    standardised data (module docstring). A row whose standardised values overflow
+    raises ValueError ("values too large to pool").
     """
     method, test = check_settings(method, test, level)
     Y, V, M = _prepare(Y, V, mask)
@@ -139,6 +202,8 @@ def rma_batch(
             level,
             None if fixed is None else fixed[sl],
         )
+        if part["too_large"].any():
+            raise _too_large(Y, V, M, sl.start + int(np.argmax(part["too_large"])), n)
         for key in BATCH_KEYS:
             out[key][sl] = part[key]
         weights[:, sl] = part["weights"]
@@ -147,27 +212,40 @@ def rma_batch(
 
 
 def _fit_t(Y, V, M, method, test, level, fixed) -> dict[str, np.ndarray]:
-    """:func:`rma_batch` on one chunk of transposed arrays ``(K, C)``."""
+    """:func:`rma_batch` on one chunk of transposed arrays ``(K, C)``.
+
+    The model is fitted to the standardised data ``Z = (Y - centre) / sqrt(s)``,
+    ``U = V / s`` (:func:`srma.tau2.standardise`) and mapped back: ``estimate = centre +
+    sqrt(s) estimate_Z``, ``se``, CI and PI half-widths times ``sqrt(s)``, ``tau2`` times
+    ``s``; z, p, Q, I^2, H^2 and the weights are scale free. ``too_large`` marks rows
+    whose standardised values or Q overflow.
+    """
     n = Y.shape[1]
     k = M.sum(axis=0)
-    if fixed is None:
-        t2, conv, its = _estimate_tau2_t(method, Y, V, M)
-    else:
-        t2 = np.array(fixed, dtype=float)
-        conv, its = np.ones(n, dtype=bool), np.zeros(n, dtype=np.int64)
+    Z, U, centre, s = standardise(Y, V, M)
     alpha = 1 - level / 100
-    with np.errstate(invalid="ignore", divide="ignore"):
-        w = M / (V + t2[None, :])
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        QE = generalised_q(Z, U, M, np.zeros(n))
+        big = too_large(Z, U, M, centre)
+        if fixed is None:
+            t, conv, its = tau2_standardised(method, Z, U, M)
+        else:
+            t = np.array(fixed, dtype=float) / s
+            conv, its = np.ones(n, dtype=bool), np.zeros(n, dtype=np.int64)
+        root = np.sqrt(s)
+        w = M / (U + t[None, :])
         sw = w.sum(axis=0)
-        est = (w * Y).sum(axis=0) / sw
-        r = Y - est[None, :]
-        se = np.sqrt(1 / sw)
+        est_z = (w * Z).sum(axis=0) / sw
+        r = Z - est_z[None, :]
+        se_z = np.sqrt(1 / sw)
         df = k - 1
         s2w = (w * r * r).sum(axis=0) / df
         if test == "knha":
-            se = se * np.sqrt(s2w)
+            se_z = se_z * np.sqrt(s2w)
         elif test == "adhoc":
-            se = se * np.sqrt(np.maximum(1.0, s2w))
+            se_z = se_z * np.sqrt(np.maximum(1.0, s2w))
+        est = centre + root * est_z
+        se = root * se_z
         zval = est / se
         if test == "z":
             crit = np.full(n, ndtri(1 - alpha / 2))
@@ -176,19 +254,20 @@ def _fit_t(Y, V, M, method, test, level, fixed) -> dict[str, np.ndarray]:
             crit = stats.t.isf(alpha / 2, df)
             pval = 2 * stats.t.sf(np.abs(zval), df)
         ci_lb, ci_ub = est - crit * se, est + crit * se
-        se_pi = np.sqrt(se * se + t2)
+        se_pi = root * np.sqrt(se_z * se_z + t)
         pi_lb, pi_ub = est - crit * se_pi, est + crit * se_pi
-        w0 = M / V
+        w0 = M / U
         sw0 = w0.sum(axis=0)
-        QE = generalised_q(Y, V, M, np.zeros(n))
         QEp = chdtrc(df, QE)
         if method in ("EE", "FE"):
             I2 = np.maximum(0.0, 100 * (QE - df) / QE)
             H2 = QE / df
         else:
-            s2 = df * sw0 / (sw0 * sw0 - (w0 * w0).sum(axis=0))
-            I2 = 100 * t2 / (t2 + s2)
-            H2 = (t2 + s2) / s2
+            # typical within-study variance (standardised), Higgins & Thompson 2002 eq. 9:
+            # (k-1) sum w0 / ((sum w0)^2 - sum w0^2), written without squaring sum w0
+            s2 = df / (sw0 - (w0 * (w0 / sw0[None, :])).sum(axis=0))
+            I2 = 100 * t / (t + s2)
+            H2 = (t + s2) / s2
         weights = 100 * w / sw[None, :]
     single = k == 1
     for arr in (I2, H2, QEp, s2w):
@@ -201,7 +280,7 @@ def _fit_t(Y, V, M, method, test, level, fixed) -> dict[str, np.ndarray]:
         "pval": pval,
         "ci_lb": ci_lb,
         "ci_ub": ci_ub,
-        "tau2": np.where(k > 0, t2, np.nan),
+        "tau2": np.where(k > 0, t * s, np.nan),
         "I2": I2,
         "H2": H2,
         "QE": np.where(k > 0, QE, np.nan),
@@ -212,6 +291,7 @@ def _fit_t(Y, V, M, method, test, level, fixed) -> dict[str, np.ndarray]:
         "converged": conv,
         "iterations": its,
         "weights": np.where(M > 0, weights, 0.0),
+        "too_large": big,
     }
 
 
@@ -220,11 +300,12 @@ class RMAResult:
     """One fitted meta-analysis; field names follow metafor's ``rma.uni`` object.
 
     Besides the statistics it keeps what a refit needs (metafor keeps the same in its
-    model object): the studies' ``yi``, ``vi`` and labels ``slab`` (studies with a
-    missing ``yi`` or ``vi`` already left out), ``method``, ``test``, ``level`` and
-    whether tau^2 was fixed (``tau2_fix``, metafor's ``tau2.fix``). The functions of
-    :mod:`srma.sensitivity` and :mod:`srma.bias` take this object, as metafor's
-    ``leave1out(res)``, ``cumul(res)``, ``regtest(res)`` and ``trimfill(res)`` do.
+    model object): the studies' ``yi``, ``vi`` and labels ``slab`` (all finite: a
+    study with a missing value is an error, never left out), ``method``, ``test``,
+    ``level`` and whether tau^2 was fixed (``tau2_fix``, metafor's ``tau2.fix``). The
+    functions of :mod:`srma.sensitivity` and :mod:`srma.bias` take this object, as
+    metafor's ``leave1out(res)``, ``cumul(res)``, ``regtest(res)`` and ``trimfill(res)``
+    do.
 
     ``print(res)`` shows metafor's summary table; ``repr(res)`` is one line.
     """
@@ -353,9 +434,11 @@ def rma(
     slab=)``).
 
     ``slab`` labels the studies (strings; default ``"1"`` .. ``"k"``, the positions in
-    the input, as metafor). Studies with a missing ``yi`` or ``vi`` are left out (as
-    metafor's ``na.omit``), with their labels. ``tau2`` fixes tau^2 instead of
-    estimating it (``method`` is then only a label, as in metafor).
+    the input, as metafor). Every study must have a finite ``yi`` and a finite
+    ``vi > 0``: unlike metafor's ``na.omit``, a study with a missing or infinite value is
+    not left out but raises ValueError naming its position, label and field, so that no
+    study disappears from a result unseen. ``tau2`` fixes tau^2 instead of estimating it
+    (``method`` is then only a label, as in metafor).
     """
     yi = np.asarray(yi, dtype=float).ravel()
     vi = np.asarray(vi, dtype=float).ravel()
@@ -364,11 +447,24 @@ def rma(
     slab = [str(i + 1) for i in range(yi.size)] if slab is None else [str(s) for s in slab]
     if len(slab) != yi.size:
         raise ValueError(f"slab differs in length from yi: {len(slab)} vs {yi.size}")
-    keep = np.isfinite(yi) & np.isfinite(vi)
-    yi, vi = yi[keep], vi[keep]
-    slab = tuple(s for s, ok in zip(slab, keep, strict=True) if ok)
     if yi.size == 0:
-        raise ValueError("no study with both yi and vi")
+        raise ValueError("no studies: yi and vi are empty")
+    for name, values in (("yi", yi), ("vi", vi)):
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            j = int(bad[0])
+            raise ValueError(
+                f"study {j + 1} ({slab[j]!r}): {name} is {values[j]}; every study needs a "
+                f"finite {name} (no study is left out silently)"
+            )
+    bad = np.flatnonzero(vi <= 0)
+    if bad.size:
+        j = int(bad[0])
+        raise ValueError(
+            f"study {j + 1} ({slab[j]!r}): vi = {float(vi[j])!r}; sampling variances vi "
+            "must be positive"
+        )
+    slab = tuple(slab)
     method, test = check_settings(method, test, level)
     out = rma_batch(
         yi[None, :],
@@ -404,16 +500,24 @@ def confint_tau2_batch(Y, V, mask=None, *, level: float = 95) -> dict[str, np.nd
     ``confint.rma.uni``). A bound whose equation has no positive root (``Q(0)`` already
     below the quantile) is 0. I^2 and H^2 bounds are the tau^2 bounds mapped through the
     random-effects formulas with the typical within-study variance ``s^2``.
+
+    The roots are solved on standardised data (:func:`srma.tau2.standardise`) to
+    ``1e-12 * max(min vi, tau^2)`` and multiplied back, so that the bounds scale with
+    the data (``c^2`` for effects ``c yi`` and variances ``c^2 vi``). ``mask`` and the
+    checks of the cells are those of :func:`rma_batch`.
     """
-    Y, V, M = _prepare(Y, V, mask)
-    Y, V, M = (np.ascontiguousarray(a.T) for a in (Y, V, M))
+    Y0, V0, M0 = _prepare(Y, V, mask)
+    Y, V, M = (np.ascontiguousarray(a.T) for a in (Y0, V0, M0))
+    Y, V, centre, scale = standardise(Y, V, M)
+    big = too_large(Y, V, M, centre)
+    if big.any():
+        raise _too_large(Y0, V0, M0, int(np.argmax(big)), Y0.shape[0])
     n = Y.shape[1]
     k = M.sum(axis=0)
     df = np.maximum(k - 1, 1)
     alpha = 1 - level / 100
     out = {}
-    ybar = (M * Y).sum(axis=0) / np.maximum(k, 1)
-    rss = (M * (Y - ybar[None, :]) ** 2).sum(axis=0)
+    rss = (Y * Y).sum(axis=0)
     for name, q in (("lb", stats.chi2.isf(alpha / 2, df)), ("ub", stats.chi2.ppf(alpha / 2, df))):
 
         def f(t, q=q):
@@ -425,17 +529,19 @@ def confint_tau2_batch(Y, V, mask=None, *, level: float = 95) -> dict[str, np.nd
             return g, g / d
 
         hi0 = rss / df + (M * V).max(axis=0)
-        t, _, _ = solve_root(f, n, hi0, tol=1e-12)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            t, _, _ = solve_root(f, n, hi0, tol=1e-12)
         out[f"tau2_{name}"] = np.where(k >= 2, t, np.nan)
     w0 = M / V
     sw0 = w0.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        s2 = (k - 1) * sw0 / (sw0 * sw0 - (w0 * w0).sum(axis=0))
+        s2 = (k - 1) / (sw0 - (w0 * (w0 / sw0[None, :])).sum(axis=0))
     for name in ("lb", "ub"):
-        t = out[f"tau2_{name}"]
-        out[f"tau_{name}"] = np.sqrt(t)
+        t = out[f"tau2_{name}"]  # standardised; I^2 and H^2 are scale free
         out[f"I2_{name}"] = 100 * t / (t + s2)
         out[f"H2_{name}"] = (t + s2) / s2
+        out[f"tau2_{name}"] = t * scale
+        out[f"tau_{name}"] = np.sqrt(t * scale)
     return out
 
 

@@ -14,7 +14,13 @@ Handbook of Research Synthesis, 2nd ed., ch. 16). With ``k`` studies, ``p`` colu
   at 0.
 - ``SJ``: ``t0 y'P(t0) y / (k-p)`` with ``t0 = sum (y - ybar)^2 / k``.
 - ``REML`` solves ``y'PPy = tr(P)``, ``ML`` ``y'PPy = tr(W)``, ``PM``/``EB``
-  ``y'Py = k - p``, by :func:`srma.tau2.solve_root` (root bracketed, 1e-10).
+  ``y'Py = k - p``, by :func:`srma.tau2.solve_root` (root bracketed).
+
+tau^2 is computed on rescaled data ``y / sqrt(s)``, ``v / s`` with ``s = min v`` (no
+centring: ``X`` need not hold an intercept) and multiplied by ``s``, so the root
+search stops at ``1e-10 * max(s, tau^2)``, relative to the data's scale, and effects
+``c y`` with variances ``c^2 v`` give ``c^2 tau^2`` for any ``c`` (as in
+:mod:`srma.tau2`).
 
 Coefficients ``b = (X'WX)^-1 X'Wy`` with ``var(b) = (X'WX)^-1``; under ``test="knha"``
 multiplied by ``s2w = y'Py / (k-p)`` (``"adhoc"``: ``max(1, s2w)``) and tested with t on
@@ -43,6 +49,12 @@ def _p_matrix(X, w):
 
 def _tau2(y, v, X, method: str) -> float:
     """tau^2 of the meta-regression by ``method`` (see the module docstring)."""
+    s = float(v.min())
+    return s * _tau2_scaled(y / np.sqrt(s), v / s, X, method)
+
+
+def _tau2_scaled(y, v, X, method: str) -> float:
+    """:func:`_tau2` of data whose smallest sampling variance is 1."""
     k, p = X.shape
     _, P0 = _p_matrix(X, 1 / v)
     if method in ("EE", "FE"):
@@ -90,6 +102,15 @@ def rma_mods(yi, vi, X, *, method="REML", test="z", level=95, tau2=None) -> dict
     X = np.asarray(X, dtype=float)
     if X.ndim != 2 or X.shape[0] != y.size or v.size != y.size:
         raise ValueError("yi, vi and the rows of X differ in length")
+    for name, values in (("yi", y), ("vi", v), ("X", X)):
+        bad = np.argwhere(~np.isfinite(values))
+        if bad.size:
+            raise ValueError(f"study {bad[0][0] + 1}: {name} is not finite; no study is left out")
+    if (v <= 0).any():
+        j = int(np.flatnonzero(v <= 0)[0])
+        raise ValueError(
+            f"study {j + 1}: vi = {float(v[j])!r}; sampling variances vi must be positive"
+        )
     k, p = X.shape
     if k <= p:
         raise ValueError(f"{k} studies for {p} coefficients: the model cannot be fitted")

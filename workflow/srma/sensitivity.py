@@ -111,11 +111,13 @@ def subgroup(res: RMAResult, groups) -> tuple[pd.DataFrame, dict[str, float]]:
     kmax = max(int((groups == g).sum()) for g in labels)
     Y = np.full((len(labels), kmax), np.nan)
     V = np.full((len(labels), kmax), np.nan)
+    mask = np.zeros((len(labels), kmax), dtype=bool)
     for row, g in enumerate(labels):
         sel = groups == g
         Y[row, : sel.sum()] = res.yi[sel]
         V[row, : sel.sum()] = res.vi[sel]
-    out = _batch(res, Y, V)
+        mask[row, : sel.sum()] = True
+    out = _batch(res, Y, V, mask)
     table = _frame(out, labels).rename(columns={"slab": "group"})
     est, se = out["estimate"], out["se"]
     ok = np.isfinite(est) & np.isfinite(se) & (se > 0)

@@ -23,12 +23,25 @@ J Educ Behav Stat 30:261-293):
 ``EB``  empirical Bayes (Morris 1983); for models without moderators its estimating
         equation is PM's, so metafor's EB and PM agree; srma computes both as PM.
 
-ML, REML and PM are solved to an absolute tolerance of 1e-10 on tau^2 by a safeguarded
-Newton iteration (observed information; Fisher scoring where the likelihood is not
-concave) inside a bracket ``[lo, hi]`` that always holds a sign change of the estimating
-equation: a step that leaves the bracket, or does not halve the previous step, is
-replaced by bisection, so every row converges (no divergence or oscillation as with
-plain Fisher scoring, which metafor uses and which fails on some small data sets).
+Scale. Every estimator is equivariant: for effects ``c yi`` and variances ``c^2 vi`` it
+gives ``c^2 tau^2``. srma makes this hold in floating point as well by fitting
+standardised data (:func:`standardise`): ``z_i = (y_i - ybar) / sqrt(s)``,
+``u_i = v_i / s`` with ``s = min_i v_i`` (the smallest sampling variance of the row) and
+``ybar`` the unweighted mean; tau^2 is solved on this scale and multiplied by ``s``.
+Every constant of the iteration below (tolerance, starting points, grid, likelihood
+ties) is therefore relative to ``s``, and the data's units do not matter (an absolute
+tolerance made tau^2 depend on them: 4 % off for REML, 62 % for PM with effects
+around 1e-4; srma issue 14).
+
+ML, REML and PM are solved by a safeguarded Newton iteration (observed information;
+Fisher scoring where the likelihood is not concave) inside a bracket ``[lo, hi]`` that
+always holds a sign change of the estimating equation: a step that leaves the bracket,
+or does not halve the previous step, is replaced by bisection, so every row converges
+(no divergence or oscillation as with plain Fisher scoring, which metafor uses and
+which fails on some small data sets). A row stops when the step or the bracket is below
+``TOL * max(s, tau^2)`` (``TOL = 1e-10``, relative): then every weight
+``1/(v_i + tau^2)`` is determined to a relative 1e-10, since
+``|dtau^2| / (v_i + tau^2) <= TOL max(s, tau^2) / (s + tau^2) <= TOL``.
 
 With sampling variances spanning orders of magnitude the ML/REML likelihood can have two
 modes. Every maximum lies in ``[0, T]`` (``T`` from :func:`score_bound`); score and
@@ -50,8 +63,47 @@ import numpy as np
 METHODS = ("EE", "FE", "DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM")
 ITERATIVE = ("ML", "REML", "EB", "PM")
 
-#: absolute convergence tolerance on tau^2
+#: convergence tolerance on tau^2, relative to ``max(s, tau^2)`` with ``s`` the smallest
+#: sampling variance (the iteration runs on standardised data, where ``s = 1``)
 TOL = 1e-10
+
+
+#: largest standardised deviation ``|y_i - ybar| / sqrt(min v)`` and largest variance
+#: ratio ``max v / min v`` srma pools: beyond them the sums of the iteration (fourth
+#: powers of the deviations, cubes of the weights) leave the range of doubles
+LIMIT_Z = 1e50
+LIMIT_U = 1e100
+
+
+def too_large(Z, U, M, centre) -> np.ndarray:
+    """Rows (with a study) whose standardised values exceed :data:`LIMIT_Z` or
+    :data:`LIMIT_U`, or whose mean effect overflows (NaN counts as too large)."""
+    with np.errstate(invalid="ignore"):
+        fine = (np.abs(Z).max(axis=0) <= LIMIT_Z) & (U.max(axis=0) <= LIMIT_U) & np.isfinite(centre)
+    return (M.sum(axis=0) > 0) & ~fine
+
+
+def standardise(Y, V, M):
+    """Standardised copies of transposed arrays ``(K, B)``: ``(Z, U, centre, s)``.
+
+    ``centre`` is the unweighted mean of the row's effects and ``s`` its smallest
+    sampling variance (1 for empty rows); ``Z = (Y - centre) / sqrt(s)`` and ``U = V / s``
+    in the cells holding a study, ``Z = 0`` and ``U = 1`` elsewhere. Every estimator is
+    location invariant and scale equivariant, so ``tau^2 = s * tau^2(Z, U)``; on the
+    standardised data the smallest variance is exactly 1, and the tolerances and
+    constants of the iteration are relative to the data's scale. Values too large for
+    this come out as huge, inf or NaN; the callers check them with :func:`too_large`
+    (:func:`srma.pooling.rma_batch` raises "values too large to pool").
+    """
+    real = M > 0
+    k = M.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        s = np.where(real, V, np.inf).min(axis=0)
+        s = np.where(k > 0, s, 1.0)
+        centre = (M * Y).sum(axis=0) / np.maximum(k, 1.0)
+        Z = np.where(real, (Y - centre[None, :]) / np.sqrt(s)[None, :], 0.0)
+        U = np.where(real, V / s[None, :], 1.0)
+    return Z, U, centre, s
 
 
 def _sums(Y, V, M, t):
@@ -152,7 +204,9 @@ def solve_root(
     rows to solve and their brackets directly (the other rows get 0). Each iteration
     takes the Newton step when it stays strictly inside the bracket and bisects
     otherwise, shrinking the bracket by the sign of ``f`` at the new point; a row stops
-    when the step (or the bracket width) is below ``tol * max(1, t)``.
+    when the step (or the bracket width) is below ``tol * max(1, t)``. The callers pass
+    standardised data (:func:`standardise`, unit smallest variance), so that this is
+    ``tol * max(s, tau^2)`` on the data's scale: relative, never absolute.
     """
     zero = np.zeros(n)
     its = np.zeros(n, dtype=np.int64)
@@ -303,6 +357,17 @@ def _estimate_tau2_t(
     method: str, Y: np.ndarray, V: np.ndarray, M: np.ndarray, *, tol: float = TOL
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`estimate_tau2` on transposed arrays of shape ``(K, B)``."""
+    Z, U, _, s = standardise(Y, V, M)
+    t, conv, its = tau2_standardised(method, Z, U, M, tol=tol)
+    return t * s, conv, its
+
+
+def tau2_standardised(
+    method: str, Y: np.ndarray, V: np.ndarray, M: np.ndarray, *, tol: float = TOL
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """tau^2 of standardised transposed arrays (:func:`standardise`: centred effects,
+    smallest variance 1), in the standardised unit; ``tol`` is relative to
+    ``max(1, tau^2)``."""
     method = method.upper()
     if method not in METHODS:
         raise ValueError(f"unknown tau^2 estimator {method!r}; expected one of {METHODS}")
@@ -317,11 +382,8 @@ def _estimate_tau2_t(
         return zero, conv, its
     w0 = M / V
     sw0 = w0.sum(axis=0)
-    ybar = (M * Y).sum(axis=0) / np.where(ok, k, 1.0)
-    # every estimator is location invariant: centre the effects for accuracy
-    Y = M * (Y - ybar[None, :])
     rss = (Y * Y).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         if method == "DL":
             q0 = generalised_q(Y, V, M, zero)
             c = sw0 - (w0 * w0).sum(axis=0) / sw0
@@ -379,16 +441,28 @@ def estimate_tau2(
     """tau^2 per row by ``method``; returns ``(tau2, converged, iterations)``.
 
     ``Y``, ``V`` and ``M`` are float arrays of shape ``(B, K)``, one meta-analysis per
-    row; masked cells (``M = 0``) must hold finite placeholders (``Y = 0``, ``V = 1``).
-    Rows with fewer than 2 studies get ``tau2 = 0``.
+    row; masked cells (``M = 0``) must hold finite placeholders (``Y = 0``, ``V = 1``),
+    cells of the mask finite values with ``V > 0`` (ValueError otherwise). Rows with
+    fewer than 2 studies get ``tau2 = 0``. Computed on standardised data
+    (:func:`standardise`): ``tol`` is relative to ``max(min v, tau^2)``.
     """
     Yt, Vt, Mt = (np.ascontiguousarray(np.asarray(a, dtype=float).T) for a in (Y, V, M))
+    real = Mt > 0
+    if not (np.isfinite(Yt[real]).all() and np.isfinite(Vt[real]).all()):
+        raise ValueError("estimate_tau2: yi and vi must be finite in every cell of the mask")
+    if (Vt[real] <= 0).any():
+        raise ValueError("estimate_tau2: sampling variances vi must be positive")
     n = Yt.shape[1]
     t = np.zeros(n)
     conv = np.ones(n, dtype=bool)
     its = np.zeros(n, dtype=np.int64)
     for sl in chunks(n, Yt.shape[0]):
-        t[sl], conv[sl], its[sl] = _estimate_tau2_t(
-            method, Yt[:, sl], Vt[:, sl], Mt[:, sl], tol=tol
-        )
+        Z, U, centre, s = standardise(Yt[:, sl], Vt[:, sl], Mt[:, sl])
+        big = too_large(Z, U, Mt[:, sl], centre)
+        if big.any():
+            raise ValueError(
+                f"estimate_tau2: values too large in row {sl.start + np.argmax(big) + 1}"
+            )
+        t[sl], conv[sl], its[sl] = tau2_standardised(method, Z, U, Mt[:, sl], tol=tol)
+        t[sl] *= s
     return t, conv, its
