@@ -37,6 +37,7 @@ localrules:
     extraction_excluded,
     pooled_table,
     sensitivity_table,
+    results_page,
     correlations,
     prisma_diagram,
     heatmap,

@@ -607,3 +607,153 @@ def test_sd_from_between_group_t(tmp_path, config):
     df = extract_study(path, config)
     assert df["sd_change"].tolist() == [pytest.approx(4.683469341, rel=1e-8)] * 2
     assert "t = 2.776" in df["method"].iat[0]
+
+
+# Non-finite numbers, P values, untrusted YAML ---------------------------------------------
+
+CORRELATION = """\
+correlations:
+  - mri_measure: sparcc_sij
+    mri_timing: change
+    clinical_measure: crp
+    timepoint_weeks: 12
+    method: spearman
+    r: 0.4
+    n: 25
+    source: Table 4
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "field", "record"),
+    [
+        ("    sd: 3.0\n", "    sd: .nan\n", 21, "sd", "S1, outcome 1"),
+        ("    mean: -4.0", "    mean: .inf", 20, "mean", "S1, outcome 1"),
+        ("    mean: -1.0", "    mean: -.Inf", 27, "mean", "S1, outcome 2"),
+        ("timepoint_weeks: 12\n    arm: c", "timepoint_weeks: .inf\n    arm: c", 24,
+         "timepoint_weeks", "S1, outcome 2"),
+        ("    n: 22", "    n: .nan", 14, "n", "S1, arm 2"),
+        ("    r: 0.4", "    r: .NAN", 36, "r", "S1, correlation 1"),
+        ("    timepoint_weeks: 12\n    method", "    timepoint_weeks: [12, .inf]\n    method", 34,
+         "timepoint_weeks", "S1, correlation 1"),
+    ],
+)  # fmt: skip
+def test_non_finite_numbers_are_refused(tmp_path, config, old, new, line, field, record):
+    """.nan and .inf are numbers to the schema and pass every range: refused first."""
+    text = GOOD + CORRELATION
+    assert old in text
+    err = error_for(tmp_path, config, text.replace(old, new, 1))
+    assert (err.line, err.field, err.record) == (line, field, record)
+    assert "is not a finite number" in err.message
+
+
+@pytest.mark.parametrize(
+    ("p", "message"),
+    [
+        ("1.7", "1.7 is not a P value: 1.7 is outside 0 to 1"),
+        ('"p = 1.7"', "'p = 1.7' is not a P value"),
+        ("-0.2", "-0.2 is not a P value"),
+        ("0", "a P value cannot be exactly 0"),
+        ('"0.000"', "a P value cannot be exactly 0"),
+    ],
+)
+def test_p_value_outside_0_1_is_refused(tmp_path, config, p, message):
+    text = GOOD + CORRELATION.replace("    r: 0.4\n", f"    r: 0.4\n    p: {p}\n")
+    err = error_for(tmp_path, config, text)
+    assert (err.field, err.record, err.line) == ("p", "S1, correlation 1", 37)
+    assert message in err.message
+
+
+def test_between_group_p_outside_0_1_is_refused(tmp_path, config):
+    path = write(
+        tmp_path,
+        [row("a", "change_mean", mean=-1.0, between_group_p=1.2), row("c", "change_mean", mean=0)],
+    )
+    with pytest.raises(InputError) as info:
+        extract_study(path, config)
+    assert (info.value.field, info.value.record) == ("between_group_p", "S1, outcome 1")
+
+
+def test_printed_p_values_within_0_1_pass(tmp_path, config):
+    for p in ('"<0.001"', "0.047", '"NS"', '">0.05"', "1"):
+        path = tmp_path / "S1.yaml"
+        path.write_text(GOOD + CORRELATION.replace("    r: 0.4\n", f"    r: 0.4\n    p: {p}\n"))
+        extract_study(path, config)
+
+
+def alias_bomb(levels: int = 14) -> str:
+    nine = lambda x: ", ".join([x] * 9)  # noqa: E731
+    lines = [f"  - &a0 [{nine('lol')}]"]
+    lines += [f"  - &a{i} [{nine(f'*a{i - 1}')}]" for i in range(1, levels)]
+    return "notes:\n" + "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field", "record", "message"),
+    [
+        # 9**14 values once expanded: refused before anything walks it
+        (GOOD + alias_bomb(), 32, "notes", "S1", "YAML alias *a0: anchors and aliases are not"),
+        (GOOD.replace("label: drug", "label: &d drug").replace("label: placebo", "label: *d"),
+         13, "label", "S1, arm 2", "YAML alias *d"),
+        (GOOD.replace("label: drug", "label: !!binary ZHJ1Zw=="), 9, "label", "S1, arm 1",
+         "YAML tag !!binary is not allowed"),
+        (GOOD.replace("label: drug", "label: !!python/object/apply:os.system [id]"), 9, "label",
+         "S1, arm 1", "YAML tag !!python/object/apply:os.system"),
+        (GOOD.replace("label: drug", "label: !drug x"), 9, "label", "S1, arm 1",
+         "YAML tag !drug is not allowed"),
+        (GOOD.replace("label: drug", "label: !!set {a, b}"), 9, "label", "S1, arm 1",
+         "YAML tag !!set"),
+        (GOOD + "---\nstudy_id: S2\n", 30, None, None,
+         "not valid YAML: expected a single document in the stream, but found another"),
+        (GOOD.replace("label: drug", "label: dr\x07ug"), 9, None, None,
+         "character U+0007 is not allowed in YAML"),
+        ("- S1\n- rct\n", 1, None, None, "expected a mapping of study fields"),
+        ("", None, None, None, "the file is empty"),
+        ("# to do\n", None, None, None, "the file is empty"),
+    ],
+)  # fmt: skip
+def test_untrusted_yaml_is_refused(tmp_path, config, text, line, field, record, message):
+    import time
+
+    start = time.monotonic()
+    err = error_for(tmp_path, config, text)
+    assert time.monotonic() - start < 5
+    assert (err.line, err.field, err.record) == (line, field, record)
+    assert message in err.message
+
+
+def test_not_utf8_names_the_line(tmp_path, config):
+    path = tmp_path / "S1.yaml"
+    path.write_bytes(GOOD.replace("label: placebo", "label: plac\xe9bo").encode("latin-1"))
+    with pytest.raises(InputError) as info:
+        extract_study(path, config)
+    err = info.value
+    assert (err.line, err.path) == (13, str(path))
+    assert "byte 0xe9 (column 16) is not UTF-8" in err.message
+    # UTF-16 is not UTF-8 either; a UTF-8 byte-order mark is fine
+    path.write_bytes(GOOD.encode("utf-16"))
+    with pytest.raises(InputError, match="line 1: byte 0xff"):
+        extract_study(path, config)
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD.encode())
+    assert extract_study(path, config)["usable"].all()
+
+
+def test_oversized_file_is_refused(tmp_path, config):
+    from srma.extraction.load import MAX_BYTES
+
+    err = error_for(tmp_path, config, GOOD + "# " + "x" * MAX_BYTES + "\n")
+    assert "a study file may have at most 1,048,576 (1 MiB)" in err.message
+
+
+def test_srma_extract_bad_bytes_one_line_no_traceback(tmp_path, capsys):
+    bad = tmp_path / "S1.yaml"
+    bad.write_bytes(GOOD.replace("label: drug", "label: dr\xfcg").encode("latin-1"))
+    argv = ["extract", str(bad), "-o", str(tmp_path / "o"), "-c", str(ROOT / "config/config.yaml")]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"{bad}, line 9: byte 0xfc (column 14) is not UTF-8" in err
+    assert not (tmp_path / "o").exists()
+    missing = ["extract", str(tmp_path / "None.yaml"), "-c", str(ROOT / "config/config.yaml")]
+    assert cli.main(missing) == 1
+    assert "None.yaml: cannot read the file: No such file or directory" in capsys.readouterr().err

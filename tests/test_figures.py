@@ -54,6 +54,8 @@ FIGURES = TESTS.parent / "workflow" / "srma" / "figures"
 Z975 = 1.959963984540054
 MINUS = "\u2212"
 CLINICAL = ["crp", "esr", "basdai", "basfi", "asdas", "pain", "morning_stiffness"]
+#: The test review's names of its clinical measure keys (config correlations.clinical_labels).
+CLINICAL_LABELS = {"crp": "CRP", "basdai": "BASDAI", "morning_stiffness": "Morning stiffness"}
 #: Arm names of the test review (no default in srma's code).
 ARMS = {"intervention": "TNFi", "comparator": "control"}
 LABELS = {"instrument_label": "SPARCC SIJ", "timepoint_label": "12 weeks"}
@@ -254,7 +256,8 @@ def test_forest_plot_rows_pooled_values_and_heterogeneity(tmp_path, capture):
     assert "Heterogeneity: \u03c4\u00b2 = 0.35; I\u00b2 = 28%; Q = 2.79 (df = 2), p = 0.248" in text
     assert f"Test for overall effect: z = {MINUS}5.52 (p < 0.001)" in text
     assert "\u2190 Favours TNFi" in text and "Favours control \u2192" in text
-    assert "Mean difference in change (score points)" in text
+    # No unit given: the axis names the measure only (srma's code assumes no unit).
+    assert "Mean difference in change" in text.split("\n")
     # The unusable study keeps its row, marked not estimable, with its reason (said once
     # per part) in a footnote: nothing is dropped silently.
     assert "not estimable (a)" in text
@@ -295,6 +298,95 @@ def test_forest_plot_single_study_has_no_diamond(tmp_path, capture):
     assert "Single study: no pooled estimate." in text
     assert "Random-effects" not in text and "Heterogeneity" not in text
     assert not [p for p in cap.figs[0].findobj(Polygon) if len(p.get_xy()) >= 4]
+
+
+def test_forest_plot_words_come_from_the_caller(tmp_path, capture):
+    """Outcome, unit, arms, direction and axis label are the caller's (the review's
+    config); srma's code adds no domain word."""
+    capture(forest_mod)
+    svg = tmp_path / "f.svg"
+    drawn = forest_plot(
+        three_study_group(),
+        svg,
+        tmp_path / "f.png",
+        instrument_label="Length of stay",
+        timepoint_label="12 weeks",
+        intervention="specialist care",
+        comparator="routine care",
+        unit="days",
+        favours_negative=False,
+    )
+    assert drawn is True
+    text = svg_text(svg)
+    lines = text.split("\n")
+    assert "Length of stay, 12 weeks" in lines
+    assert "Mean difference in change (days)" in lines
+    # Higher is better: a negative effect favours the comparator.
+    assert "\u2190 Favours routine care" in lines and "Favours specialist care \u2192" in lines
+    assert "MD (days): specialist care minus routine care" in text.replace("\n", " ")
+    forest_plot(
+        three_study_group(),
+        svg,
+        tmp_path / "f.png",
+        **LABELS,
+        **ARMS,
+        measure_label="Difference in days in hospital",
+    )
+    lines = svg_text(svg).split("\n")
+    assert "Difference in days in hospital" in lines
+    assert not [line for line in lines if line.startswith("Mean difference")]
+
+
+def test_forest_plot_without_usable_data_lists_the_reasons(tmp_path, capture):
+    """A group whose studies have no usable data is not an empty plot: a short figure
+    says so and gives each study's reason."""
+    cap = capture(common_mod)
+    group = pd.DataFrame(
+        [
+            {
+                "row_type": "study",
+                "study_id": "Braun2012",
+                "usable": False,
+                "yi": math.nan,
+                "ci_lb": math.nan,
+                "ci_ub": math.nan,
+                "reason": "median change only, no spread; median change only, no spread",
+            },
+            {
+                "row_type": "study",
+                "study_id": "Song2011",
+                "usable": False,
+                "yi": math.nan,
+                "ci_lb": math.nan,
+                "ci_ub": math.nan,
+                "reason": None,
+            },
+        ]
+    )
+    svg = tmp_path / "none.svg"
+    assert forest_plot(group, svg, tmp_path / "none.png", **LABELS, **ARMS) is False
+    text = svg_text(svg).replace("\n", " ")
+    assert "SPARCC SIJ, 12 weeks: no usable data" in text
+    assert "2 studies report this outcome and time point" in text
+    assert "Braun 2012: median change only, no spread" in text
+    assert "no spread; median" not in text  # the repeated reason is said once
+    assert "Song 2011: no reason given" in text
+    assert "Favours" not in text and "Study" not in text.split()
+    assert len(cap.figs) == 1 and not cap.figs[0].axes[1:]
+
+
+def test_note_figure_wraps_long_text_inside_the_figure(tmp_path, capture):
+    capture(common_mod)
+    long = "a reason that goes on and on " * 12
+    note_figure(
+        tmp_path / "n.svg",
+        tmp_path / "n.png",
+        "A title that is long enough to need a second line in a note figure of srma " * 2,
+        long,
+        [long, "short"],
+    )
+    text = svg_text(tmp_path / "n.svg")
+    assert text.count("\u2022") == 2 and "short" in text
 
 
 def test_forest_plot_25_studies_with_long_labels_fit(tmp_path, capture):
@@ -547,11 +639,16 @@ def test_heatmap_draws_missing_cells_as_missing(tmp_path, capture):
         tmp_path / "h.png",
         clinical_measures=CLINICAL,
         pooled=pooled,
-        mri_labels={"sparcc_sij": "SPARCC SIJ", "asspimri": "ASspiMRI-a"},
+        measure_labels={"sparcc_sij": "SPARCC SIJ", "asspimri": "ASspiMRI-a"},
+        clinical_labels=CLINICAL_LABELS,
+        measure_label="MRI measure",
     )
     lines = svg_text(svg).split("\n")
     assert "SPARCC SIJ (change)" in lines and "ASspiMRI-a (change)" in lines
     assert "Morning stiffness" in lines and "CRP" in lines
+    # A key without a label is shown as it is, underscores as spaces.
+    assert "esr" in lines and "asdas" in lines
+    assert "Correlations: Clinical measure \u00d7 MRI measure" in lines
     assert lines.count("0.22") == 1 and lines.count("k = 2") == 1
     assert "0.41*" in lines and "k = 3" in lines  # pooled r replaces the median
     assert f"{MINUS}0.29" in lines
@@ -569,6 +666,46 @@ def test_heatmap_rejects_r_outside_range(tmp_path):
             rows, tmp_path / "h.svg", tmp_path / "h.png", clinical_measures=CLINICAL
         )
     assert "Pedersen2010" in str(err.value) and "field 'r'" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("rows", "clinical", "message"),
+    [
+        (pd.DataFrame(), CLINICAL, "No correlations were extracted"),
+        (pd.DataFrame(columns=["study_id", "mri_measure", "clinical_measure", "r"]), CLINICAL,
+         "No correlations were extracted"),
+        (correlation_rows(), [], "the review names no clinical measures"),
+    ],
+)  # fmt: skip
+def test_heatmap_without_correlations_is_a_note(tmp_path, capture, rows, clinical, message):
+    """A review without correlations gets a figure that says so, not an empty grid."""
+    cap = capture(common_mod)
+    svg = tmp_path / "h.svg"
+    drawn = correlation_heatmap(
+        rows,
+        svg,
+        tmp_path / "h.png",
+        clinical_measures=clinical,
+        measure_label="Length of stay",
+    )
+    assert drawn is False
+    text = svg_text(svg).replace("\n", " ")
+    assert message in text and "Correlations: Clinical measure \u00d7 Length of stay" in text
+    assert "no data" not in text
+    assert len(cap.figs) == 1
+
+
+def test_heatmap_title_is_never_cut_off(tmp_path, capture):
+    """One column: the grid is narrow, the title is not (the figure is as wide as the
+    title, and a very long title wraps); the capture checks every text is inside."""
+    capture(heatmap_mod, check_overlap=False)
+    rows = correlation_rows().iloc[[5]]
+    svg = tmp_path / "h.svg"
+    for label in ("Outcome measure", "An outcome measure with a name long enough " * 3):
+        assert correlation_heatmap(
+            rows, svg, tmp_path / "h.png", clinical_measures=["crp"], measure_label=label
+        )
+        assert label.split()[-1] in svg_text(svg)
 
 
 # ---- leave-one-out ---------------------------------------------------------------------
@@ -664,6 +801,15 @@ def test_leave1out_figure_rows_by_hand(tmp_path, capture):
     assert "All studies" in lines and f"{MINUS}3.10 [{MINUS}4.20, {MINUS}2.00]" in lines
     assert "MD [95% CI]" in lines
     assert "\u2190 Favours TNFi" in lines and "Favours control \u2192" in lines
+    assert "Mean difference in change" in lines
+    # The unit, the axis label and the direction are the caller's.
+    leave1out_figure(
+        group, table, svg, tmp_path / "l.png", **LABELS, **ARMS, measure="MD", unit="days",
+        favours_negative=False,
+    )  # fmt: skip
+    lines = svg_text(svg).split("\n")
+    assert "Mean difference in change (days)" in lines
+    assert "\u2190 Favours control" in lines and "Favours TNFi \u2192" in lines
 
 
 def test_leave1out_figure_draws_band_and_one_marker_per_study(tmp_path, capture):
@@ -852,6 +998,7 @@ def test_funnel_figure_points_egger_caption_and_line(tmp_path, capture):
         f"limit estimate {MINUS}2.50 [{MINUS}4.10, {MINUS}0.90]." in text
     )
     assert "Standard error" in text and "pseudo 95% CI" in text and "Trim and fill" not in text
+    assert "Mean difference in change" in svg_text(svg).split("\n")  # no unit given
     fig = cap.figs[0]
     # Every usable study is a point at (yi, sei); the unusable one is not drawn.
     studies = group[(group["row_type"] == "study") & group["usable"]]
@@ -899,6 +1046,36 @@ def test_funnel_figure_t_test_and_trim_and_fill(tmp_path, capture):
     failed = none.assign(status="not estimated", reason="did not converge")
     funnel_figure(group, egger, failed, svg, tmp_path / "f.png", **LABELS, measure="MD")
     assert "Trim and fill: not estimated (did not converge)." in re.sub(r"\s+", " ", svg_text(svg))
+
+
+def test_funnel_figure_unit_and_long_labels_fit(tmp_path, capture):
+    """The axis names the caller's unit; a long title or axis label wraps inside the
+    figure (the capture checks every text is inside and none overlaps)."""
+    capture(funnel_mod)
+    svg = tmp_path / "f.svg"
+    assert funnel_figure(
+        funnel_group(12),
+        regtest_row(),
+        None,
+        svg,
+        tmp_path / "f.png",
+        instrument_label="Length of hospital stay after admission " * 3,
+        timepoint_label="12 weeks",
+        measure="MD",
+        unit="days",
+    )
+    assert "Mean difference in change (days)" in svg_text(svg).split("\n")
+    funnel_figure(
+        funnel_group(12),
+        regtest_row(),
+        None,
+        svg,
+        tmp_path / "f.png",
+        **LABELS,
+        measure="MD",
+        measure_label="Difference in the number of days spent in hospital " * 2,
+    )
+    assert "hospital" in svg_text(svg)
 
 
 def test_funnel_figure_not_tested_draws_the_reason(tmp_path):
@@ -1002,6 +1179,144 @@ def test_forest_plot_of_a_pool_group_table(tmp_path):
     assert "(k = 3): z = 1.23" in re.sub(r"\s+", " ", svg_text(svg))
 
 
+# ---- results page ----------------------------------------------------------------------
+
+
+def results_tables() -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """``pooled.csv`` of two groups (one pooled, one without usable data), as read back
+    from the CSV, and their pooled group tables."""
+    pooled_group = three_study_group()
+    pooled_group["instrument"], pooled_group["timepoint"] = "sparcc_sij", "12w"
+    empty_group = pd.DataFrame(
+        [
+            {
+                "instrument": "asspimri",
+                "timepoint": "24w",
+                "row_type": "study",
+                "study_id": "Braun2006",
+                "usable": False,
+                "reason": "no SD of the change; no SD of the change",
+            }
+        ]
+    )
+    summary = pd.DataFrame(
+        [
+            {
+                "instrument": "sparcc_sij",
+                "timepoint": "12w",
+                "k": 3,
+                "n_intervention": 235.0,
+                "n_control": 247.0,
+                "measure": "MD",
+                "estimate": -3.1,
+                "ci_lb": -4.2,
+                "ci_ub": -2.0,
+                "pval": 3.4e-8,
+                "tau2": 0.35,
+                "I2": 28.4,
+                "pi_lb": -5.6,
+                "pi_ub": -0.6,
+                "method": "REML",
+                "test": "z",
+                "status": "pooled",
+                "studies": "Lambert2007; Maksymowych2016; Sieper2013",
+            },
+            {
+                "instrument": "asspimri",
+                "timepoint": "24w",
+                "k": 0,
+                "measure": "MD",
+                "method": "REML",
+                "test": "z",
+                "status": "no usable data",
+            },
+        ]
+    )
+    return summary, [empty_group, pooled_group]
+
+
+RESULTS_LABELS = {
+    "instrument_labels": {"sparcc_sij": "SPARCC SIJ", "asspimri": "ASspiMRI-a"},
+    "timepoint_labels": {"12w": "12 weeks", "24w": "24 weeks"},
+    "intervention": "TNFi",
+    "comparator": "control",
+    "unit": "points",
+    "outcome_label": "the test scores",
+    "title": "A test review",
+}
+
+
+def visible(html_text: str) -> str:
+    """The text of an HTML page, tags removed, entities decoded, whitespace collapsed."""
+    import html
+
+    text = re.sub(r"<(style|title)\b.*?</\1>", " ", html_text, flags=re.S)
+    text = re.sub(r"</?(strong|code|b|em)>", "", text)  # inline: no space
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", text))).strip()
+
+
+def test_results_page_lists_every_group_by_label_with_reasons(tmp_path):
+    from srma.figures.results import results_page
+
+    summary, groups = results_tables()
+    page, short = tmp_path / "results.html", tmp_path / "summary.html"
+    results_page(summary, groups, page, short, **RESULTS_LABELS, min_studies=2)
+    text = visible(page.read_text(encoding="utf-8"))
+    assert "A test review" in text
+    # Groups by their labels, never the config's keys, in the order of pooled.csv.
+    assert "sparcc_sij" not in text and "12w" not in text and "asspimri" not in text
+    assert text.index("SPARCC SIJ, 12 weeks") < text.index("ASspiMRI-a, 24 weeks")
+    assert "2 outcome \u00d7 time point groups: 1 pooled, 1 without usable data." in text
+    assert "MD: TNFi minus control, change from baseline in the test scores (points); " in text
+    assert "negative values favour TNFi." in text
+    # The pooled group's numbers, formatted as in the figures.
+    row = text[text.index("1 SPARCC SIJ, 12 weeks") :]
+    assert row.startswith(
+        f"1 SPARCC SIJ, 12 weeks pooled, 3 studies 3 of 4 235 / 247 {MINUS}3.10 "
+        f"[{MINUS}4.20, {MINUS}2.00] < 0.001 0.35 28% [{MINUS}5.60, {MINUS}0.60]"
+    )
+    assert "Pooled: Lambert 2007; Maksymowych 2016; Sieper 2013." in text
+    assert (
+        "Not used: Braun 2012 (median change only, no spread; control arm not usable; "
+        "intervention arm not usable)." in text
+    )
+    # The group without usable data: in the table, and listed with each study's reason.
+    assert "2 ASspiMRI-a, 24 weeks no usable data 0 of 1" in text
+    assert "Groups without usable data" in text
+    assert "ASspiMRI-a, 24 weeks: Braun 2006: no SD of the change" in text
+    # The first page's summary: the groups with an estimate, then those without data.
+    first = visible(short.read_text(encoding="utf-8"))
+    assert first.startswith("Results. 2 outcome \u00d7 time point groups: 1 pooled")
+    assert f"1 SPARCC SIJ, 12 weeks 3 {MINUS}3.10 [{MINUS}4.20, {MINUS}2.00] < 0.001" in first
+    assert "No usable data: ASspiMRI-a (24 weeks)." in first
+    # Same inputs, same bytes.
+    before = page.read_bytes(), short.read_bytes()
+    results_page(summary, groups, page, short, **RESULTS_LABELS, min_studies=2)
+    assert (page.read_bytes(), short.read_bytes()) == before
+
+
+def test_results_page_escapes_labels_and_names_statuses(tmp_path):
+    from srma.figures.results import results_page, status_text
+
+    summary, groups = results_tables()
+    labels = dict(RESULTS_LABELS, title="<b>A & B</b>", intervention="drug <x>")
+    results_page(summary, groups, tmp_path / "p.html", tmp_path / "s.html", **labels)
+    html_text = (tmp_path / "p.html").read_text(encoding="utf-8")
+    assert "<b>A" not in html_text and "&lt;b&gt;A &amp; B&lt;/b&gt;" in html_text
+    assert "drug &lt;x&gt;" in html_text
+    assert status_text("pooled", 1) == "pooled, 1 study"
+    assert status_text("single study", 1) == "single study: not pooled"
+    assert status_text("too few studies", 2, 3) == (
+        "2 usable studies: too few to pool (at least 3 needed)"
+    )
+    assert status_text("no usable data", 0) == "no usable data"
+    with pytest.raises(InputError, match="status"):
+        results_page(
+            summary.drop(columns="status"), groups, tmp_path / "p.html", tmp_path / "s.html",
+            **RESULTS_LABELS,
+        )  # fmt: skip
+
+
 # ---- determinism -----------------------------------------------------------------------
 
 
@@ -1033,6 +1348,10 @@ def draw_all(out: Path) -> dict[str, str]:
         measure="MD",
     )
     note_figure(out / "note.svg", out / "note.png", "SPARCC SIJ, 12 weeks", "not pooled")
+    from srma.figures.results import results_page
+
+    summary, groups = results_tables()
+    results_page(summary, groups, out / "results.html", out / "summary.html", **RESULTS_LABELS)
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.iterdir())}
 
 
@@ -1074,7 +1393,7 @@ def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
 
 def test_figures_are_byte_identical_on_rerun_and_in_threads(tmp_path):
     first = draw_all(tmp_path / "a")
-    assert len(first) == 12  # six figures, SVG and PNG each
+    assert len(first) == 14  # six figures, SVG and PNG each, and the results page (2 files)
     assert draw_all(tmp_path / "b") == first
     # Rules may run in threads of one process: same bytes when drawn concurrently.
     with ThreadPoolExecutor(3) as pool:
@@ -1188,7 +1507,8 @@ def test_figures_import_no_statistics():
     code = (
         "import sys\n"
         "import srma.figures.common, srma.figures.forest, srma.figures.funnel, "
-        "srma.figures.heatmap, srma.figures.leave1out, srma.figures.prisma\n"
+        "srma.figures.heatmap, srma.figures.leave1out, srma.figures.prisma, "
+        "srma.figures.results\n"
         "import json\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.startswith('srma'))))\n"
     )
@@ -1267,7 +1587,7 @@ def test_figures_under_previous_matplotlib_minor_release(previous_matplotlib, tm
     one = draw_all_in_process(tmp_path / "one", env)
     two = draw_all_in_process(tmp_path / "two", env)
     assert one["matplotlib"].startswith(previous_minor() + "."), one["matplotlib"]
-    assert one["files"] == two["files"] and len(one["files"]) == 12
+    assert one["files"] == two["files"] and len(one["files"]) == 14
     done = subprocess.run(
         [
             sys.executable,

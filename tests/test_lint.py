@@ -36,7 +36,7 @@ def test_snakemake_lint_clean(root_dir):
 
 
 #: Import names of the declared distributions that differ from their names on PyPI.
-_IMPORT_NAMES = {"pyyaml": "yaml"}
+_IMPORT_NAMES = {"pyyaml": "yaml", "python-docx": "docx"}
 #: Declared dependencies srma does not import itself, with the reason.
 _NOT_IMPORTED = {
     "pygments": "snakemake --report renders its captions with it but does not declare it",

@@ -5,11 +5,14 @@ by ``report()`` and srma's captions (``workflow/report/*.rst``), runs, and build
 ``report.html`` with ``snakemake --report``. The report is a JavaScript application, so
 the checks run on the DOM after Chromium has executed it (``--dump-dom``):
 
-- the app renders: navigation with the report's categories and the review description;
+- the app renders: navigation with the report's categories and the review description,
+  which leads with the results (the summary the results page rule writes, included by
+  ``workflow/report/workflow.rst``), before the question and the methods;
 - opening the forest plot (as a click on it would) shows the figure's image and its
   caption, with the sign convention;
-- every figure is embedded in the self-contained file (data URI) with its content, and
-  the file loads nothing from the network.
+- every figure and the results page are embedded in the self-contained file (data URI)
+  with their content, listed under the config's labels, and the file loads nothing from
+  the network.
 
 Debian's ``chromium`` is installed by the test setup when missing (needs root, as in CI).
 
@@ -30,7 +33,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_figures import correlation_rows, prisma_counts, three_study_group
+from test_figures import correlation_rows, prisma_counts, results_tables
 
 pytestmark = pytest.mark.browser
 
@@ -56,9 +59,15 @@ import pandas as pd
 from srma.figures.forest import forest_plot
 from srma.figures.heatmap import correlation_heatmap
 from srma.figures.prisma import prisma_diagram
+from srma.figures.results import results_page
 
 
 configfile: "config.yaml"
+
+
+REVIEW = config["review"]
+LABELS = {key: spec["label"] for key, spec in config["instruments"].items()}
+TIMES = {key: spec["label"] for key, spec in config["timepoints"].items()}
 
 
 report: "report/workflow.rst"
@@ -70,6 +79,7 @@ rule all:
         "results/figures/prisma.svg",
         "results/figures/heatmap.svg",
         "results/tables/pooled.csv",
+        "results/report/results.html",
 
 
 rule forest:
@@ -80,14 +90,17 @@ rule forest:
             "results/figures/forest/{instrument}_{timepoint}.svg",
             caption="report/forest.rst",
             category="4. Meta-analysis",
-            subcategory="Forest plots",
-            labels={"instrument": "{instrument}", "timepoint": "{timepoint}"},
+            subcategory="2. Forest plots",
+            labels=lambda w: {"outcome, time point": f"1. {LABELS[w.instrument]}, "
+                                                     f"{TIMES[w.timepoint]}"},
         ),
         png="results/figures/forest/{instrument}_{timepoint}.png",
     run:
         forest_plot(pd.read_parquet(input[0]), output.svg, output.png,
-                    instrument_label="SPARCC SIJ", timepoint_label="12 weeks",
-                    intervention="TNFi", comparator="control")
+                    instrument_label=LABELS[wildcards.instrument],
+                    timepoint_label=TIMES[wildcards.timepoint],
+                    intervention=REVIEW["intervention"], comparator=REVIEW["comparator"],
+                    unit=REVIEW["unit"])
 
 
 rule prisma:
@@ -110,7 +123,10 @@ rule heatmap:
         png="results/figures/heatmap.png",
     run:
         correlation_heatmap(pd.read_csv(input[0]), output.svg, output.png,
-                            clinical_measures=config["correlations"]["clinical_measures"])
+                            clinical_measures=config["correlations"]["clinical_measures"],
+                            clinical_labels=config["correlations"]["clinical_labels"],
+                            measure_labels=LABELS,
+                            measure_label=config["correlations"]["measure_label"])
 
 
 rule pooled_table:
@@ -123,6 +139,23 @@ rule pooled_table:
         g = pd.read_parquet(input[0])
         cols = ["estimate", "ci_lb", "ci_ub", "tau2", "I2"]
         g[g.row_type == "pooled"][cols].to_csv(output[0], index=False)
+
+
+rule results_page:
+    input:
+        summary="data/summary.csv",
+        groups=["data/group.parquet", "data/empty_group.parquet"],
+    output:
+        html=report("results/report/results.html", caption="report/results.rst",
+                    category="4. Meta-analysis", subcategory="1. Results",
+                    labels={"table": "Results of every outcome and time point"}),
+        summary="results/report/summary.html",
+    run:
+        results_page(pd.read_csv(input.summary), [pd.read_parquet(p) for p in input.groups],
+                     output.html, output.summary, instrument_labels=LABELS,
+                     timepoint_labels=TIMES, intervention=REVIEW["intervention"],
+                     comparator=REVIEW["comparator"], unit=REVIEW["unit"],
+                     outcome_label=REVIEW["outcome_label"], title=REVIEW["title"])
 """
 
 
@@ -191,7 +224,10 @@ def decode_data_uri(uri: str) -> str:
 def report_html(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("report-workflow")
     (work / "data").mkdir()
-    three_study_group().to_parquet(work / "data" / "group.parquet")
+    summary, (empty_group, group) = results_tables()
+    group.to_parquet(work / "data" / "group.parquet")
+    empty_group.to_parquet(work / "data" / "empty_group.parquet")
+    summary.to_csv(work / "data" / "summary.csv", index=False)
     (work / "data" / "counts.json").write_text(json.dumps(prisma_counts()))
     correlation_rows().to_csv(work / "data" / "correlations.csv", index=False)
     shutil.copytree(ROOT / "workflow" / "report", work / "report")
@@ -212,7 +248,13 @@ def test_report_is_self_contained_with_every_figure(report_html):
     assert not re.search(r"""(src|href)\s*=\s*["']https?://""", html)
     results = embedded_results(report_html)
     by_name = {Path(p).name: e for p, e in results.items()}
-    assert set(by_name) == {"sparcc_sij_12w.svg", "prisma.svg", "heatmap.svg", "pooled.csv"}
+    assert set(by_name) == {
+        "sparcc_sij_12w.svg",
+        "prisma.svg",
+        "heatmap.svg",
+        "pooled.csv",
+        "results.html",
+    }
     forest = decode_data_uri(by_name["sparcc_sij_12w.svg"]["data_uri"])
     assert "Lambert 2007" in forest and "Random-effects model (REML)" in forest
     assert "\u22123.10 [\u22124.20, \u22122.00]" in forest
@@ -220,10 +262,24 @@ def test_report_is_self_contained_with_every_figure(report_html):
     assert "Records screened" in prisma and "PubMed (n = 120)" in prisma
     heat = decode_data_uri(by_name["heatmap.svg"]["data_uri"])
     assert "Morning stiffness" in heat and "no data" in heat
-    # Captions are rendered from workflow/report with the config's model and sign.
+    assert "Correlations: Clinical measure \u00d7 MRI inflammation measure" in heat
+    # The results page: every group under the config's labels, with the reasons.
+    page = decode_data_uri(by_name["results.html"]["data_uri"])
+    assert "SPARCC SIJ, 12 weeks" in page and "ASspiMRI-a, 24 weeks" in page
+    assert "Groups without usable data" in page and "no SD of the change" in page
+    assert by_name["results.html"]["labels"] == {"table": "Results of every outcome and time point"}
+    assert by_name["sparcc_sij_12w.svg"]["labels"] == {
+        "outcome, time point": "1. SPARCC SIJ, 12 weeks"
+    }
+    # Captions are rendered from workflow/report with the config's model, sign and labels.
     caption = {name: re.sub(r"\s+", " ", e["caption"]) for name, e in by_name.items()}
-    assert "i.e. it favours TNFi (left of zero)" in caption["sparcc_sij_12w.svg"]
-    assert "tau² estimated by REML" in caption["sparcc_sij_12w.svg"]
+    forest = caption["sparcc_sij_12w.svg"]
+    assert "Forest plot of <strong>SPARCC SIJ</strong> at <strong>12 weeks</strong>" in forest
+    assert "lower values are better, so it favours TNFi (left of zero)" in forest
+    assert "tau² estimated by restricted maximum likelihood (REML)" in forest
+    assert "MRI inflammation scores (points)" in forest
+    assert "normal distribution (Wald z)" in forest
+    assert "Under each group: the studies it used" in caption["results.html"]
     assert "Page et al., BMJ 2021;372:n71" in caption["prisma.svg"]
     assert "not a correlation of zero" in caption["heatmap.svg"]
     assert "Wald z" in caption["pooled.csv"]
@@ -236,6 +292,18 @@ def test_report_loads_in_chromium(chromium, report_html, tmp_path):
         assert category in text
     assert "TNF inhibitors and MRI inflammation in axial spondyloarthritis" in text
     assert "negative values favour TNFi" in text
+    # The first page leads with the results: the summary of the results page comes
+    # before the question and the methods, with the groups under the config's labels.
+    results = text.index("Results. 2 outcome \u00d7 time point groups: 1 pooled")
+    assert results < text.index("Question.") < text.index("Statistical model.")
+    assert "SPARCC SIJ, 12 weeks 3 \u22123.10 [\u22124.20, \u22122.00]" in text
+    assert "No usable data: ASspiMRI-a (24 weeks)." in text
+    assert "Change in MRI inflammation scores (points) with TNFi compared with control" in text
+    # The methods are those of the config: estimator, test, thresholds.
+    assert "estimated by restricted maximum likelihood (REML)" in text
+    assert "by Wald-type z tests" in text and "Hartung" not in text
+    assert "funnel plots, Egger's regression test and trim-and-fill for groups of at least" in text
+    assert "at least 10 usable studies" in text and "at least 3 usable studies" in text
 
 
 def test_forest_plot_opens_with_caption_in_chromium(chromium, report_html, tmp_path):
@@ -250,5 +318,8 @@ def test_forest_plot_opens_with_caption_in_chromium(chromium, report_html, tmp_p
     svg = decode_data_uri(imgs[0])
     assert "Maksymowych 2016" in svg and "Heterogeneity" in svg
     text = visible_text(dom)
-    assert "A negative value means a larger decrease of inflammation with TNFi" in text
-    assert "Random-effects model, between-study variance tau² estimated by REML" in text
+    assert "A negative value means a larger decrease with TNFi" in text
+    assert (
+        "Random-effects model, between-study variance tau² estimated by restricted maximum "
+        "likelihood (REML)" in text
+    )

@@ -193,3 +193,117 @@ def test_screen_command_writes_counts_and_the_list_to_screen(bundled, tmp_path, 
     to_screen = pd.read_csv(tmp_path / "s" / "to_screen.csv")
     assert len(to_screen) == 76
     assert "76 to screen" in capsys.readouterr().out
+
+
+# The decisions file alone (checked when the workflow starts) -----------------------------
+
+HEADER = (
+    "record_key,title_abstract_decision,title_abstract_reason,full_text_decision,"
+    "full_text_exclusion_reason,study_id"
+)
+ROWS = [
+    "pmid:22128083,include,,include,,Braun2012",
+    "pmid:23644549,exclude,no MRI outcome,,,",
+]
+
+
+def decisions_file(tmp_path, text: str | bytes) -> Path:
+    path = tmp_path / "decisions.csv"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "record", "field", "message"),
+    [
+        (b"", 1, None, None, "the file is empty"),
+        (b"\n\n", 1, None, None, "the file is empty"),
+        (HEADER + "\n", 2, None, None, "no screening decisions: the file has a header but no rows"),
+        (HEADER.replace(",full_text_decision", "") + "\npmid:1,exclude,,,\n", 1, None,
+         "full_text_decision", "missing column(s) full_text_decision"),
+        (HEADER.replace("study_id", "Study_Id") + "\n" + ROWS[1] + "\n", 1, None, "study_id",
+         "is 'Study_Id' meant as 'study_id'?"),
+        (HEADER + ",study_id\n" + ROWS[1] + ",\n", 1, None, "study_id", "column named twice"),
+        (HEADER + "\n" + ROWS[0] + ",extra\n", 2, "pmid:22128083", None,
+         "the row has 7 cells, the header 6"),
+        (HEADER + "\npmid:23644549,exclude\n", 2, "pmid:23644549", None,
+         "the row has 2 cells, the header 6"),
+        (HEADER + "\n" + ROWS[1] + "\n" + ROWS[1].replace("pmid:", "PMID: ") + "\n", 3,
+         "PMID: 23644549", "record_key", "is given twice (first on line 2)"),
+        (HEADER + "\npmid:22128083,include,,include,,\n", 2, "pmid:22128083", "study_id",
+         "an included report needs the study_id"),
+        (HEADER + "\npmid:22128083,include,,include,,Braun 2012\n", 2, "pmid:22128083",
+         "study_id", "'Braun 2012' is not an extraction file name"),
+        (HEADER + "\npmid:22128083,include,,maybe,,\n", 2, "pmid:22128083",
+         "full_text_decision", "full_text_decision must be include"),
+        ((HEADER + "\n" + ROWS[1].replace("no MRI", "n\xe9 MRI") + "\n").encode("latin-1"), 2,
+         None, None, "byte 0xe9 is not UTF-8"),
+    ],
+)  # fmt: skip
+def test_decisions_file_errors_name_line_record_and_column(
+    tmp_path, text, line, record, field, message
+):
+    from srma.screening import read_decision_rows
+
+    path = decisions_file(tmp_path, text)
+    with pytest.raises(InputError) as info:
+        read_decision_rows(path)
+    err = info.value
+    assert (err.path, err.line, err.record, err.field) == (str(path), line, record, field)
+    assert message in err.message
+
+
+def test_decisions_file_layout_that_is_fine(tmp_path):
+    """A byte-order mark, blank lines, extra columns (kept for people), empty columns a
+    spreadsheet adds, and a quoted cell with a comma."""
+    from srma.screening import read_decision_rows
+
+    text = "\ufeff\n" + HEADER + ",notes,,\n" + ROWS[0] + ',"RCT, MRI",,\n\n' + ROWS[1] + ",,\n"
+    rows = read_decision_rows(decisions_file(tmp_path, text))
+    assert [r["record_key"] for r in rows] == ["pmid:22128083", "pmid:23644549"]
+    assert [r["line"] for r in rows] == [3, 5]
+
+
+def test_study_references(tmp_path):
+    from srma.screening import check_decisions_file, check_study_references, read_screening
+
+    path = decisions_file(tmp_path, "\n".join([HEADER, *ROWS]) + "\n")
+    frame = read_screening(path)
+    assert check_study_references(frame, ["Braun2012"]) == ([], [])
+    assert check_study_references(frame, ["Other2020"]) == ([("Braun2012", 2)], ["Other2020"])
+    warnings = check_decisions_file(path, ["Other2020"])
+    assert warnings == [
+        f"{path}: 1 included study has no extraction file, counted in PRISMA but giving no "
+        "data: Braun2012 (line 2)",
+        f"{path}: 1 study file(s) that no included report names (pooled, but not linked to "
+        "search records): Other2020",
+    ]
+
+
+def test_screen_logs_study_references(bundled, tmp_path, caplog):
+    records, result = bundled
+    rows = [
+        {
+            "record_key": "pmid:22128083",
+            "title_abstract_decision": "include",
+            "full_text_decision": "include",
+            "study_id": "Braun2012",
+        }
+    ]
+    path = write_rows(tmp_path / "d.csv", rows)
+    with caplog.at_level("WARNING", logger="srma"):
+        screen(result.unique, result.clusters, records, path, study_ids=["Braun2012"])
+    assert not caplog.records
+    with caplog.at_level("WARNING", logger="srma"):
+        screen(result.unique, result.clusters, records, path, study_ids=[])
+    assert "Braun2012 (line 2)" in caplog.text
+
+
+def test_screening_module_imports_without_pandas(root_dir):
+    """The workflow checks the decisions file when it starts: no pandas import there."""
+    import subprocess
+    import sys
+
+    code = "import sys, srma.screening; sys.exit('pandas' in sys.modules)"
+    env = {"PYTHONPATH": str(root_dir / "workflow")}
+    assert subprocess.run([sys.executable, "-c", code], env=env).returncode == 0

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from workflow_runs import FIXTURE_REVIEW as FIXTURE
+from workflow_runs import copy_finished_review, copy_review
 
 from srma import __version__, io
 
-FIXTURE = Path(__file__).parent / "fixtures" / "review"
 EXPECTED = json.loads((FIXTURE / "expected.json").read_text())
 
 pytestmark = pytest.mark.slow
@@ -35,26 +35,6 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
         text=True,
     )
     return proc
-
-
-def copy_review(root: Path, dest: Path) -> Path:
-    """A runnable copy: the workflow code plus the fixture's config and resources."""
-    shutil.copy(root / "Snakefile", dest / "Snakefile")
-    shutil.copytree(root / "profiles" / "default", dest / "profiles" / "default")
-    shutil.copytree(
-        root / "workflow", dest / "workflow", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    shutil.copytree(FIXTURE / "config", dest / "config")
-    shutil.copytree(FIXTURE / "resources", dest / "resources")
-    return dest
-
-
-def copy_finished_review(review: Path, root: Path, dest: Path) -> Path:
-    """A copy of the module's finished run: workflow, results and Snakemake's records."""
-    work = copy_review(root, dest)
-    shutil.copytree(review / "results", work / "results")
-    shutil.copytree(review / ".snakemake", work / ".snakemake", symlinks=True)
-    return work
 
 
 def planned_jobs(proc: subprocess.CompletedProcess) -> list[tuple[str, str]]:
@@ -275,6 +255,7 @@ def test_editing_one_study_reruns_only_its_jobs(review, tmp_path, root_dir):
         ("leave1out", group),
         ("pool_group", group),
         ("pooled_table", ""),
+        ("results_page", ""),
         ("sensitivity_group", group),
         ("sensitivity_table", ""),
     ), proc.stderr[-3000:]
@@ -294,6 +275,7 @@ def test_adding_a_study_reruns_only_its_jobs(review, tmp_path, root_dir):
         ("forest", group),
         ("pool_group", group),
         ("pooled_table", ""),
+        ("results_page", ""),
         ("sensitivity_group", group),
         ("sensitivity_table", ""),
     ), proc.stderr[-3000:]
@@ -361,8 +343,16 @@ def test_a_bad_study_file_stops_before_pooling(review, tmp_path, root_dir):
 @pytest.mark.browser
 def test_report_of_the_review_in_chromium(review, tmp_path, chromium):
     """``snakemake --report`` on the real workflow: every figure and table is embedded,
-    the report runs in headless Chromium, and the forest plot opens with its caption."""
-    from test_report_browser import embedded_results, show_result, visible_text
+    the report runs in headless Chromium, its first page leads with the results (groups
+    by the config's labels), the methods text follows the config, and the forest plot
+    opens with its caption."""
+    from test_report_browser import (
+        decode_data_uri,
+        dump_dom,
+        embedded_results,
+        show_result,
+        visible_text,
+    )
 
     proc = snakemake(review, "--report", "results/report.html")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -378,9 +368,37 @@ def test_report_of_the_review_in_chromium(review, tmp_path, chromium):
         "correlations.csv",
         "excluded.csv",
         "counts.csv",
+        "results.html",
     ]:
         assert name in names, name
+    # Figures are listed by the config's labels, numbered as on the results page, with
+    # the group's result; the results page is an HTML page the report shows.
+    labels = {p: e["labels"] for p, e in results.items() if e.get("labels")}
+    assert labels["results/figures/forest/los_12w.svg"] == {
+        "outcome, time point": "1. Length of stay, 12 weeks: pooled, 4 studies"
+    }
+    assert labels["results/figures/forest/los_24w.svg"] == {
+        "outcome, time point": "2. Length of stay, 24 weeks: single study: not pooled"
+    }
+    page = results["results/report/results.html"]
+    assert page["mime_type"] == "text/html"
+    html = decode_data_uri(page["data_uri"])
+    assert "Length of stay, 12 weeks" in html and "los" not in re.findall(r"\w+", html)
+    # The first page: the results first, then the question and the methods of the config.
+    text = visible_text(dump_dom(chromium, report, tmp_path))
+    first = text.index("Results. 2 outcome \u00d7 time point groups: 1 pooled")
+    assert first < text.index("Question.") < text.index("Statistical model.")
+    assert "Length of stay, 12 weeks 4 \u221235.88" in text
+    assert (
+        "Change in length of hospital stay (days) with specialist care compared with "
+        "routine care in adults admitted with stroke." in text
+    )
+    assert "mean difference (MD) of the change from baseline in days" in text
+    assert "negative values favour specialist care" in text
+    assert "restricted maximum likelihood (REML)" in text and "Wald-type z tests" in text
+    assert "funnel plots, Egger's regression test and trim-and-fill for groups of at least" in text
     dom = show_result(chromium, report, tmp_path, "forest/los_12w.svg")
     assert "<title>srma-check:found</title>" in dom
     text = visible_text(dom)
     assert "REML" in text and "negative" in text
+    assert "Forest plot of Length of stay at 12 weeks" in text

@@ -1,8 +1,8 @@
 """Helpers for tests that run the real workflow: copy it into a scratch folder, run
 Snakemake there, and fingerprint what it wrote.
 
-Used by the end-to-end tests (``test_determinism.py``, ``test_slurm.py``) and by
-``benchmarks/workflow.py``.
+Used by the end-to-end tests (``test_determinism.py``, ``test_slurm.py``,
+``test_workflow.py``, ``test_bad_inputs.py``) and by ``benchmarks/workflow.py``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+#: A small review (tests/fixtures/review): its config and resources, run with the
+#: workflow's code by :func:`copy_review`.
+FIXTURE_REVIEW = Path(__file__).resolve().parent / "fixtures" / "review"
 
 #: What a run needs: the Snakefile, the folders it reads, and profiles/default (read by
 #: Snakemake itself).
@@ -35,6 +38,28 @@ def copy_workflow(dest: Path, root: Path = ROOT) -> Path:
         else:
             shutil.copy2(src, dest / part)
     return dest
+
+
+def copy_review(root: Path, dest: Path, fixture: Path = FIXTURE_REVIEW) -> Path:
+    """A runnable copy of the fixture review: the workflow code of ``root`` plus the
+    fixture's config and resources (modification times kept)."""
+    shutil.copy(root / "Snakefile", dest / "Snakefile")
+    shutil.copytree(root / "profiles" / "default", dest / "profiles" / "default")
+    shutil.copytree(
+        root / "workflow", dest / "workflow", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copytree(fixture / "config", dest / "config")
+    shutil.copytree(fixture / "resources", dest / "resources")
+    return dest
+
+
+def copy_finished_review(review: Path, root: Path, dest: Path) -> Path:
+    """A copy of a finished run of the fixture review (``review``): workflow, results
+    and Snakemake's records, so that nothing is left to do."""
+    work = copy_review(root, dest)
+    shutil.copytree(review / "results", work / "results")
+    shutil.copytree(review / ".snakemake", work / ".snakemake", symlinks=True)
+    return work
 
 
 def snakemake_command(*args: str, python: str | os.PathLike | None = None) -> list[str]:

@@ -9,18 +9,30 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-# Validate the config before anything reads it: an unknown key or a wrong type stops
-# the run here, with the key's name.
-validate(config, schema="../schemas/config.schema.yaml")
-
 # The srma package lives beside the rules; make it importable even when it is not
 # installed (e.g. a conda environment built from environment.yml).
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from srma import stages, workers
-from srma.config import config_hash
+from srma.config import check_config, check_config_files, config_hash
+from srma.errors import SrmaError
 from srma.provenance import code_hash
 from srma.stages import run_stage
+
+# Validate the config before anything reads it: the files as written (no key given
+# twice, no YAML aliases expanding without end), the schema (an unknown key or a wrong
+# type stops the run here, with the key's name), then what the schema cannot say
+# (finite numbers, ranges and timepoint windows that make sense, input files that exist).
+# srma's errors are raised from here, without the frames of srma's code.
+try:
+    check_config_files(workflow.configfiles)
+except SrmaError as err:
+    raise err.with_traceback(None) from None
+validate(config, schema="../schemas/config.schema.yaml")
+try:
+    check_config(config)
+except SrmaError as err:
+    raise err.with_traceback(None) from None
 
 
 def _cores():
@@ -143,17 +155,91 @@ def sensitivity_tables(kind):
     return tables
 
 
+def review_labels():
+    """What the review calls its arms, its outcome's unit and its effect (config
+    ``review`` and ``pooling.measure``): figures take every domain word from here."""
+    review = config.get("review", {})
+    return {
+        "intervention": review.get("intervention", "intervention"),
+        "comparator": review.get("comparator", "control"),
+        "measure": config["pooling"]["measure"],
+        "unit": review.get("unit", ""),
+        "measure_label": review.get("measure_label"),
+        "favours_negative": review.get("lower_is_better", True),
+    }
+
+
 def figure_labels(wildcards):
-    """Titles and arm names for the figures of one group."""
+    """Titles, arm names, unit and effect axis for the figures of one group."""
     return {
         "instrument_label": INSTRUMENTS[wildcards.instrument]["label"],
         "timepoint_label": TIMEPOINTS[wildcards.timepoint].get(
             "label", wildcards.timepoint
         ),
-        "intervention": config["review"]["intervention"],
-        "comparator": config["review"]["comparator"],
-        "measure": config["pooling"]["measure"],
+        **review_labels(),
     }
+
+
+def results_labels():
+    """What the results page says (:func:`srma.figures.results.results_page`): the
+    figures' words, the labels of every instrument and timepoint, the review's title
+    and outcome, the confidence level and the fewest studies pooled."""
+    review = config.get("review", {})
+    return {
+        **review_labels(),
+        "instrument_labels": {key: spec["label"] for key, spec in INSTRUMENTS.items()},
+        "timepoint_labels": {
+            key: spec.get("label", key) for key, spec in TIMEPOINTS.items()
+        },
+        "outcome_label": review.get("outcome_label", "the outcome"),
+        "title": review.get("title", "Systematic review and meta-analysis"),
+        "level": config["pooling"]["level"],
+        "min_studies": config["pooling"]["min_studies"],
+    }
+
+
+def ordered_groups():
+    """The groups in the config's order of instruments and timepoints: the order of
+    ``pooled.csv`` and of the results page, whose numbers the report's figures carry."""
+    return sorted(
+        groups(),
+        key=lambda g: (list(INSTRUMENTS).index(g[0]), list(TIMEPOINTS).index(g[1])),
+    )
+
+
+def group_report_label(wildcards):
+    """How the report lists a group's figure: its number on the results page, then the
+    config's labels of its instrument and timepoint, e.g. ``03. Length of stay, 12
+    weeks``. One label only: Snakemake's report turns a second label whose two values
+    split the figures in halves into a toggle switch."""
+    order = ordered_groups()
+    key = (wildcards.instrument, wildcards.timepoint)
+    number = f"{order.index(key) + 1:0{len(str(len(order)))}d}"
+    instrument = INSTRUMENTS[key[0]]["label"]
+    timepoint = TIMEPOINTS[key[1]].get("label", key[1])
+    return f"{number}. {instrument}, {timepoint}"
+
+
+def figure_report_labels(wildcards):
+    """``report(labels=...)`` of a leave-one-out or funnel plot."""
+    return {"outcome, time point": group_report_label(wildcards)}
+
+
+def forest_report_labels(wildcards, input):
+    """``report(labels=...)`` of a forest plot: the group and its result (read from the
+    pooled table when the report is made), e.g. ``... 12 weeks: pooled, 3 studies`` or
+    ``...: no usable data``."""
+    import pyarrow.parquet as pq
+
+    from srma.figures.results import status_text
+
+    table = pq.read_table(input.pooled, columns=["row_type", "usable", "status"])
+    rows = table.to_pandas()
+    studies = rows[rows["row_type"] == "study"]
+    k = int(studies["usable"].fillna(False).astype(bool).sum())
+    status = str(rows["status"].iat[0]) if len(rows) else "no usable data"
+    result = status_text(status, k, config["pooling"]["min_studies"])
+    return {"outcome, time point": f"{group_report_label(wildcards)}: {result}"}
 
 
 def group_figures(kind, min_studies=0):
@@ -171,6 +257,7 @@ REVIEW_OUTPUTS = [
     "results/records/counts.csv",
     "results/dedup/unique.ris",
     "results/dedup/uncertain.csv",
+    "results/dedup/untitled.csv",
     "results/prisma/counts.json",
     "results/extraction/excluded.csv",
     "results/tables/correlations.csv",
@@ -191,6 +278,7 @@ def group_outputs(wildcards):
     return [
         "results/tables/pooled.csv",
         "results/tables/sensitivity.csv",
+        "results/report/results.html",
         *group_figures("forest"),
         *group_figures("leave1out", FIGURES["leave1out_min_studies"]),
         *group_figures("funnel", FIGURES["funnel_min_studies"]),

@@ -1,4 +1,4 @@
-# Stage 6: correlations between MRI change and clinical measures, tabulated and pooled.
+# Stage 6: correlations between outcome and clinical measures, tabulated and pooled.
 
 
 rule correlations:

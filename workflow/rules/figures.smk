@@ -1,4 +1,6 @@
-# Stage 7: forest, leave-one-out and funnel plots, PRISMA flow diagram, heatmap.
+# Stage 7: forest, leave-one-out and funnel plots, PRISMA flow diagram, heatmap, and the
+# report's results page. Every word naming the review's domain comes from the config
+# (review, instruments, timepoints, correlations: see common.smk review_labels).
 
 
 rule forest:
@@ -9,8 +11,8 @@ rule forest:
             "results/figures/forest/{instrument}_{timepoint}.svg",
             caption="../report/forest.rst",
             category="4. Meta-analysis",
-            subcategory="Forest plots",
-            labels={"instrument": "{instrument}", "timepoint": "{timepoint}"},
+            subcategory="2. Forest plots",
+            labels=forest_report_labels,
         ),
         png="results/figures/forest/{instrument}_{timepoint}.png",
     log:
@@ -31,8 +33,8 @@ rule leave1out:
             "results/figures/leave1out/{instrument}_{timepoint}.svg",
             caption="../report/leave1out.rst",
             category="4. Meta-analysis",
-            subcategory="Leave-one-out",
-            labels={"instrument": "{instrument}", "timepoint": "{timepoint}"},
+            subcategory="3. Leave-one-out",
+            labels=figure_report_labels,
         ),
         png="results/figures/leave1out/{instrument}_{timepoint}.png",
     log:
@@ -54,8 +56,8 @@ rule funnel:
             "results/figures/funnel/{instrument}_{timepoint}.svg",
             caption="../report/funnel.rst",
             category="4. Meta-analysis",
-            subcategory="Funnel plots",
-            labels={"instrument": "{instrument}", "timepoint": "{timepoint}"},
+            subcategory="4. Funnel plots",
+            labels=figure_report_labels,
         ),
         png="results/figures/funnel/{instrument}_{timepoint}.png",
     log:
@@ -100,7 +102,35 @@ rule heatmap:
         "logs/figures/heatmap.log",
     params:
         clinical_measures=config["correlations"]["clinical_measures"],
-        mri_labels={key: spec["label"] for key, spec in INSTRUMENTS.items()},
+        clinical_labels=config["correlations"].get("clinical_labels", {}),
+        measure_labels={key: spec["label"] for key, spec in INSTRUMENTS.items()},
+        measure_label=config["correlations"].get("measure_label", "Outcome measure"),
+        clinical_label=config["correlations"].get("clinical_label", "Clinical measure"),
         code=CODE["figures"],
     run:
         run_stage(stages.heatmap, input, output, params, log=log)
+
+
+# The results of every group on one page of the report (Snakemake's report shows an HTML
+# output in the page; a CSV is only a download), and its summary, which the report's
+# first page (workflow/report/workflow.rst) includes.
+rule results_page:
+    input:
+        table="results/tables/pooled.csv",
+        pooled=pooled_tables,
+    output:
+        html=report(
+            "results/report/results.html",
+            caption="../report/results.rst",
+            category="4. Meta-analysis",
+            subcategory="1. Results",
+            labels={"table": "Results of every outcome and time point"},
+        ),
+        summary="results/report/summary.html",
+    log:
+        "logs/figures/results_page.log",
+    params:
+        labels=results_labels(),
+        code=CODE["figures"],
+    run:
+        run_stage(stages.results_page, input, output, params, log=log)

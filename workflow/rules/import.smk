@@ -11,6 +11,7 @@ rule import_export:
     params:
         database=lambda wc: config["searches"][wc.export].get("database"),
         fmt=lambda wc: config["searches"][wc.export].get("format"),
+        sheet=lambda wc: config["searches"][wc.export].get("sheet"),
         config_hash=lambda wc: config_hash(config["searches"][wc.export]),
         code=CODE["import"],
     run:

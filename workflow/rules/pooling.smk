@@ -44,6 +44,8 @@ rule pooled_table:
             "results/tables/pooled.csv",
             caption="../report/pooled.rst",
             category="4. Meta-analysis",
+            subcategory="1. Results",
+            labels={"table": "The same as a table: pooled.csv (download)"},
         ),
     log:
         "logs/pooling/pooled_table.log",
@@ -65,6 +67,8 @@ rule sensitivity_table:
             "results/tables/sensitivity.csv",
             caption="../report/sensitivity.rst",
             category="4. Meta-analysis",
+            subcategory="5. Sensitivity analyses",
+            labels={"table": "sensitivity.csv: leave-one-out, Egger, trim-and-fill"},
         ),
     log:
         "logs/sensitivity/sensitivity_table.log",

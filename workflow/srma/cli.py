@@ -16,10 +16,16 @@ from srma.errors import SrmaError
 
 #: subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "import": ("srma.importers.command", "read search exports into a normalised records table"),
+    "import": (
+        "srma.importers.command",
+        "read search exports (or the searches of the review's config, -c) into a records table",
+    ),
     "dedup": ("srma.dedup.command", "deduplicate records across search exports"),
     "screen": ("srma.screening", "PRISMA 2020 counts from screening decisions"),
-    "extract": ("srma.extraction.command", "validate and harmonise study extraction files"),
+    "extract": (
+        "srma.extraction.command",
+        "validate and harmonise study extraction files against the review's config (-c)",
+    ),
     "pool": ("srma.pooling_command", "pool effect sizes (metafor-equivalent)"),
 }
 
@@ -44,10 +50,16 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_module", None):
         parser.print_help()
         return 2
+    # Bad input ends with one line naming the file, record and field (no traceback); so
+    # does a file that cannot be read or written. Anything else is a bug: traceback.
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
     except SrmaError as err:
         print(f"srma {args.command}: error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"srma {args.command}: error: {where}{err.strerror or err}", file=sys.stderr)
         return 1
 
 

@@ -1,8 +1,8 @@
-"""Correlations between MRI inflammation and clinical measures: table and pooled r.
+"""Correlations between outcome measures and clinical measures: table and pooled r.
 
 :func:`tabulate` normalises the extracted correlation rows into
-``results/tables/correlations.csv`` (data model section 6); :func:`pool` pools, per MRI
-measure x MRI timing x clinical measure, the correlations of at least ``min_studies``
+``results/tables/correlations.csv`` (data model section 6); :func:`pool` pools, per
+outcome measure x its timing x clinical measure, the correlations of at least ``min_studies``
 distinct studies by a random-effects model on Fisher's z (``yi = atanh(r)``,
 ``vi = 1/(n - 3)``; metafor ``escalc("ZCOR")``), back-transformed with ``r = tanh(z)``
 (metafor ``transf.ztor``). Spearman and Pearson coefficients are pooled alike, as is
@@ -79,7 +79,7 @@ def _text(value) -> str | None:
 
 
 def tabulate(rows: pd.DataFrame, *, path: str = "correlations") -> pd.DataFrame:
-    """The correlations table: one row per study x MRI measure x clinical measure x
+    """The correlations table: one row per study x outcome measure x clinical measure x
     timepoint x group, sorted by :data:`SORT` (missing values last).
 
     ``mri_measure`` may carry its timing as a last word (``"sparcc_sij change"``); it is
@@ -95,11 +95,11 @@ def tabulate(rows: pd.DataFrame, *, path: str = "correlations") -> pd.DataFrame:
         if study is None:
             raise InputError(path, "missing study_id", record=i + 1, field="study_id")
         row = {c: _text(rec.get(c)) for c in TEXT}
-        mri = row["mri_measure"]
-        if mri is None:
-            raise InputError(path, "missing MRI measure", record=study, field="mri_measure")
+        measure = row["mri_measure"]
+        if measure is None:
+            raise InputError(path, "missing outcome measure", record=study, field="mri_measure")
         timing = row["mri_timing"]
-        words = mri.split()
+        words = measure.split()
         if len(words) > 1 and words[-1].lower() in TIMINGS:
             if timing is not None and timing.lower() != words[-1].lower():
                 raise InputError(
@@ -172,7 +172,7 @@ def pool(
     test: str = "z",
     level: float = 95,
 ) -> pd.DataFrame:
-    """Pooled correlation per MRI measure x MRI timing x clinical measure.
+    """Pooled correlation per outcome measure x its timing x clinical measure.
 
     Only rows with ``r`` strictly between -1 and 1 (Fisher's z of +/-1 is infinite) and
     ``n >= 4`` can be pooled (``vi = 1/(n - 3)``); the others are counted in
@@ -186,7 +186,7 @@ def pool(
     ``pooled``): Fisher-z random-effects model (``method``, ``test``), back-transformed
     ``r``, CI and prediction interval; ``tau2`` and ``I2`` are on the z scale. Other
     pairs are listed with status ``too few studies`` and empty statistics. Rows sorted
-    by MRI measure, timing, clinical measure.
+    by outcome measure, timing, clinical measure.
     """
     from srma.pooling import rma
 
@@ -196,7 +196,7 @@ def pool(
     for c in keys:
         t[c] = t[c].astype("string").fillna("")
     for key, part in sorted(t.groupby(keys, sort=False), key=lambda x: tuple(x[0])):
-        mri, timing, clinical = key
+        measure, timing, clinical = key
         if clinical == "other":
             continue
         ok = (
@@ -214,7 +214,7 @@ def pool(
             chosen.append(best)
         row = {c: None for c in POOLED_COLUMNS}
         row.update(
-            mri_measure=mri,
+            mri_measure=measure,
             mri_timing=timing or None,
             clinical_measure=clinical,
             k=len(chosen),

@@ -15,10 +15,23 @@ A ``record_key`` resolves to exactly one cluster of the deduplicated records:
 - ``title:<start of title>`` - the cluster whose normalised title starts with the
   normalised text.
 
-A key that finds no cluster or more than one, two rows on one cluster, or an
-inconsistent decision is an error naming the file, line, key and field. Clusters
-without a row are ``not_screened`` (new records of an update search): they are listed
-for screening and counted apart.
+The file is checked in two steps, each stopping with an error naming the file, the
+line, the record key and the column:
+
+- :func:`check_decisions_file` (the file alone, and the study files it names; the
+  workflow runs it when it starts, before any job; :func:`read_screening` runs the same
+  checks): UTF-8, a header holding each required column once, at least one decision,
+  every row as many cells as the header, each record key once, decisions from the
+  allowed values and consistent (a full-text decision only after a title/abstract
+  inclusion, a reason for a full-text exclusion, a ``study_id`` for an included
+  report). Included studies without an extraction file and study files no included
+  report names (:func:`check_study_references`) are warnings: the bundled review has
+  both;
+- :func:`screen` (with the deduplicated records): a key that finds no cluster or more
+  than one, or two rows on one cluster.
+
+Clusters without a row are ``not_screened`` (new records of an update search): they are
+listed for screening and counted apart.
 
 PRISMA 2020 boxes (Page et al. 2021, BMJ 372:n71, Figure 1)::
 
@@ -27,33 +40,45 @@ PRISMA 2020 boxes (Page et al. 2021, BMJ 372:n71, Figure 1)::
     screened = excluded_title_abstract + sought
     sought = not_retrieved + awaiting_full_text + assessed
     assessed = excluded_full_text.total + included_reports
-    included_studies = distinct study_id of included reports (a report without one
-                       counts as its own study)
+    included_studies = distinct study_id of included reports
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import difflib
+import io
+import logging
 import os
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from srma.dedup.normalise import norm_doi, norm_pmid, norm_title
 from srma.errors import InputError
 
-__all__ = ["screen", "read_screening", "prisma_counts", "add_arguments", "run"]
+if TYPE_CHECKING:  # imported where used: the workflow checks the file when it starts
+    import pandas as pd
 
-REQUIRED = ["record_key", "title_abstract_decision"]
-OPTIONAL = [
-    "title_abstract_reason",
-    "full_text_decision",
-    "full_text_exclusion_reason",
-    "study_id",
+__all__ = [
+    "screen",
+    "read_screening",
+    "check_decisions_file",
+    "check_study_references",
+    "prisma_counts",
+    "add_arguments",
+    "run",
 ]
+
+log = logging.getLogger(__name__)
+
+#: Columns the decisions file must have: without ``full_text_decision`` every report
+#: would look unassessed, without ``study_id`` no report would link to its study file.
+REQUIRED = ["record_key", "title_abstract_decision", "full_text_decision", "study_id"]
+#: Columns read when present (reasons; a full-text exclusion needs its reason).
+OPTIONAL = ["title_abstract_reason", "full_text_exclusion_reason"]
 DECISION_COLUMNS = [
     "cluster_id",
     "record_key",
@@ -67,80 +92,255 @@ DECISION_COLUMNS = [
 _TA = {"include", "exclude"}
 _FT = {"include", "exclude", "not_retrieved", ""}
 _KEY = re.compile(r"^(cluster|pmid|doi|nct|eudract|title):(.+)$", re.IGNORECASE | re.DOTALL)
+#: A study id is an extraction file's stem (extraction schema, ``study_id``).
+_STUDY_ID = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _read_text(path: str) -> str:
+    """The decoded text of the decisions file (UTF-8, with or without BOM)."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as err:
+        raise InputError(path, f"cannot read the file: {err.strerror or err}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise InputError(
+            path,
+            f"byte 0x{data[err.start]:02x} is not UTF-8; save the file as UTF-8 (CSV UTF-8)",
+            line=line,
+        ) from None
+
+
+def _header(path: str, header: list[str], line: int) -> list[str]:
+    """Check the header: each required column present, no column named twice."""
+    names = [h.strip() for h in header]
+    seen: set[str] = set()
+    for name in names:
+        if name and name in seen:
+            raise InputError(path, "column named twice in the header; keep one", line=1, field=name)
+        seen.add(name)
+    missing = [c for c in REQUIRED if c not in seen]
+    if missing:
+        others = {n.lower(): n for n in names if n and n not in REQUIRED + OPTIONAL}
+        hints = []
+        for c in missing:
+            close = difflib.get_close_matches(c, list(others), n=1, cutoff=0.8)
+            if close:
+                hints.append(f"is '{others[close[0]]}' meant as '{c}'?")
+        hint = f" ({'; '.join(hints)})" if hints else ""
+        raise InputError(
+            path,
+            f"missing column(s) {', '.join(missing)}; the header needs {', '.join(REQUIRED)}{hint}",
+            line=line,
+            field=missing[0],
+        )
+    return names
 
 
 def read_screening(path: str | os.PathLike) -> pd.DataFrame:
-    """Read the decisions file; returns the rows with a ``line`` column (1-based line
-    in the file). Checks the columns and the decision vocabulary."""
+    """Read and check the decisions file (the checks of :func:`screen` that need no
+    records); returns the rows with a ``line`` column (1-based line in the file).
+
+    Raises :class:`InputError` naming the file, line, record key and column."""
+    import pandas as pd
+
     path = os.fspath(path)
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        header = reader.fieldnames or []
-        missing = [c for c in REQUIRED if c not in header]
-        if missing:
-            raise InputError(path, f"missing column(s) {', '.join(missing)}", line=1)
-        rows = []
-        for row in reader:
-            line = reader.line_num
-            if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
-                continue
-            clean = {c: (row.get(c) or "").strip() for c in REQUIRED + OPTIONAL}
-            clean["line"] = line
-            rows.append(clean)
-    frame = pd.DataFrame(rows, columns=REQUIRED + OPTIONAL + ["line"])
-    for row in frame.itertuples(index=False):
-        key = row.record_key
-        if not _KEY.match(key):
-            raise InputError(
-                path,
-                "record_key must be cluster:, pmid:, doi:, nct:, eudract: or title: "
-                f"followed by a value, not {key!r}",
-                line=row.line,
-                field="record_key",
-            )
-        ta, ft = row.title_abstract_decision.lower(), row.full_text_decision.lower()
-        if ta not in _TA:
-            raise InputError(
-                path,
-                f"title_abstract_decision must be include or exclude, not {ta!r}",
-                line=row.line,
-                record=key,
-                field="title_abstract_decision",
-            )
-        if ft not in _FT:
-            raise InputError(
-                path,
-                f"full_text_decision must be include, exclude, not_retrieved or empty, not {ft!r}",
-                line=row.line,
-                record=key,
-                field="full_text_decision",
-            )
-        if ta == "exclude" and ft:
-            raise InputError(
-                path,
-                "a record excluded at title/abstract has a full-text decision",
-                line=row.line,
-                record=key,
-                field="full_text_decision",
-            )
-        if ft == "exclude" and not row.full_text_exclusion_reason:
-            raise InputError(
-                path,
-                "a full-text exclusion needs a reason (PRISMA reports them)",
-                line=row.line,
-                record=key,
-                field="full_text_exclusion_reason",
-            )
-    frame["title_abstract_decision"] = frame["title_abstract_decision"].str.lower()
-    frame["full_text_decision"] = frame["full_text_decision"].str.lower()
+    frame = pd.DataFrame(read_decision_rows(path), columns=REQUIRED + OPTIONAL + ["line"])
     frame.attrs["path"] = path
     return frame
+
+
+def read_decision_rows(path: str | os.PathLike) -> list[dict]:
+    """:func:`read_screening` as a list of rows (dicts), decisions in lower case;
+    reads no more than the file (no pandas)."""
+    path = os.fspath(path)
+    text = _read_text(path)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        while header is not None and not any(c.strip() for c in header):
+            header = next(reader, None)  # blank lines above the header
+        if header is None:
+            raise InputError(
+                path,
+                "the file is empty: expected a header ("
+                + ", ".join(REQUIRED + OPTIONAL)
+                + ") and one row per screened record",
+                line=1,
+            )
+        header_line = reader.line_num
+        names = _header(path, header, header_line)
+        width = max(i + 1 for i, name in enumerate(names) if name)
+        rows = []
+        for cells in reader:
+            line = reader.line_num
+            if not any(c.strip() for c in cells):
+                continue
+            # Cells past the last named column may be missing or blank (spreadsheets
+            # add empty columns); a named column's cell may not be missing, and no
+            # cell beyond the header may hold text: the row's cells would be shifted.
+            extra = any(c.strip() for c in cells[len(names) :])
+            if len(cells) < width or extra:
+                key_at = names.index("record_key")
+                raise InputError(
+                    path,
+                    f"the row has {len(cells)} cells, the header {width}; a cell with a "
+                    "comma or a line break needs double quotes",
+                    line=line,
+                    record=(cells[key_at].strip() or None) if key_at < len(cells) else None,
+                )
+            row = dict(zip(names, (c.strip() for c in cells), strict=False))
+            clean = {c: row.get(c, "") for c in REQUIRED + OPTIONAL}
+            clean["line"] = line
+            rows.append(clean)
+    except csv.Error as err:
+        raise InputError(path, f"not a readable CSV file: {err}", line=reader.line_num) from None
+    if not rows:
+        raise InputError(
+            path,
+            "no screening decisions: the file has a header but no rows",
+            line=header_line + 1,
+        )
+    first_line: dict[str, int] = {}
+    for row in rows:
+        _check_row(path, row, first_line)
+        row["title_abstract_decision"] = row["title_abstract_decision"].lower()
+        row["full_text_decision"] = row["full_text_decision"].lower()
+    return rows
+
+
+def _check_row(path: str, row: Mapping, first_line: dict[str, int]) -> None:
+    key, line = row["record_key"], row["line"]
+    m = _KEY.match(key)
+    if not m:
+        raise InputError(
+            path,
+            "record_key must be cluster:, pmid:, doi:, nct:, eudract: or title: "
+            f"followed by a value, not {key!r}",
+            line=line,
+            field="record_key",
+        )
+    norm = f"{m.group(1).lower()}:{m.group(2).strip().lower()}"
+    if norm in first_line:
+        raise InputError(
+            path,
+            f"record_key {key!r} is given twice (first on line {first_line[norm]}); keep "
+            "one decision per record",
+            line=line,
+            record=key,
+            field="record_key",
+        )
+    first_line[norm] = line
+    ta, ft = row["title_abstract_decision"].lower(), row["full_text_decision"].lower()
+    if ta not in _TA:
+        raise InputError(
+            path,
+            f"title_abstract_decision must be include or exclude, not {ta!r}",
+            line=line,
+            record=key,
+            field="title_abstract_decision",
+        )
+    if ft not in _FT:
+        raise InputError(
+            path,
+            f"full_text_decision must be include, exclude, not_retrieved or empty, not {ft!r}",
+            line=line,
+            record=key,
+            field="full_text_decision",
+        )
+    if ta == "exclude" and ft:
+        raise InputError(
+            path,
+            "a record excluded at title/abstract has a full-text decision",
+            line=line,
+            record=key,
+            field="full_text_decision",
+        )
+    if ft == "exclude" and not row["full_text_exclusion_reason"]:
+        raise InputError(
+            path,
+            "a full-text exclusion needs a reason (PRISMA reports them)",
+            line=line,
+            record=key,
+            field="full_text_exclusion_reason",
+        )
+    if row["study_id"] and not _STUDY_ID.match(row["study_id"]):
+        raise InputError(
+            path,
+            f"study_id {row['study_id']!r} is not an extraction file name (letters, "
+            "digits, _ and -)",
+            line=line,
+            record=key,
+            field="study_id",
+        )
+    if ft == "include" and not row["study_id"]:
+        raise InputError(
+            path,
+            "an included report needs the study_id of its extraction file "
+            "(resources/extraction/<study_id>.yaml; companion reports share it)",
+            line=line,
+            record=key,
+            field="study_id",
+        )
+
+
+def check_study_references(
+    rows: Iterable[Mapping] | pd.DataFrame, study_ids: Iterable[str]
+) -> tuple[list[tuple[str, int]], list[str]]:
+    """The references between the decisions (from :func:`read_screening` or
+    :func:`read_decision_rows`) and the study files (``study_ids``: the extraction
+    files' stems): ``(missing, unnamed)``, the included studies without an extraction
+    file (study id and the line of its first report) and the study files that no
+    included report names."""
+    if hasattr(rows, "to_dict"):
+        rows = rows.to_dict("records")
+    studies = set(study_ids)
+    first: dict[str, int] = {}
+    for row in rows:
+        if row["full_text_decision"] == "include" and row["study_id"]:
+            first.setdefault(row["study_id"], int(row["line"]))
+    missing = [(s, line) for s, line in first.items() if s not in studies]
+    return missing, sorted(studies - set(first))
+
+
+def study_reference_warnings(
+    path: str | os.PathLike, rows: Iterable[Mapping] | pd.DataFrame, study_ids: Iterable[str]
+) -> list[str]:
+    """:func:`check_study_references` as warning lines naming the file and the lines."""
+    missing, unnamed = check_study_references(rows, study_ids)
+    lines = []
+    if missing:
+        listed = ", ".join(f"{s} (line {line})" for s, line in missing)
+        many = len(missing) != 1
+        lines.append(
+            f"{os.fspath(path)}: {len(missing)} included stud{'ies have' if many else 'y has'} "
+            f"no extraction file, counted in PRISMA but giving no data: {listed}"
+        )
+    if unnamed:
+        lines.append(
+            f"{os.fspath(path)}: {len(unnamed)} study file(s) that no included report names "
+            f"(pooled, but not linked to search records): {', '.join(unnamed)}"
+        )
+    return lines
+
+
+def check_decisions_file(path: str | os.PathLike, study_ids: Iterable[str]) -> list[str]:
+    """Check the decisions file alone (:func:`read_decision_rows`; raises
+    :class:`InputError`) and return the warnings about its study references. The
+    workflow calls this when it starts, so a bad file stops the run before any job."""
+    return study_reference_warnings(path, read_decision_rows(path), study_ids)
 
 
 class _Index:
     """Look-ups from identifiers to clusters."""
 
     def __init__(self, unique: pd.DataFrame, clusters: pd.DataFrame, records: pd.DataFrame):
+        from srma.dedup.normalise import norm_doi, norm_pmid, norm_title
+
+        self.norm_doi, self.norm_pmid, self.norm_title = norm_doi, norm_pmid, norm_title
         cluster_of = dict(zip(clusters["record_id"], clusters["cluster_id"], strict=True))
         self.cluster_of = cluster_of
         self.pmid: dict[str, set[str]] = {}
@@ -174,14 +374,14 @@ class _Index:
             cid = self.cluster_of.get(value)
             return {cid} if cid else set()
         if kind == "pmid":
-            return set(self.pmid.get(norm_pmid(value) or "", ()))
+            return set(self.pmid.get(self.norm_pmid(value) or "", ()))
         if kind == "doi":
-            return set(self.doi.get(norm_doi(value) or value.lower(), ()))
+            return set(self.doi.get(self.norm_doi(value) or value.lower(), ()))
         if kind in ("nct", "eudract"):
             needle = value.upper()
             pattern = re.compile(r"(?<![0-9A-Z-])" + re.escape(needle) + r"(?![0-9A-Z-])")
             return {cid for text, cid in self.registry_text if pattern.search(text)}
-        start = (norm_title(value) or "").replace(" ", "")
+        start = (self.norm_title(value) or "").replace(" ", "")
         if not start:
             return set()
         return {cid for t, cid in self.titles if t.startswith(start)}
@@ -192,13 +392,22 @@ def screen(
     clusters: pd.DataFrame,
     records: pd.DataFrame,
     decisions_path: str | os.PathLike,
+    *,
+    study_ids: Iterable[str] | None = None,
 ) -> tuple[pd.DataFrame, dict]:
     """Attach the screening decisions to the clusters and count the PRISMA boxes.
 
     Returns ``(decisions, counts)``: one row per cluster of ``unique`` (data-model
-    section 3, in ``unique`` order) and the PRISMA 2020 counts dict.
+    section 3, in ``unique`` order) and the PRISMA 2020 counts dict. With ``study_ids``
+    (the extraction files' stems), included studies without a file and files no
+    included report names are logged as warnings.
     """
+    import pandas as pd
+
     frame = read_screening(decisions_path)
+    if study_ids is not None:
+        for line in study_reference_warnings(decisions_path, frame, study_ids):
+            log.warning("%s", line)
     path = frame.attrs["path"]
     index = _Index(unique, clusters, records)
     by_cluster: dict[str, dict] = {}
@@ -327,6 +536,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from srma.io import read_parquet, write_csv, write_json, write_parquet
 
     records = pd.concat([read_parquet(p) for p in args.records], ignore_index=True)

@@ -95,12 +95,13 @@ def read_study_tables(paths: Paths) -> pd.DataFrame:
 @needs("srma.importers")
 def import_export(
     *, export_file: str, records: str, export: str, database: str | None, fmt: str | None,
-    config_hash: str,
+    config_hash: str, sheet: str | None = None,
 ) -> None:  # fmt: skip
-    """Read one search export into ``results/records/<export>.parquet``."""
+    """Read one search export into ``results/records/<export>.parquet`` (``sheet``: the
+    worksheet of an Excel workbook; the first visible one when not given)."""
     from srma.importers import RECORDS_SCHEMA, read_export
 
-    table = read_export(export_file, export=export, database=database, fmt=fmt)
+    table = read_export(export_file, export=export, database=database, fmt=fmt, sheet=sheet)
     log.info("%s: %d records (%s)", export_file, len(table), table["format"].iat[0])
     io.write_parquet(table, records, config_hash=config_hash, schema=RECORDS_SCHEMA)
 
@@ -121,9 +122,11 @@ def import_counts(*, records: Paths, counts: str, config_hash: str) -> None:
 def deduplicate(
     *, records: Paths, decisions: Paths, clusters: str, unique: str, ris: str,
     uncertain: str, title_threshold: float, uncertain_threshold: float, config_hash: str,
+    untitled: str | None = None,
 ) -> None:  # fmt: skip
     """Cluster duplicate records across all exports; ``decisions`` is the (optional)
-    file of merges a person forced or forbade."""
+    file of merges a person forced or forbade. ``untitled`` lists the records without
+    a title (each its own cluster, for a person to check)."""
     from srma import dedup
 
     table = read_all(records)
@@ -141,6 +144,8 @@ def deduplicate(
     io.write_parquet(result.unique, unique, config_hash=config_hash)
     dedup.write_ris(result.unique, ris)
     io.write_csv(result.uncertain, uncertain, config_hash=config_hash)
+    if untitled is not None:
+        io.write_csv(result.untitled, untitled, config_hash=config_hash)
 
 
 # 3. screening --------------------------------------------------------------------------
@@ -149,13 +154,19 @@ def deduplicate(
 @needs("srma.screening")
 def screen(
     *, unique: str, clusters: str, records: Paths, decisions_file: str,
-    decisions: str, counts: str, config_hash: str,
+    decisions: str, counts: str, config_hash: str, study_ids: Sequence[str] | None = None,
 ) -> None:  # fmt: skip
-    """Apply screening decisions; write the per-cluster status and PRISMA counts."""
+    """Apply screening decisions; write the per-cluster status and PRISMA counts.
+    ``study_ids`` (the extraction files' stems): included studies without a file, and
+    files no included report names, are warnings in the job's log."""
     from srma.screening import screen as apply_decisions
 
     table, prisma = apply_decisions(
-        io.read_parquet(unique), io.read_parquet(clusters), read_all(records), decisions_file
+        io.read_parquet(unique),
+        io.read_parquet(clusters),
+        read_all(records),
+        decisions_file,
+        study_ids=study_ids,
     )
     io.write_parquet(table, decisions, config_hash=config_hash)
     io.write_json(prisma, counts)
@@ -180,6 +191,10 @@ def extract_study(
     result = extract(study_file, settings)
     usable = int(result.rows["usable"].sum()) if len(result.rows) else 0
     log.info("%s: %d rows, %d usable", study_file, len(result.rows), usable)
+    for reason, count in result.excluded["reason"].value_counts(sort=False).items():
+        log.warning(
+            "%s: %d row(s) not usable (listed in excluded.csv): %s", study_file, count, reason
+        )
     entry = io.file_entry(study_file)
     source = {"srma_study_file": entry["path"], "srma_study_sha256": entry["sha256"]}
     io.write_parquet(result.rows, table, config_hash=config_hash, metadata=source)
@@ -318,7 +333,7 @@ def sensitivity_table(
 def correlations(
     *, rows: Paths, table: str, pooled: str, min_studies: int, config_hash: str
 ) -> None:
-    """Tabulate correlations between MRI and clinical measures and pool where enough."""
+    """Tabulate correlations between outcome and clinical measures; pool where enough."""
     from srma import correlations as corr
 
     tab = corr.tabulate(read_study_tables(rows))
@@ -371,6 +386,8 @@ def funnel(
         instrument_label=labels["instrument_label"],
         timepoint_label=labels["timepoint_label"],
         measure=labels["measure"],
+        unit=labels.get("unit", ""),
+        measure_label=labels.get("measure_label"),
     )
 
 
@@ -386,21 +403,56 @@ def prisma(*, counts: str, svg: str, png: str) -> None:
 @needs("srma.figures.heatmap")
 def heatmap(
     *, table: str, pooled: str, svg: str, png: str, clinical_measures: Sequence[str],
-    mri_labels: Mapping[str, str],
+    measure_labels: Mapping[str, str], clinical_labels: Mapping[str, str],
+    measure_label: str, clinical_label: str,
 ) -> None:  # fmt: skip
-    """Correlation heatmap, clinical x MRI measures."""
-    import pandas as pd
-
+    """Correlation heatmap, clinical x outcome measures (a note figure when the review
+    has no correlations)."""
     from srma.figures.heatmap import correlation_heatmap
 
     correlation_heatmap(
-        pd.read_csv(table),
+        _read_table(table),
         svg,
         png,
         clinical_measures=list(clinical_measures),
-        pooled=pd.read_csv(pooled),
-        mri_labels=dict(mri_labels),
+        pooled=_read_table(pooled),
+        measure_labels=dict(measure_labels),
+        clinical_labels=dict(clinical_labels),
+        measure_label=measure_label,
+        clinical_label=clinical_label,
         source=str(table),
+    )
+
+
+def _read_table(path: str | Path) -> pd.DataFrame:
+    """A CSV table of srma's; an empty file (a table without rows or columns) is an
+    empty DataFrame."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+
+
+@needs("srma.figures.results")
+def results_page(*, table: str, pooled: Paths, html: str, summary: str, labels: Mapping) -> None:
+    """The report's results page (every group's result, and why a group or a study has
+    none) and the summary on the report's first page, from ``pooled.csv`` (``table``)
+    and the groups' pooled tables; ``labels`` as for
+    :func:`srma.figures.results.results_page`."""
+    import pandas as pd
+
+    from srma.figures.results import results_page as write
+
+    keys = {"instrument": str, "timepoint": str, "status": str, "studies": str}
+    write(
+        pd.read_csv(table, dtype=keys, keep_default_na=False, na_values=[""]),
+        [io.read_parquet(p) for p in pooled],
+        html,
+        summary,
+        source=str(table),
+        **labels,
     )
 
 

@@ -99,7 +99,7 @@ def change_correlation_table(paths, config: Mapping) -> pd.DataFrame:
 
 
 def correlation_rows(path: str | Path, config: Mapping) -> pd.DataFrame:
-    """The study's MRI-clinical correlation rows (data model, section 6)."""
+    """The study's outcome-clinical correlation rows (data model, section 6)."""
     from srma.extraction.correlations import correlation_rows as _rows
 
     return _rows(path, config)

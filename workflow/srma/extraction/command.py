@@ -1,4 +1,6 @@
-"""``srma extract FILE.yaml... -o DIR``: validate and harmonise study extraction files.
+"""``srma extract FILE.yaml... [-c config.yaml] -o DIR``: validate and harmonise study
+extraction files against the review's config (default ``config/config.yaml`` in the
+working directory, named on stderr when used).
 
 Writes ``DIR/<study>.parquet`` (data model, section 4) per file, ``DIR/excluded.csv``
 (every row that cannot be pooled, with the reason) and ``DIR/change_correlations.csv``
@@ -9,6 +11,7 @@ study how many rows are usable. Every file is validated before anything is writt
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from srma import io
@@ -20,15 +23,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-o", "--outdir", type=Path, default=Path("results/extraction"), help="output folder"
     )
     parser.add_argument(
-        "-c", "--config", type=Path, default=Path("config/config.yaml"), help="review config"
+        "-c",
+        "--config",
+        type=Path,
+        help="the review's config (its instruments, timepoints and extraction settings); "
+        "default: config/config.yaml in the working directory",
     )
+
+
+def _config_path(given: Path | None) -> Path:
+    """The config to validate against: the one given, else ``config/config.yaml`` in the
+    working directory (said on stderr); a one-line error when there is none."""
+    from srma.errors import ConfigError
+
+    if given is not None:
+        if not given.is_file():
+            raise ConfigError(f"{given}: no such config file (pass -c path/to/config.yaml)")
+        return given
+    default = Path("config/config.yaml")
+    if not default.is_file():
+        raise ConfigError(
+            f"no {default} in {Path.cwd()}: pass the review's config, -c path/to/config.yaml"
+        )
+    print(
+        f"srma extract: validating against {default} (the review's config here; pass "
+        "-c path/to/config.yaml for another)",
+        file=sys.stderr,
+    )
+    return default
 
 
 def run(args: argparse.Namespace) -> int:
     from srma.config import config_hash, load_config
     from srma.extraction import change_correlation_table, excluded_table, extract_study
 
-    config = load_config(args.config)
+    config = load_config(_config_path(args.config))
     chash = config_hash({k: config.get(k) for k in ("instruments", "timepoints", "extraction")})
     frames = {path: extract_study(path, config) for path in args.files}
     for path, rows in frames.items():

@@ -1,4 +1,4 @@
-"""MRI-clinical correlation rows of a study file (data model, section 6)."""
+"""Outcome-clinical correlation rows of a study file (data model, section 6)."""
 
 from __future__ import annotations
 

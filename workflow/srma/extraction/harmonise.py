@@ -195,7 +195,7 @@ def sd_from_five_numbers(q1: float, q3: float, minimum: float, maximum: float, n
 
 def absolute_from_percent(pct_change: float, baseline_mean: float) -> float:
     """Absolute mean change from a mean percent change and the baseline mean:
-    ``change = pct / 100 * baseline_mean`` (score points).
+    ``change = pct / 100 * baseline_mean`` (in the instrument's units).
 
     An approximation (the mean of individual percent changes times the mean baseline is
     not the mean of individual changes), hence flagged ``estimated``.

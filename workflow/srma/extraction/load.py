@@ -1,17 +1,26 @@
 """Reading and checking one study extraction file.
 
-Two layers of checks, both stopping with an :class:`~srma.errors.InputError` that names
-the file, the line, the study (and the outcome/arm/correlation number) and the field:
+Three layers of checks, each stopping with an :class:`~srma.errors.InputError` that
+names the file, the line, the study (and the outcome/arm/correlation number) and the
+field:
 
-1. the JSON schema ``workflow/schemas/extraction.schema.yaml`` (types, required fields,
+1. reading (:func:`load_study`): at most :data:`MAX_BYTES`, UTF-8 (a bad byte is named
+   with its line), one YAML document of plain values: no YAML aliases (a study file
+   never needs them, and an alias "bomb" would make every later check walk billions of
+   values) and no tags such as ``!!binary`` or ``!custom``; no key given twice
+   (:func:`check_duplicate_keys`); every number finite (:func:`check_finite`: YAML's
+   ``.nan`` and ``.inf`` are numbers to the schema);
+2. the JSON schema ``workflow/schemas/extraction.schema.yaml`` (types, required fields,
    allowed values, unknown keys);
-2. checks that need the config or several fields at once (:func:`check_study`): the file
+3. checks that need the config or several fields at once (:func:`check_study`): the file
    name equals ``study_id``; arms, reports and instruments exist; values lie in the
-   instrument's range; SDs and SEs are not negative; ``n >= 2``; quantiles are ordered;
+   instrument's range; SDs and SEs are not negative; ``n >= 2``; P values between 0
+   and 1; ``ci_lower <= mean <= ci_upper`` and ``min <= q1 <= median <= q3 <= max``;
    every intervention row has its control row (and the other way round).
 
-The file is parsed with the C safe loader; line numbers are looked up (by composing the
-YAML node tree, which keeps line marks) only when an error is raised.
+The file is parsed once (the C safe loader composes the node tree, which keeps line
+marks, and the data are constructed from it); line numbers of later errors are looked
+up in the node tree when an error is raised.
 """
 
 from __future__ import annotations
@@ -23,10 +32,14 @@ from pathlib import Path
 
 import yaml
 
-from srma.config import safe_load_yaml
+from srma.config import check_yaml_nodes, read_yaml_text, safe_load_yaml, yaml_error
 from srma.errors import InputError
 
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "extraction.schema.yaml"
+
+#: Largest study file read: a study file is a few kilobytes (the largest bundled one,
+#: Dougados2014.yaml with 6 outcome rows and 17 correlations, is 11 KB).
+MAX_BYTES = 1 << 20
 
 #: Fields each statistic needs (the schema says the same) and may also use.
 STATISTICS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -84,25 +97,46 @@ def _validator():
 
 def load_study(path: str | Path) -> tuple[dict, yaml.Node]:
     """Parse one extraction file once (C safe loader); no validation. Returns the data
-    and the YAML node tree it was built from (for duplicate keys and line numbers)."""
+    and the YAML node tree it was built from (for duplicate keys and line numbers).
+
+    Refuses, naming the file and the line: a file larger than :data:`MAX_BYTES`, bytes
+    that are not UTF-8, an empty file, YAML syntax errors, several documents, YAML
+    aliases and tags that do not give plain values."""
     path = Path(path)
+    text = read_yaml_text(path, max_bytes=MAX_BYTES, what="a study file")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
-        with open(path, encoding="utf-8-sig") as fh:
-            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(fh)
-            try:
-                root = loader.get_single_node()
-                data = loader.construct_document(root) if root is not None else None
-            finally:
-                loader.dispose()
+        root = loader.get_single_node()
+        if root is not None:
+            study = _study_id_of(root)
+            check_yaml_nodes(
+                path, text, root, aliases=False, record=lambda keys: _record(study, keys)
+            )
+        data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
+        raise yaml_error(path, err, text) from None
+    finally:
+        loader.dispose()
+    if data is None:
         raise InputError(
-            path, f"not valid YAML: {getattr(err, 'problem', err)}", line=line
-        ) from None
+            path, "the file is empty: expected a study's fields (study_id, design, reports, ...)"
+        )
     if not isinstance(data, dict):
-        raise InputError(path, "expected a mapping of study fields (study_id, design, ...)")
+        raise InputError(
+            path,
+            "expected a mapping of study fields (study_id, design, ...)",
+            line=root.start_mark.line + 1,
+        )
     return data, root
+
+
+def _study_id_of(root: yaml.Node) -> str | None:
+    """The ``study_id`` scalar of a study file's node tree (before construction)."""
+    if isinstance(root, yaml.MappingNode):
+        for knode, vnode in root.value:
+            if knode.value == "study_id" and isinstance(vnode, yaml.ScalarNode):
+                return vnode.value
+    return None
 
 
 # Line numbers ------------------------------------------------------------------------------
@@ -283,6 +317,7 @@ def check_study(path: str | Path, data: Mapping, config: Mapping) -> None:
             )
         _check_values(path, data, i, row, instruments[row["instrument"]])
     for i, row in enumerate(data.get("correlations") or []):
+        _check_p(path, data, ["correlations", i, "p"], row.get("p"))
         if row.get("report") is not None and row["report"] not in report_ids:
             fail(
                 path,
@@ -345,6 +380,7 @@ def _check_values(path, data, i: int, row: Mapping, inst: Mapping) -> None:
                 f"{field} = {v} is not a possible change on {label} "
                 f"(range {inst['min']}-{inst['max']}, so a change lies within +/-{span:g})",
             )
+    _check_p(path, data, keys + ["between_group_p"], row.get("between_group_p"))
     if _num(row.get("pct")) and row["pct"] < -100:
         fail(
             path, data, keys + ["pct"], f"pct = {row['pct']}: a score cannot fall by more than 100%"
@@ -358,6 +394,28 @@ def _check_values(path, data, i: int, row: Mapping, inst: Mapping) -> None:
     for a, b in zip(order, order[1:], strict=False):
         if row[a] > row[b]:
             fail(path, data, keys + [b], f"{b} = {row[b]} is below {a} = {row[a]}")
+
+
+def _check_p(path, data, keys: list, printed: object) -> None:
+    """A P value as printed (``0.047``, ``"<0.001"``, ``"p = 0.02"``) lies in [0, 1];
+    an exact P of 0 is a rounded one: write it as printed with its bound (``"<0.001"``)."""
+    if printed is None:
+        return
+    from srma.extraction.harmonise import parse_p
+
+    p = parse_p(printed)
+    if p.value is None:
+        return
+    if not 0 <= p.value <= 1:
+        fail(path, data, keys, f"{printed!r} is not a P value: {p.value:g} is outside 0 to 1")
+    if p.value == 0 and p.relation == "=":
+        fail(
+            path,
+            data,
+            keys,
+            f"{printed!r}: a P value cannot be exactly 0; write it as printed with its "
+            'bound, e.g. "<0.001"',
+        )
 
 
 def _check_rows_and_pairs(path, data, outcomes: list, arm_by_id: Mapping) -> None:
@@ -425,11 +483,35 @@ def check_duplicate_keys(path: str | Path, data: Mapping, root: yaml.Node | None
             stack.extend((child, [*keys, i]) for i, child in enumerate(node.value))
 
 
+def check_finite(path: str | Path, data: Mapping) -> None:
+    """No NaN or infinity anywhere in the file (YAML ``.nan``, ``.inf``, ``-.inf``): the
+    JSON schema takes them for numbers and no range holds them, so they would pass
+    every check and then drop the study from its group silently."""
+    stack: list[tuple[list, object]] = [([], data)]
+    while stack:
+        keys, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            field = next((k for k in reversed(keys) if isinstance(k, str)), None)
+            fail(
+                path,
+                data,
+                keys,
+                f"{field or 'value'} = {value} is not a finite number; write the value as "
+                "printed (null when the paper gives none)",
+                field=field,
+            )
+        if isinstance(value, dict):
+            stack.extend(reversed([([*keys, k], v) for k, v in value.items()]))
+        elif isinstance(value, list):
+            stack.extend(reversed([([*keys, i], v) for i, v in enumerate(value)]))
+
+
 def load_and_check(path: str | Path, config: Mapping) -> dict:
-    """Parse, check for duplicate keys, validate against the schema, and run
-    :func:`check_study`."""
+    """Parse (:func:`load_study`), check for duplicate keys and non-finite numbers,
+    validate against the schema, and run :func:`check_study`."""
     data, root = load_study(path)
     check_duplicate_keys(path, data, root)
+    check_finite(path, data)
     validate_schema(path, data)
     check_study(path, data, config)
     return data

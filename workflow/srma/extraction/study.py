@@ -94,6 +94,12 @@ class ArmValues:
             self._add(self.sd_reason)
         if self.n is None:
             self._add("arm n not reported")
+        elif self.n < 2:
+            self._add(f"arm n = {self.n}: a variance needs n >= 2")
+        if self.sd is not None and self.sd <= 0:
+            # A score that stayed the same in every patient: valid, but the study has
+            # no sampling variance and cannot be weighted (listed, never dropped).
+            self._add(f"SD of change is {self.sd:g}: the study's variance cannot be computed")
         if (self.mean is None or self.sd is None) and not self.reasons:
             self._add("mean or SD of change not available")
 
@@ -278,7 +284,7 @@ def harmonise_arm(row: Mapping, arm: Mapping, *, corr: float, corr_source: str) 
                 "made absolute)"
             )
         else:
-            v.mean_reason = "percent change without a baseline mean: not in score points"
+            v.mean_reason = "percent change without a baseline mean: not in the instrument's units"
         v.sd_reason = "only a mean percent change reported (no SD of change)"
     elif stat == "baseline":
         v.reasons.append("only baseline values reported (no follow-up or change values)")

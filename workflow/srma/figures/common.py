@@ -30,7 +30,7 @@ import math
 import os
 import textwrap
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -352,15 +352,48 @@ def is_missing(value: object) -> bool:
         return False
 
 
+#: Width of a note figure, its margin and the space between its blocks, inches.
+NOTE_W = 6.5
+NOTE_MARGIN = 0.2
+NOTE_GAP = 0.12
+
+
 @in_figure_context
 def note_figure(
-    svg_path: str | os.PathLike, png_path: str | os.PathLike, title: str, message: str
+    svg_path: str | os.PathLike,
+    png_path: str | os.PathLike,
+    title: str,
+    message: str,
+    items: Sequence[str] = (),
 ) -> None:
     """A small figure that says why a plot was not drawn (e.g. a funnel plot of a group
     with fewer than 10 studies), so that every declared figure exists and the report
-    tells the reader the reason instead of leaving a gap."""
-    lines = textwrap.wrap(message, 70)
-    fig = new_figure(6.5, 0.9 + 0.25 * len(lines))
-    fig.text(0.03, 0.93, title, va="top", fontproperties=font(weight="bold"), color=INK)
-    fig.text(0.03, 0.62, "\n".join(lines), va="top", fontproperties=font(), color=INK)
+    tells the reader the reason instead of leaving a gap. ``items`` (e.g. one line per
+    study with its reason) are listed under the message, one bullet each.
+
+    Title, message and items are wrapped to the figure's width (measured), so none is
+    cut off, whatever its length."""
+    tm = TextMeasure()
+    width = NOTE_W - 2 * NOTE_MARGIN
+    blocks = [(tm.wrap(title, width, FONT_SIZE, "bold"), "bold")]
+    if message:
+        blocks.append((tm.wrap(message, width), "normal"))
+    for item in items:
+        text = tm.wrap(item, width - 0.18)
+        blocks.append(("\u2022 " + text.replace("\n", "\n   "), "normal"))
+    heights = [tm.height(text, FONT_SIZE, 1.25) for text, _ in blocks]
+    fig_h = 2 * NOTE_MARGIN + sum(heights) + NOTE_GAP * (len(blocks) - 1)
+    fig = new_figure(NOTE_W, fig_h)
+    y = NOTE_MARGIN
+    for (text, weight), h in zip(blocks, heights, strict=True):
+        fig.text(
+            NOTE_MARGIN / NOTE_W,
+            1 - y / fig_h,
+            text,
+            va="top",
+            fontproperties=font(weight=weight),
+            color=INK,
+            linespacing=1.25,
+        )
+        y += h + NOTE_GAP
     save_figure(fig, svg_path, png_path)

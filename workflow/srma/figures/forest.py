@@ -8,8 +8,9 @@ pooled estimate as a diamond spanning its confidence interval, the prediction in
 (tau², I², Cochran's Q with df = k - 1 and its p) and the test for the overall effect.
 The x axis says which side favours the intervention: with ``measure = "MD"`` of change
 scores (intervention minus control, srma's sign convention, data-model section 5) a
-negative value means a larger decrease in the MRI inflammation score with the
-intervention, i.e. it favours the intervention.
+negative value means a larger decrease of the outcome with the intervention, which
+favours the intervention when lower values are better (the review's
+``lower_is_better``, the default), else the comparator.
 
 Input: the pooled group table of ``results/pooled/<instrument>/<timepoint>.parquet``
 (docs/data-model.md, section 5). Columns used:
@@ -25,7 +26,11 @@ Input: the pooled group table of ``results/pooled/<instrument>/<timepoint>.parqu
 Columns are as wide as their widest cell (measured with matplotlib's renderer) and long
 labels are wrapped, so nothing overlaps whatever the number of studies or label length.
 A group of one usable study has no diamond. Studies that did not enter pooling are listed
-under the plot with their reason.
+under the plot with their reason. A group without any usable study gets a short figure
+that says so and lists each study with its reason, instead of an empty plot.
+
+Every word that names the review's domain (outcome, unit, arms) comes from the caller
+(the review's config in the workflow); nothing here assumes a particular outcome.
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ from srma.figures.common import (
     in_figure_context,
     is_missing,
     new_figure,
+    note_figure,
     save_figure,
 )
 
@@ -84,10 +90,20 @@ METHOD_NAMES = {
     "HS": "Hunter\u2013Schmidt",
     "EB": "empirical Bayes",
 }
-MEASURE_AXIS = {
-    "MD": "Mean difference in change (score points)",
+MEASURE_NAMES = {
+    "MD": "Mean difference in change",
     "SMD": "Standardised mean difference (Hedges' g)",
 }
+
+
+def axis_label(measure: str, unit: str = "", measure_label: str | None = None) -> str:
+    """The effect axis label: ``measure_label`` when given, else the measure's name
+    (with the unit of an unstandardised measure, e.g. ``Mean difference in change
+    (days)``)."""
+    if measure_label:
+        return str(measure_label)
+    name = MEASURE_NAMES.get(measure, measure)
+    return f"{name} ({unit})" if unit and measure == "MD" else name
 
 
 def study_label(study_id: str, year: object = None) -> str:
@@ -227,10 +243,13 @@ def forest_plot(
     intervention: str,
     comparator: str,
     measure: str = "MD",
+    unit: str = "",
+    measure_label: str | None = None,
     favours_negative: bool = True,
     level: float = 95,
     source: str = "pooled group table",
-) -> None:
+    rob: pd.DataFrame | None = None,
+) -> bool:
     """Draw the forest plot of one pooled group and save it as SVG and 300-dpi PNG.
 
     Parameters
@@ -241,19 +260,33 @@ def forest_plot(
     svg_path, png_path:
         Output files (folders are created).
     instrument_label, timepoint_label:
-        Shown in the title, e.g. ``"SPARCC SIJ"``, ``"12 weeks"``.
+        Shown in the title, e.g. ``"Length of stay"``, ``"12 weeks"``.
     intervention, comparator:
         Arm names for the column headers and the "favours" labels.
     measure:
-        ``"MD"`` (score points) or ``"SMD"`` (Hedges' g); names the axis and the column.
+        ``"MD"`` (in the outcome's unit) or ``"SMD"`` (Hedges' g); names the axis and
+        the column.
+    unit:
+        Unit of the outcome (e.g. ``"days"``), shown on an MD axis and in the footnote;
+        empty: none shown.
+    measure_label:
+        The axis label, replacing the one made from ``measure`` and ``unit``.
     favours_negative:
-        True when a negative effect favours the intervention (a decrease of an
-        inflammation score is an improvement), which is srma's convention.
+        True when a negative effect favours the intervention (lower values of the
+        outcome are better: the review's ``lower_is_better``, the default).
     level:
         Confidence level of the intervals, percent (labels only); the pooled row's
         ``level`` column wins when present.
     source:
         Name of the input in error messages (e.g. the Parquet path).
+    rob:
+        Optional risk-of-bias judgements of the group's studies (the risk-of-bias table
+        with one scope per study, e.g. ``srma.appraisal.load.for_outcome``): adds one
+        coloured mark per domain and one for the overall judgement to each study row,
+        right of the plot, as RevMan draws them (:class:`srma.figures.rob.RobColumns`).
+
+    Returns True when the plot was drawn, False when the group has no usable study and
+    a note figure listing its studies and their reasons was drawn instead.
 
     Raises
     ------
@@ -263,6 +296,23 @@ def forest_plot(
     studies, pooled = check_group(group, source)
     usable_mask = studies["usable"].map(lambda v: (not is_missing(v)) and bool(v))
     used = studies[usable_mask].reset_index(drop=True)
+    year_col = "year" if "year" in studies.columns else None
+    if not len(used):
+        reasons = [
+            f"{study_label(r['study_id'], r[year_col] if year_col else None)}: {study_reason(r)}"
+            for _, r in studies.iterrows()
+        ]
+        note_figure(
+            svg_path,
+            png_path,
+            f"{instrument_label}, {timepoint_label}: no usable data",
+            f"No study reports data for this comparison that can be used, so there is no "
+            f"forest plot. {len(studies)} "
+            f"{'study reports' if len(studies) == 1 else 'studies report'} this outcome "
+            "and time point:",
+            reasons,
+        )
+        return False
     draw_pooled = pooled is not None and len(used) >= 2
     if pooled is not None and "level" in pooled.index and not is_missing(pooled["level"]):
         level = float(pooled["level"])
@@ -270,7 +320,6 @@ def forest_plot(
 
     tm = TextMeasure()
     fs = FONT_SIZE
-    year_col = "year" if "year" in studies.columns else None
 
     # ---- table content -------------------------------------------------------------
     cols = ["study", "n1", "m1", "n2", "m2", "weight", "ci"]
@@ -282,12 +331,7 @@ def forest_plot(
         label = study_label(r["study_id"], r[year_col] if year_col else None)
         if not usable:
             mark = f"({_letter(len(notes))})"
-            reason = (
-                "no reason given"
-                if "reason" not in r.index or is_missing(r["reason"])
-                else _dedupe_reason(str(r["reason"]))
-            )
-            notes.append(f"{mark} {label}: {reason}.")
+            notes.append(f"{mark} {label}: {study_reason(r)}.")
             label = tm.wrap(label, MAX_LABEL_W, fs)
             rows.append(
                 _Row(
@@ -375,14 +419,22 @@ def forest_plot(
         x += width[c] + COL_PAD
     table_right = x - COL_PAD
 
-    axis_label = MEASURE_AXIS.get(measure, measure)
+    x_label = axis_label(measure, unit, measure_label)
     fav_left = f"\u2190 Favours {intervention if favours_negative else comparator}"
     fav_right = f"Favours {comparator if favours_negative else intervention} \u2192"
-    panel_w = max(
-        PANEL_W, tm.width(fav_left) + tm.width(fav_right) + 0.4, tm.width(axis_label) + 0.2
-    )
+    panel_w = max(PANEL_W, tm.width(fav_left) + tm.width(fav_right) + 0.4, tm.width(x_label) + 0.2)
     panel_x0 = table_right + COL_PAD * 2
     fig_w = panel_x0 + panel_w + MARGIN + 0.2  # room for the last tick label
+    rob_cols = None
+    if rob is not None:  # risk-of-bias columns right of the plot
+        from srma.figures.rob import RobColumns
+
+        rob_cols = RobColumns.from_table(rob, [str(s) for s in studies["study_id"]], source)
+        rob_x0 = panel_x0 + panel_w + 0.3
+        if rob_cols.columns:
+            fig_w = rob_x0 + rob_cols.width + MARGIN
+        else:  # no study of the table was assessed with a tool
+            rob_cols = None
 
     # ---- footer text (wrapped to the figure width) ---------------------------------
     foot: list[str] = []
@@ -406,15 +458,16 @@ def forest_plot(
         foot.append("Single study: no pooled estimate.")
     elif len(used) >= 2:
         foot.append(f"{len(used)} usable studies: not pooled (below the minimum for pooling).")
-    else:
-        foot.append("No usable study data in this group.")
     foot += notes
     if any_dagger:
         foot.append(f"{DAGGER} Mean or SD estimated or imputed (see the extraction table).")
+    in_unit = f" ({unit})" if unit and measure == "MD" else ""
     foot.append(
-        f"{measure}: {intervention} minus {comparator}, change from baseline; "
+        f"{measure}{in_unit}: {intervention} minus {comparator}, change from baseline; "
         f"squares sized by weight; bars: {lvl}% CI."
     )
+    if rob_cols is not None:
+        foot += rob_cols.legend()
     foot_w = fig_w - 2 * MARGIN
     foot = [tm.wrap(t, foot_w, fs - 0.5) for t in foot]
 
@@ -609,7 +662,7 @@ def forest_plot(
                 ax.plot([xv, xv], [row.y - cap, row.y + cap], color=PI_COLOUR, lw=1.4, zorder=2)
 
     # Axis label and the "favours" labels, placed in table inches under the panel.
-    put(panel_x0 + panel_w / 2, panel_bottom + 0.36, axis_label, ha="center", size=fs - 0.5)
+    put(panel_x0 + panel_w / 2, panel_bottom + 0.36, x_label, ha="center", size=fs - 0.5)
     put(panel_x0, panel_bottom + 0.58, fav_left, ha="left", size=fs - 0.5, colour=GREY)
     put(
         panel_x0 + panel_w,
@@ -619,7 +672,20 @@ def forest_plot(
         size=fs - 0.5,
         colour=GREY,
     )
+    if rob_cols is not None:
+        marked = [row.y for row in rows if row.kind in ("study", "unusable")]
+        ids = [str(sid) for sid in studies["study_id"]]
+        rob_cols.draw(fig, tab.transData, rob_x0, header_y, list(zip(ids, marked, strict=True)))
+        put(rob_x0 + rob_cols.width / 2, header_top_y, "Risk of bias", ha="center", bold=True)
     save_figure(fig, svg_path, png_path)
+    return True
+
+
+def study_reason(row: pd.Series) -> str:
+    """Why a study row did not enter pooling (its ``reason``, each part said once)."""
+    if "reason" not in row.index or is_missing(row["reason"]):
+        return "no reason given"
+    return _dedupe_reason(str(row["reason"]))
 
 
 def _arm_cells(r: pd.Series) -> dict[str, str]:

@@ -54,7 +54,7 @@ from srma.figures.common import (
     save_figure,
     table_name,
 )
-from srma.figures.forest import check_group
+from srma.figures.forest import axis_label, check_group
 
 #: Contour bands of the contour-enhanced funnel plot, from the outside in: the colour
 #: outside the triangle where a study's two-sided p (against zero) equals the threshold.
@@ -134,6 +134,8 @@ def funnel_plot(
     contours: bool = True,
     title: str = "",
     measure: str = "MD",
+    unit: str = "",
+    measure_label: str | None = None,
     level: float = 95,
 ) -> None:
     """Draw the funnel plot of one group; SVG and 300-dpi PNG.
@@ -153,6 +155,8 @@ def funnel_plot(
         ``yi`` and ``sei`` (sequences).
     contours:
         Shade the p < 0.10 / 0.05 / 0.01 regions around zero.
+    measure, unit, measure_label:
+        Name the x axis (:func:`srma.figures.forest.axis_label`).
     """
     y = np.asarray(yi, dtype=float)
     se = np.asarray(sei, dtype=float)
@@ -169,6 +173,12 @@ def funnel_plot(
     tm = TextMeasure()
     fs = FONT_SIZE
     width, height = 5.6, 4.4
+    # A long title or axis label wraps (never cut off); the plot panel keeps its size.
+    title = tm.wrap(title, width - 0.4, fs + 1, "bold") if title else ""
+    x_label = tm.wrap(axis_label(measure, unit, measure_label), width - 1.3, fs)
+    x_extra = max(0.0, tm.height(x_label, fs) - tm.height("Xg", fs))
+    t_extra = max(0.0, tm.height(title, fs + 1) - tm.height("Xg", fs + 1)) if title else 0.0
+    height += x_extra + t_extra
     caption = [tm.wrap(egger_text(egger, k), width - 0.4, fs - 0.5)]
     if trimfill:
         caption.append(tm.wrap(trimfill_text(trimfill), width - 0.4, fs - 0.5))
@@ -199,7 +209,12 @@ def funnel_plot(
 
     fig = new_figure(width, fig_h)
     ax = fig.add_axes(
-        (0.8 / width, (cap_h + 0.65) / fig_h, (width - 1.1) / width, (height - 1.15) / fig_h)
+        (
+            0.8 / width,
+            (cap_h + 0.65 + x_extra) / fig_h,
+            (width - 1.1) / width,
+            (height - 1.15 - x_extra - t_extra) / fig_h,
+        )
     )
     grid = np.linspace(0, se_max, 50)
     points = np.concatenate([y, filled_y])
@@ -235,11 +250,7 @@ def funnel_plot(
     ax.scatter(y, se, s=22, color=STUDY_COLOUR, edgecolors="white", linewidths=0.5, zorder=3)
     ax.set_xlim(xlo, xhi)
     ax.set_ylim(se_max, 0)
-    ax.set_xlabel(
-        f"{measure} (score points)" if measure == "MD" else measure,
-        fontproperties=font(fs),
-        color=INK,
-    )
+    ax.set_xlabel(x_label, fontproperties=font(fs), color=INK)
     ax.set_ylabel("Standard error", fontproperties=font(fs), color=INK)
     for lab in ax.get_xticklabels() + ax.get_yticklabels():
         lab.set_fontproperties(font(fs - 1))
@@ -288,6 +299,8 @@ def funnel_figure(
     instrument_label: str,
     timepoint_label: str,
     measure: str,
+    unit: str = "",
+    measure_label: str | None = None,
     source: str = "",
 ) -> bool:
     """Funnel plot of one group from its precomputed tables; SVG and 300-dpi PNG.
@@ -307,6 +320,9 @@ def funnel_figure(
         Shown in the title.
     measure:
         ``"MD"`` or ``"SMD"``: names the x axis.
+    unit, measure_label:
+        The outcome's unit and an axis label replacing the one made from ``measure``
+        (:func:`srma.figures.forest.axis_label`).
     source:
         Name of the inputs in error messages (e.g. the group's Parquet path).
 
@@ -360,6 +376,8 @@ def funnel_figure(
         trimfill=fill,
         title=title,
         measure=measure,
+        unit=unit,
+        measure_label=measure_label,
         level=level,
     )
     return True

@@ -1,10 +1,12 @@
-"""Heatmap of correlations between clinical measures and MRI inflammation measures.
+"""Heatmap of correlations between clinical measures and the review's outcome measures.
 
-Rows are the clinical measures of the config (``correlations.clinical_measures``: CRP,
-ESR, BASDAI, BASFI, ASDAS, pain, morning stiffness), columns the MRI measures (with their
+Rows are the clinical measures of the config (``correlations.clinical_measures``, shown
+with their ``correlations.clinical_labels``), columns the outcome measures (with their
 timing, baseline or change) found in the correlations table (docs/data-model.md,
-section 6). Each cell is coloured by r on a diverging scale from -1 to 1 and annotated
-with r and the number of studies k:
+section 6; the table calls them ``mri_measure``), shown with the instruments' labels. What
+the two sides are called comes from the config too (``correlations.clinical_label``,
+``correlations.measure_label``). Each cell is coloured by r on a diverging scale from -1
+to 1 and annotated with r and the number of studies k:
 
 - when the pooled table holds the pair (at least ``correlations.min_studies`` studies),
   the cell shows the pooled random-effects r (Fisher z, back-transformed; marked ``*``);
@@ -14,6 +16,10 @@ with r and the number of studies k:
 - a pair without any reported r is drawn as *missing* (hatched grey, "no data"), never as
   zero. Rows of the table without r (reported only as "significant" or "not
   significant") do not contribute a value but are counted in the footnote.
+
+A review without correlations (no rows in the table, or no clinical measures in the
+config) gets a short figure that says so instead of an empty grid. The figure is as wide
+as its title, so the title is never cut off.
 
 Input columns: ``study_id``, ``mri_measure``, ``clinical_measure``, ``r``; optional
 ``mri_timing`` (``baseline``/``change``). Pooled table: ``mri_measure``,
@@ -43,20 +49,10 @@ from srma.figures.common import (
     in_figure_context,
     is_missing,
     new_figure,
+    note_figure,
     save_figure,
 )
 
-#: Display names of srma's clinical measure keys.
-CLINICAL_LABELS = {
-    "crp": "CRP",
-    "esr": "ESR",
-    "basdai": "BASDAI",
-    "basfi": "BASFI",
-    "basmi": "BASMI",
-    "asdas": "ASDAS",
-    "pain": "Pain",
-    "morning_stiffness": "Morning stiffness",
-}
 CELL_W = 1.0
 CELL_H = 0.56
 MARGIN = 0.2
@@ -95,7 +91,7 @@ def cell_values(
     pooled: pd.DataFrame | None = None,
     source: str = "correlations table",
 ) -> pd.DataFrame:
-    """The numbers drawn in the heatmap, one row per clinical x MRI cell.
+    """The numbers drawn in the heatmap, one row per clinical x outcome-measure cell.
 
     Columns: ``clinical_measure, mri_measure, mri_timing, r, k, pooled`` where ``k`` is
     the number of distinct studies reporting an r for the pair, and ``r`` is NaN (missing)
@@ -156,37 +152,67 @@ def correlation_heatmap(
     *,
     clinical_measures: list[str],
     pooled: pd.DataFrame | None = None,
-    mri_labels: Mapping[str, str] | None = None,
+    measure_labels: Mapping[str, str] | None = None,
     clinical_labels: Mapping[str, str] | None = None,
+    measure_label: str = "Outcome measure",
+    clinical_label: str = "Clinical measure",
     source: str = "correlations table",
-) -> None:
-    """Draw the clinical x MRI correlation heatmap and save it as SVG and 300-dpi PNG.
+) -> bool:
+    """Draw the clinical x outcome-measure correlation heatmap and save it as SVG and
+    300-dpi PNG.
 
     Parameters
     ----------
     table:
-        ``results/tables/correlations.csv`` as a DataFrame (one row per study x MRI
+        ``results/tables/correlations.csv`` as a DataFrame (one row per study x outcome
         measure x clinical measure x time point x group).
     clinical_measures:
         Row order (config ``correlations.clinical_measures``); every one gets a row, even
         without data.
     pooled:
         ``results/tables/correlations_pooled.csv`` (optional).
-    mri_labels, clinical_labels:
-        Display names for measure keys (e.g. config ``instruments.<key>.label``).
+    measure_labels, clinical_labels:
+        Display names of the outcome measures' keys (config ``instruments.<key>.label``)
+        and of the clinical measures' keys (config ``correlations.clinical_labels``); a
+        key without one is shown as it is (underscores as spaces).
+    measure_label, clinical_label:
+        What the columns and the rows are (config ``correlations.measure_label`` and
+        ``correlations.clinical_label``), in the title.
+
+    Returns True when the heatmap was drawn, False when a note figure saying that there
+    are no correlations (no rows, or no clinical measures) was drawn instead.
     """
+    title = f"Correlations: {clinical_label} \u00d7 {measure_label}"
+    if not clinical_measures:
+        note_figure(
+            svg_path,
+            png_path,
+            title,
+            "No correlations are shown: the review names no clinical measures "
+            "(correlations.clinical_measures in the config is empty).",
+        )
+        return False
+    if not len(table):
+        note_figure(
+            svg_path,
+            png_path,
+            title,
+            "No correlations were extracted: none of the included studies reports a "
+            "correlation between these measures.",
+        )
+        return False
     cells = cell_values(table, clinical_measures, pooled, source)
-    mri_labels = dict(mri_labels or {})
-    clin_labels = {**CLINICAL_LABELS, **dict(clinical_labels or {})}
+    measure_labels = dict(measure_labels or {})
+    clin_labels = dict(clinical_labels or {})
     columns = list(dict.fromkeys(zip(cells["mri_measure"], cells["mri_timing"], strict=True)))
     tm = TextMeasure()
     fs = FONT_SIZE
 
     col_labels = []
     for measure, timing in columns:
-        name = mri_labels.get(measure, measure)
+        name = measure_labels.get(measure, measure)
         col_labels.append(tm.wrap(f"{name} ({timing})" if timing else name, CELL_W * 1.9, fs))
-    row_labels = [clin_labels.get(c, c) for c in clinical_measures]
+    row_labels = [clin_labels.get(c, str(c).replace("_", " ")) for c in clinical_measures]
     label_w = max([tm.width(s, fs) for s in row_labels] + [0.5]) + 0.15
     n_rows, n_cols = len(row_labels), max(len(columns), 1)
     # Column labels are drawn at 40 degrees; their height and overhang set the top margin.
@@ -203,7 +229,11 @@ def correlation_heatmap(
     grid_y0 = MARGIN + 0.35 + col_h
     grid_w, grid_h = n_cols * CELL_W, n_rows * CELL_H
     bar_x0 = grid_x0 + grid_w + max(0.3, overhang + 0.1)
-    fig_w = bar_x0 + 0.18 + 0.55 + MARGIN
+    # At least as wide as the title (a long one wraps at 6.5 inches or the grid's width).
+    title = tm.wrap(title, max(6.5 - 2 * MARGIN, bar_x0 + 0.73 - MARGIN), fs + 2, "bold")
+    fig_w = max(bar_x0 + 0.18 + 0.55 + MARGIN, tm.width(title, fs + 2, "bold") + 2 * MARGIN)
+    title_h = tm.height(title, fs + 2)
+    grid_y0 += title_h - tm.height("Xg", fs + 2)
     note = (
         "Cells: r and k = number of studies; * pooled random-effects r (Fisher z); "
         "otherwise the median of study values. Hatched: no study reported r."
@@ -223,10 +253,10 @@ def correlation_heatmap(
     ax.set_axis_off()
     ax.text(
         MARGIN,
-        MARGIN + 0.12,
-        "Correlation of clinical measures with MRI inflammation",
+        MARGIN,
+        title,
         ha="left",
-        va="center",
+        va="top",
         color=INK,
         fontproperties=font(fs + 2, "bold"),
     )
@@ -313,6 +343,7 @@ def correlation_heatmap(
         linespacing=1.3,
     )
     save_figure(fig, svg_path, png_path)
+    return True
 
 
 def _rect(x: float, y: float, **kw):

@@ -45,7 +45,7 @@ from srma.figures.common import (
     save_figure,
     table_name,
 )
-from srma.figures.forest import MEASURE_AXIS, check_group, study_label
+from srma.figures.forest import axis_label, check_group, study_label
 
 #: ``status`` of the leave-one-out table's rows.
 ESTIMATED = "estimated"
@@ -71,6 +71,8 @@ def leave1out_plot(
     intervention: str,
     comparator: str,
     measure: str = "MD",
+    unit: str = "",
+    measure_label: str | None = None,
     favours_negative: bool = True,
     level: float = 95,
     source: str = "leave-one-out table",
@@ -86,6 +88,8 @@ def leave1out_plot(
         The full model's pooled estimate and confidence limits (the pooled row).
     intervention, comparator:
         Arm names for the "favours" labels.
+    measure, unit, measure_label, favours_negative:
+        As for :func:`srma.figures.forest.forest_plot`.
     """
     label_col = "slab" if "slab" in table.columns else "study_id"
     for col in (label_col, "estimate", "ci_lb", "ci_ub"):
@@ -126,10 +130,10 @@ def leave1out_plot(
     w_label = max(tm.width(x["label"], fs) for x in [*rows, full, head]) + COL_PAD
     w_ci = max(tm.width(x["ci"], fs, "bold") for x in [*rows, full, head]) + COL_PAD
     w_i2 = max(tm.width(x["i2"], fs) for x in [*rows, full, head]) + COL_PAD if has_i2 else 0
-    axis_label = MEASURE_AXIS.get(measure, measure)
+    x_label = axis_label(measure, unit, measure_label)
     fav_left = f"\u2190 Favours {intervention if favours_negative else comparator}"
     fav_right = f"Favours {comparator if favours_negative else intervention} \u2192"
-    panel_w = max(PANEL_W, tm.width(fav_left) + tm.width(fav_right) + 0.4)
+    panel_w = max(PANEL_W, tm.width(fav_left) + tm.width(fav_right) + 0.4, tm.width(x_label) + 0.2)
     x_ci = MARGIN + w_label + w_ci - COL_PAD  # right edge of the CI column
     x_i2 = x_ci + w_i2
     panel_x0 = x_i2 + COL_PAD * 1.5
@@ -254,7 +258,7 @@ def leave1out_plot(
             zorder=3,
         )
     )
-    put(panel_x0 + panel_w / 2, panel_bottom + 0.36, axis_label, ha="center", size=fs - 0.5)
+    put(panel_x0 + panel_w / 2, panel_bottom + 0.36, x_label, ha="center", size=fs - 0.5)
     put(panel_x0, panel_bottom + 0.58, fav_left, size=fs - 0.5, colour=GREY)
     put(
         panel_x0 + panel_w,
@@ -278,6 +282,9 @@ def leave1out_figure(
     intervention: str,
     comparator: str,
     measure: str,
+    unit: str = "",
+    measure_label: str | None = None,
+    favours_negative: bool = True,
     source: str = "",
 ) -> bool:
     """Leave-one-out figure of one group from its precomputed tables; SVG and PNG.
@@ -297,6 +304,8 @@ def leave1out_figure(
         Arm names for the "favours" labels.
     measure:
         ``"MD"`` or ``"SMD"``: names the axis and the column.
+    unit, measure_label, favours_negative:
+        As for :func:`srma.figures.forest.forest_plot`.
     source:
         Name of the inputs in error messages (e.g. the group's Parquet path).
 
@@ -342,6 +351,9 @@ def leave1out_figure(
         intervention=intervention,
         comparator=comparator,
         measure=measure,
+        unit=unit,
+        measure_label=measure_label,
+        favours_negative=favours_negative,
         level=level,
         source=where,
     )

@@ -17,6 +17,7 @@ from srma.errors import InputError
 
 from .detect import FORMATS, decode_checked, detect_format, detect_text, read_bytes, read_text
 from .normalise import COLUMNS, RECORDS_SCHEMA, build_table
+from .spreadsheet import read_workbook, sniff
 
 __all__ = [
     "COLUMNS",
@@ -44,6 +45,8 @@ READERS: dict[str, tuple[str, str]] = {
     "csv_scopus": ("csv_exports", "Scopus"),
     "csv_embase": ("csv_exports", "Embase"),
     "csv_cochrane": ("csv_exports", "CENTRAL"),
+    "csv_generic": ("generic", "CSV"),
+    "xlsx": ("spreadsheet", "Excel"),
 }
 
 
@@ -53,6 +56,8 @@ def read_export(
     export: str,
     database: str | None = None,
     fmt: str | None = None,
+    sheet: str | None = None,
+    progress: bool = False,
 ) -> pd.DataFrame:
     """Read one search export into the records table (docs/data-model.md section 1).
 
@@ -67,6 +72,10 @@ def read_export(
         from the format.
     fmt:
         Format (one of :data:`FORMATS`); detected from the content when ``None``.
+    sheet:
+        Worksheet of an Excel workbook (default: the first); an error for other files.
+    progress:
+        Show a progress bar over the rows of a large workbook (command line).
 
     Raises
     ------
@@ -77,6 +86,19 @@ def read_export(
     data = read_bytes(path)
     if fmt is not None and fmt not in READERS:
         raise InputError(path, f"unknown format {fmt!r}; one of: {', '.join(FORMATS)}")
+    if fmt == "xlsx" or (fmt is None and sniff(data, path)):  # a workbook: no text to decode
+        records = read_workbook(data, path, sheet=sheet, progress=progress)
+        return build_table(
+            records,
+            path=path,
+            export=export,
+            fmt="xlsx",
+            database=database,
+            default_database=READERS["xlsx"][1],
+            check_encoding=False,
+        )
+    if sheet is not None:
+        raise InputError(path, f"sheet {sheet!r} is given, but the file is not an Excel workbook")
     # Reading creates millions of small lists and tuples; CPython's cyclic garbage
     # collector would walk all live containers again and again while they pile up
     # (none of them form cycles). It is paused for the read and restored after.

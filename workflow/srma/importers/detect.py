@@ -28,6 +28,8 @@ FORMATS = (
     "csv_scopus",
     "csv_embase",
     "csv_cochrane",
+    "csv_generic",
+    "xlsx",
 )
 
 _HEAD = 65536
@@ -136,19 +138,30 @@ def detect_text(text: str, path: object = "<text>") -> str:
     fmt = _detect_csv(head)
     if fmt:
         return fmt
+    from . import generic  # any other CSV/TSV with a title column (Zotero, Excel, ...)
+
+    if generic.detect(head):
+        return "csv_generic"
     if _BIBTEX_RE.search(head):
         return "bibtex"
+    columns = generic.table_without_title(head)
+    if columns:
+        raise generic.no_title_error(path, columns, lead="unknown export format: ")
     raise InputError(
         path,
         "unknown export format: expected MEDLINE/PubMed, RIS, Web of Science (plain text "
-        "or tab-delimited), Ovid, Cochrane Library text, EndNote XML or tagged, BibTeX, or "
-        "CSV from PubMed, Scopus, Embase or Cochrane",
+        "or tab-delimited), Ovid, Cochrane Library text, EndNote XML or tagged, BibTeX, "
+        "CSV from PubMed, Scopus, Embase or Cochrane, or a CSV/TSV or Excel .xlsx table "
+        "with a Title column",
     )
 
 
 def detect_format(path: str | os.PathLike) -> str:
     """The format of the export at ``path``, read from its content (not its extension)."""
-    return detect_text(read_text(path), path)
+    from .spreadsheet import sniff
+
+    data = read_bytes(path)
+    return sniff(data, path) or detect_text(decode(data, path), path)
 
 
 def csv_header_offset(text: str) -> int:

@@ -296,8 +296,9 @@ def build_table(
     :data:`FIELDS`) or from one list per field.
 
     ``database``: the one given (config) wins over the record's own, which wins over the
-    format's ``default_database``. Each record must carry a title or an identifier
-    (DOI, PMID, accession); one with none of them cannot be traced and stops the import.
+    format's ``default_database``. Each record must carry a title, an identifier (DOI,
+    PMID, accession) or where it was published (journal, volume, pages); one with none
+    of them cannot be traced and stops the import.
     ``check_encoding``: look for bytes that were not UTF-8 (pass ``False`` only when the
     whole text is known to be clean).
 
@@ -333,10 +334,18 @@ def build_table(
     pmid = _map(digits, raw_cols["pmid"])
     accession = _map(clean, raw_cols["accession"])
     for i, ids in enumerate(zip(title, doi, pmid, accession, strict=True)):
-        if not (ids[0] or ids[1] or ids[2] or ids[3]):
+        # A record without a title or identifier is kept when it names where it was
+        # published (journal, volume or pages: an EndNote entry whose title was left
+        # empty); deduplication never merges it and lists it for a person. With
+        # nothing to check it against, it stops the import.
+        if not (ids[0] or ids[1] or ids[2] or ids[3]) and not (
+            clean(raw_cols["journal"][i]) or clean(raw_cols["volume"][i])
+            or clean(raw_cols["pages"][i])
+        ):  # fmt: skip
             raise InputError(
                 path,
-                "record has no title and no DOI, PMID or accession: it cannot be traced",
+                "record has no title, no DOI, PMID or accession, and no journal, volume or "
+                "pages: it cannot be traced",
                 record=i + 1,
                 field="title",
             )
