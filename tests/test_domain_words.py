@@ -20,6 +20,7 @@ CODE_PATHS = [
     ("workflow/srma", "**/*.py"),
     ("workflow/report", "*.rst"),
     ("workflow/rules", "*.smk"),
+    ("workflow/srma/templates", "**/*"),
 ]
 
 #: Words of the bundled review's domain (``spondyl`` also as the start of a word:
@@ -32,7 +33,7 @@ DOMAIN_WORDS = re.compile(
 
 def code_files() -> list[Path]:
     files = [p for folder, pattern in CODE_PATHS for p in sorted((ROOT / folder).glob(pattern))]
-    return [p for p in files if "__pycache__" not in p.parts]
+    return [p for p in files if "__pycache__" not in p.parts and p.is_file()]
 
 
 def domain_words(text: str) -> list[tuple[int, str]]:

@@ -63,6 +63,8 @@ def test_missing_values_propagate_and_bad_measure():
                     m2i=[0, 0], sd2i=[1, 1])  # fmt: skip
     assert np.isfinite(yi[0]) and np.isnan(yi[1])
     with pytest.raises(ValueError, match="unknown measure"):
+        escalc("XYZ", ri=[0.1], ni=[10])
+    with pytest.raises(ValueError, match="'ai' is required"):
         escalc("OR", ri=[0.1], ni=[10])
     with pytest.raises(ValueError, match="n1i"):
         escalc("MD", m1i=[1])

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from srma.bias import regtest, trimfill
-from srma.pooling import RMAResult, confint, rma, rma_batch
+from srma.bias import kendall, ranktest, regtest, trimfill
+from srma.pooling import RMAResult, confint, fitstats, rma, rma_batch
 from srma.sensitivity import cumul, leave1out, subgroup
 
 REF = json.loads((Path(__file__).parent / "fixtures/metafor/reference.json").read_text())
@@ -63,7 +63,28 @@ def test_rma_matches_metafor(fit):
     assert res.k == fit["k"]
 
 
-@pytest.mark.parametrize("method", ["EE", "DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM"])
+@pytest.mark.parametrize("fit", REF["fits"], ids=fit_id)
+def test_se_tau2_loglik_and_t_k2_interval_match_metafor(fit):
+    """metafor's ``se.tau2``, ``logLik``, ``fit.stats`` and ``predict(res,
+    pi.type = "riley")`` (t on k - 2 df) for every estimator and test."""
+    d = DATA[fit["dataset"]]
+    res = rma(d["yi"], d["vi"], method=fit["method"], test=fit["test"], pi_type="t-k2")
+    if fit["se_tau2"] is None:
+        assert np.isnan(res.se_tau2)
+    else:
+        close(res.se_tau2, fit["se_tau2"], what=f"{fit_id(fit)} se_tau2")
+    close(res.ll, fit["ll"], what=f"{fit_id(fit)} ll")
+    if fit["pi_lb_tk2"] != []:  # metafor gives no PI for EE models (it is the CI)
+        close([res.pi_lb, res.pi_ub], [fit["pi_lb_tk2"], fit["pi_ub_tk2"]], what=fit_id(fit))
+    stats = fitstats(res)
+    for est in ("ML", "REML"):
+        for key in ("ll", "dev", "AIC", "BIC", "AICc"):
+            close(stats[est][key], fit["fit_stats"][est][key], what=f"{fit_id(fit)} {est} {key}")
+
+
+@pytest.mark.parametrize(
+    "method", ["EE", "DL", "HE", "HS", "HSk", "SJ", "ML", "REML", "EB", "PM", "PMM"]
+)
 @pytest.mark.parametrize("test", ["z", "t", "knha", "adhoc"])
 def test_rma_batch_matches_metafor_all_data_sets_in_one_call(method, test):
     """Every data set of the fixtures in one padded batch gives metafor's numbers."""
@@ -131,6 +152,34 @@ def test_trimfill(ref):
         close(getattr(out["fit"], key), ref[key], what=key)
     # metafor's own trimfill estimate, centred with its default threshold 1e-5
     assert out["fit"].estimate == pytest.approx(ref["estimate_default"], rel=1e-4, abs=1e-6)
+
+
+MODELS = json.loads((Path(__file__).parent / "fixtures/metafor/reference_models.json").read_text())
+
+
+@pytest.mark.parametrize("name", list(MODELS["ranktest"]))
+def test_ranktest_matches_metafor(name):
+    """Begg's rank correlation test (metafor ``ranktest(res)``): exact p-value without
+    ties (bcg, k = 60, ...), the normal approximation with ties."""
+    ref = MODELS["ranktest"][name]
+    for method in ("REML", "DL"):  # the test uses the common-effect estimate only
+        out = ranktest(rma(ref["yi"], ref["vi"], method=method))
+        close(out["tau"], ref["tau"], what="tau")
+        pclose(out["pval"], ref["pval"], what="pval")
+        assert out["k"] == len(ref["yi"])
+
+
+def test_kendall_exact_distribution_and_ties():
+    from scipy import stats
+
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=9), rng.normal(size=9)
+    tau, p = kendall(x, y)
+    ref = stats.kendalltau(x, y, method="exact")
+    assert tau == pytest.approx(ref.statistic, rel=1e-12)
+    assert p == pytest.approx(ref.pvalue, rel=1e-10)
+    with pytest.raises(ValueError, match="at least 3 studies"):
+        ranktest(rma([0.1, 0.2], [0.1, 0.2]))
 
 
 def test_leave1out():
@@ -244,7 +293,7 @@ def test_result_keeps_what_a_refit_needs_and_prints():
         rma(d["yi"], d["vi"], slab=labels[:3])
 
 
-@pytest.mark.parametrize("func", [leave1out, cumul, regtest, trimfill, confint])
+@pytest.mark.parametrize("func", [leave1out, cumul, regtest, ranktest, trimfill, confint])
 def test_analyses_take_the_fitted_model(func):
     d = DATA["bcg"]
     with pytest.raises(TypeError, match="fitted model"):
@@ -295,7 +344,9 @@ def test_trimfill_labels_the_filled_studies():
     assert trimfill(res, side="left", estimator="R0")["side"] == "left"
 
 
-STATISTICS = ("tau2", "pooling", "regression", "bias", "sensitivity", "group", "effects")
+STATISTICS = (
+    "tau2", "pooling", "regression", "bias", "sensitivity", "group", "effects", "binary",
+)  # fmt: skip
 
 
 def _srma_imports(path: Path) -> set[str]:
@@ -319,9 +370,10 @@ def test_statistics_modules_import_each_other_without_a_circle():
     mods = (*STATISTICS, "group_sensitivity")
     graph = {m: _srma_imports(pkg / f"{m}.py") - {"errors"} for m in mods}
     assert graph["tau2"] == set() and graph["pooling"] == {"tau2"}
-    assert graph["regression"] == {"tau2"} and graph["effects"] == set()
+    assert graph["regression"] == {"tau2", "pooling"} and graph["effects"] == set()
+    assert graph["binary"] == {"effects", "pooling", "tau2"}
     assert graph["bias"] == {"pooling", "regression"}
-    assert graph["sensitivity"] == {"pooling"}
+    assert graph["sensitivity"] == {"pooling", "binary"}
     assert graph["group"] == {"pooling", "effects"}
     assert graph["group_sensitivity"] == {"pooling", "bias", "sensitivity"}
     done: set[str] = set()

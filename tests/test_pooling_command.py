@@ -249,3 +249,240 @@ def test_command_line_prints_one_line_and_no_warning(tmp_path):
     assert len(lines) == len(cases), done.stderr
     for line, name in zip(lines, cases, strict=True):
         assert line.startswith(f"srma pool: error: {tmp_path / name}")
+
+
+# ------------------------------------------------------------- issue 17: new models
+MODELS = json.loads((Path(__file__).parent / "fixtures/metafor/reference_models.json").read_text())
+COUNTS = MODELS["counts"]
+
+
+def _counts_csv(tmp_path, name, *, sizes=False, extra=None):
+    """A data set's 2x2 counts as ``study,ai,bi,ci,di`` (or ``ai,n1i,ci,n2i``)."""
+    d = COUNTS[name]
+    cols = ["ai", "n1i", "ci", "n2i"] if sizes else ["ai", "bi", "ci", "di"]
+    head = ["study", *cols, *(extra or {})]
+    lines = [",".join(head)]
+    for i in range(len(d["ai"])):
+        row = {"ai": d["ai"][i], "bi": d["bi"][i], "ci": d["ci"][i], "di": d["di"][i]}
+        row["n1i"], row["n2i"] = row["ai"] + row["bi"], row["ci"] + row["di"]
+        cells = [f"S{i}", *(str(row[c]) for c in cols)]
+        cells += [str(v[i]) for v in (extra or {}).values()]
+        lines.append(",".join(cells))
+    path = tmp_path / f"{name}.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _json(capsys, *argv):
+    assert main(["pool", *map(str, argv), "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _close(actual, expected, what=""):
+    np.testing.assert_allclose(
+        np.asarray(actual, dtype=float),
+        np.array([np.nan if x is None else x for x in np.atleast_1d(expected)], dtype=float),
+        rtol=1e-6,
+        atol=1e-10,
+        err_msg=what,
+    )
+
+
+def _pclose(actual, expected, what=""):
+    np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-8, err_msg=what)
+
+
+@pytest.mark.parametrize("measure", ["OR", "RR", "RD"])
+@pytest.mark.parametrize("method", ["REML", "DL", "PMM", "HSk"])
+def test_counts_inverse_variance_json(tmp_path, capsys, measure, method):
+    csv = _counts_csv(tmp_path, "nielweise2007", sizes=True)
+    out = _json(capsys, csv, "--measure", measure, "--method", method)
+    ref = next(
+        r for r in MODELS["binary_iv"]
+        if (r["dataset"], r["measure"], r["method"], r["test"])
+        == ("nielweise2007", measure, method, "z")
+    )  # fmt: skip
+    for key in ("estimate", "se", "zval", "ci_lb", "ci_ub", "tau2", "se_tau2", "I2", "H2", "QE",
+                "pi_lb", "pi_ub", "ll"):  # fmt: skip
+        _close(out[key], ref[key], key)
+    _pclose(out["pval"], ref["pval"])
+    assert out["k"] == 18 and out["measure"] == measure
+    assert out["zero_cells"]["double_zero"] == ["S14"] and len(out["zero_cells"]["studies"]) == 6
+
+
+@pytest.mark.parametrize("measure", ["OR", "RR", "RD", "PETO"])
+def test_mantel_haenszel_and_peto_json(tmp_path, capsys, measure):
+    csv = _counts_csv(tmp_path, "hahn2001")
+    if measure == "PETO":
+        out = _json(capsys, csv, "--method", "PETO")
+        ref = next(r for r in MODELS["peto"] if r["dataset"] == "hahn2001" and r["level"] == 95)
+    else:
+        out = _json(capsys, csv, "--method", "MH", "--measure", measure)
+        ref = next(
+            r for r in MODELS["mh"]
+            if (r["dataset"], r["measure"], r["level"]) == ("hahn2001", measure, 95)
+        )  # fmt: skip
+    for key in ("estimate", "se", "zval", "ci_lb", "ci_ub", "QE", "I2", "H2", "weights"):
+        _close(out[key], ref[key], key)
+    for key in ("pval", "QEp"):
+        _pclose(out[key], ref[key], key)
+    if measure == "OR":
+        for key in ("MH", "TA", "CO", "BD"):
+            _close(out[key], ref[key], key)
+    assert (out["k"], out["k_yi"]) == (ref["k"], ref["k_yi"]) == (12, 9)
+    assert out["method"] == ("PETO" if measure == "PETO" else "MH")
+
+
+def test_meta_regression_json(tmp_path, capsys):
+    d = MODELS["regression_data"]["bcg"]
+    csv = tmp_path / "bcg.csv"
+    lines = ["study,yi,vi,ablat,alloc"] + [
+        f"T{i},{d['yi'][i]!r},{d['vi'][i]!r},{d['mods']['ablat'][i]},{d['mods']['alloc'][i]}"
+        for i in range(13)
+    ]
+    csv.write_text("\n".join(lines) + "\n")
+    for method, test in (("REML", "knha"), ("DL", "z"), ("PMM", "t")):
+        out = _json(capsys, csv, "--mods", "ablat,alloc", "--method", method, "--test", test)
+        ref = next(
+            r for r in MODELS["regressions"]
+            if (r["dataset"], r["mods"], r["method"], r["test"])
+            == ("bcg", ["ablat", "alloc"], method, test)
+        )  # fmt: skip
+        assert out["names"] == ref["names"]
+        for key in ("b", "se", "zval", "ci_lb", "ci_ub", "QM", "QE", "tau2", "I2", "R2"):
+            _close(out[key], ref[key], f"{method} {test} {key}")
+        for key in ("pval", "QMp", "QEp"):
+            _pclose(out[key], ref[key], f"{method} {test} {key}")
+        assert out["QMdf"] == ref["QMdf"]
+        assert ("tval" in out) == (test != "z")
+    text_out = main(["pool", str(csv), "--mods", "ablat,alloc"])
+    assert text_out == 0
+    assert "Test of Moderators (coefficients 2:4)" in capsys.readouterr().out
+
+
+def test_subgroups_json(tmp_path, capsys):
+    d = MODELS["regression_data"]["bcg"]
+    csv = tmp_path / "bcg.csv"
+    lines = ["study,yi,vi,alloc"] + [
+        f"T{i},{d['yi'][i]!r},{d['vi'][i]!r},{d['mods']['alloc'][i]}" for i in range(13)
+    ]
+    csv.write_text("\n".join(lines) + "\n")
+    for method, test in (("REML", "z"), ("DL", "knha")):
+        out = _json(capsys, csv, "--subgroup", "alloc", "--method", method, "--test", test)
+        ref = next(
+            r for r in MODELS["subgroups"]
+            if (r["dataset"], r["by"], r["method"], r["test"]) == ("bcg", "alloc", method, test)
+        )  # fmt: skip
+        assert sorted(out["subgroups"]) == ref["levels"]
+        for g in ref["levels"]:
+            for key in ("estimate", "se", "ci_lb", "ci_ub", "tau2", "QE", "pi_lb", "pi_ub"):
+                _close(out["subgroups"][g][key], ref["subgroups"][g][key], f"{g} {key}")
+        _close(out["Qb"], ref["Qb"])
+        _pclose(out["Qb_pval"], ref["Qb_pval"])
+        assert out["Qb_df"] == ref["Qb_df"] == 2
+    assert main(["pool", str(csv), "--subgroup", "alloc"]) == 0
+    assert "Test for subgroup differences: Q(df = 2)" in capsys.readouterr().out
+
+
+def test_mh_subgroups_json(tmp_path, capsys):
+    csv = _counts_csv(tmp_path, "bcg", extra={"alloc": MODELS["subgroup_groups"]["alloc"]})
+    out = _json(capsys, csv, "--method", "MH", "--subgroup", "alloc")
+    ref = MODELS["subgroups_mh"]["MH-OR"]
+    for g in ref["levels"]:
+        _close(out["subgroups"][g]["estimate"], ref["subgroups"][g]["estimate"])
+    _close(out["Qb"], ref["Qb"])
+    _pclose(out["Qb_pval"], ref["Qb_pval"])
+
+
+def test_prediction_interval_t_k2_and_begg(tmp_path, capsys):
+    d = REF["datasets"]["bcg"]
+    csv = tmp_path / "bcg.csv"
+    csv.write_text(
+        "yi,vi\n" + "".join(f"{y!r},{v!r}\n" for y, v in zip(d["yi"], d["vi"], strict=True))
+    )
+    out = _json(capsys, csv, "--pi", "t-k2", "--method", "DL", "--sensitivity")
+    ref = _ref("bcg", "DL", "z")
+    _close([out["pi_lb"], out["pi_ub"]], [ref["pi_lb_tk2"], ref["pi_ub_tk2"]])
+    _close(out["se_tau2"], ref["se_tau2"])
+    _close(out["ll"], ref["ll"])
+    rank = MODELS["ranktest"]["bcg"]
+    _close(out["ranktest"]["tau"], rank["tau"])
+    _pclose(out["ranktest"]["pval"], rank["pval"])
+    assert out["pi_type"] == "t-k2"
+    assert main(["pool", str(csv), "--pi", "t-k2", "--sensitivity"]) == 0
+    text = capsys.readouterr().out
+    assert "prediction interval (t on k - 2 df)" in text and "Begg's rank correlation" in text
+
+
+COUNTS_HEAD = "study,ai,bi,ci,di\n"
+#: (file text, extra arguments, fragments of the error line)
+BAD_MODELS = {
+    "negative count": (COUNTS_HEAD + "A,1,10,2,9\nB,-1,10,2,9\n", [],
+                       ["line 3", "record B", "field 'ai'", ">= 0"]),
+    "count not whole": (COUNTS_HEAD + "A,1,10.5,2,9\n", [],
+                        ["line 2", "field 'bi'", "whole number"]),
+    "count text": (COUNTS_HEAD + "A,1,10,x,9\n", [], ["line 2", "field 'ci'", "'x'"]),
+    "count empty": (COUNTS_HEAD + "A,1,10,2,\n", [], ["line 2", "field 'di'", "empty"]),
+    "arm without participants": (COUNTS_HEAD + "A,0,0,2,9\n", [],
+                                 ["line 2", "field 'bi'", "no participants"]),
+    "events exceed n": ("study,ai,n1i,ci,n2i\nA,1,10,2,9\nB,12,10,2,9\n", [],
+                        ["line 3", "record B", "field 'ai'", "exceeds n1i = 10"]),
+    "n1i disagrees": ("study,ai,bi,ci,di,n1i\nA,1,9,2,9,11\n", [],
+                      ["line 2", "field 'n1i'", "ai + bi = 10"]),
+    "counts column missing": ("study,ai,bi,ci\nA,1,9,2\n", [],
+                              ["field 'di'", "need the column di"]),
+    "counts with MD": (COUNTS_HEAD + "A,1,9,2,9\n", ["--measure", "MD"],
+                       ["--measure OR, RR or RD"]),
+    "MH without counts": ("yi,vi\n0.1,0.2\n0.3,0.1\n", ["--method", "MH"], ["needs 2x2 counts"]),
+    "Peto with RR": (COUNTS_HEAD + "A,1,9,2,9\nB,2,8,3,7\n",
+                     ["--method", "PETO", "--measure", "RR"], ["--measure OR"]),
+    "MH with knha": (COUNTS_HEAD + "A,1,9,2,9\nB,2,8,3,7\n", ["--method", "MH", "--test", "knha"],
+                     ["--test z"]),
+    "mods column missing": ("study,yi,vi\nA,0.1,0.2\nB,0.3,0.1\n", ["--mods", "x"],
+                            ["field 'x'", "--mods: no column 'x'"]),
+    "mods empty cell": ("study,yi,vi,x\nA,0.1,0.2,1\nB,0.3,0.1,\nC,0.2,0.1,3\n", ["--mods", "x"],
+                        ["line 3", "record B", "field 'x'", "empty"]),
+    "mods mixed": ("study,yi,vi,x\nA,0.1,0.2,1\nB,0.3,0.1,two\nC,0.2,0.1,3\n", ["--mods", "x"],
+                   ["line 3", "record B", "field 'x'", "mixes numbers and text"]),
+    "mods one level": ("study,yi,vi,g\nA,0.1,0.2,a\nB,0.3,0.1,a\nC,0.2,0.1,a\n", ["--mods", "g"],
+                       ["field 'g'", "same value ('a')"]),
+    "mods collinear": ("study,yi,vi,x,z\nA,0.1,0.2,1,2\nB,0.3,0.1,2,4\nC,0.2,0.1,3,6\n"
+                       "D,0.5,0.3,4,8\n", ["--mods", "x,z"],
+                       ["cannot fit the meta-regression", "not of full rank"]),
+    "mods too few studies": ("study,yi,vi,x\nA,0.1,0.2,1\nB,0.3,0.1,2\n", ["--mods", "x"],
+                             ["2 studies for 2 coefficients"]),
+    "mods and subgroup": ("study,yi,vi,x\nA,0.1,0.2,1\nB,0.3,0.1,2\n",
+                          ["--mods", "x", "--subgroup", "x"], ["not both"]),
+    "mods with pi": ("study,yi,vi,x\nA,0.1,0.2,1\nB,0.3,0.1,2\n",
+                     ["--mods", "x", "--pi", "t-k2"], ["--pi applies"]),
+    "subgroup column missing": ("study,yi,vi\nA,0.1,0.2\n", ["--subgroup", "g"],
+                                ["field 'g'", "no column 'g'"]),
+    "subgroup empty cell": ("study,yi,vi,g\nA,0.1,0.2,a\nB,0.3,0.1,\n", ["--subgroup", "g"],
+                            ["line 3", "record B", "field 'g'", "empty"]),
+    "subgroup single level": ("study,yi,vi,g\nA,0.1,0.2,a\nB,0.3,0.1,a\n", ["--subgroup", "g"],
+                              ["field 'g'", "no subgroups to compare"]),
+    "knha with a one-study subgroup": (
+        "study,yi,vi,g\nA,0.1,0.2,a\nB,0.3,0.1,b\nC,0.2,0.1,b\n",
+        ["--subgroup", "g", "--test", "knha"], ["subgroup 'a' has one study"],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(BAD_MODELS))
+def test_bad_input_for_new_models_stops_with_one_clear_line(case, tmp_path, capsys):
+    text, extra, fragments = BAD_MODELS[case]
+    csv = tmp_path / "data.csv"
+    csv.write_text(text)
+    err = _pool_fails(csv, capsys, *extra, "--json")
+    for fragment in fragments:
+        assert fragment in err, (case, err)
+
+
+def test_unknown_method_is_a_usage_error(tmp_path, capsys):
+    csv = tmp_path / "e.csv"
+    csv.write_text("yi,vi\n0.1,0.2\n0.3,0.1\n")
+    with pytest.raises(SystemExit) as exc:
+        main(["pool", str(csv), "--method", "XYZ"])
+    assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
+    assert main(["pool", str(csv), "--method", "hsk", "--json"]) == 0  # case-insensitive
+    assert json.loads(capsys.readouterr().out)["method"] == "HSk"

@@ -216,6 +216,70 @@ def test_provenance_maps_pooled_numbers_to_files_and_records(review):
     )
 
 
+def test_appraisal_outputs_hold_the_files_judgements_and_grade(review):
+    """Risk of bias, its figures, the high-risk sensitivity analysis and the summary of
+    findings of the fixture review: five RoB 2 files, every domain 'no information'."""
+    import docx
+    import yaml
+
+    rob = pd.read_csv(review / "results/tables/risk_of_bias.csv", keep_default_na=False)
+    studies = sorted(p.stem for p in (FIXTURE / "resources/extraction").glob("*.yaml"))
+    assert sorted(set(rob["study_id"])) == studies
+    assert set(rob["tool"]) == {"rob2"}
+    assert len(rob) == 5 * 6  # D1-D5 and overall, study level only
+    for sid in studies:
+        data = yaml.safe_load((FIXTURE / f"resources/risk_of_bias/{sid}.yaml").read_text())
+        rows = rob[(rob["study_id"] == sid) & (rob["domain"] != "overall")]
+        assert dict(zip(rows["domain"], rows["judgement"], strict=True)) == {
+            d: j["judgement"] for d, j in data["judgements"].items()
+        }
+    overall = rob[rob["domain"] == "overall"]
+    assert set(overall["judgement"]) == {"no information"}
+    assert set(overall["origin"]) == {"algorithm"}
+
+    for name in ("traffic_light", "summary", "traffic_light_robins_i", "summary_robins_i"):
+        for ext in ("svg", "png"):
+            assert (review / f"results/figures/rob/{name}.{ext}").stat().st_size > 0
+    svg = (review / "results/figures/rob/traffic_light.svg").read_text()
+    assert "OrpingtonSevere 1991" in svg
+    forest = (review / "results/figures/forest/los_12w.svg").read_text()
+    assert "Risk of bias" in forest and "no information" in forest
+
+    high = pd.read_csv(review / "results/tables/sensitivity_high_risk.csv")
+    row = high[high["timepoint"] == "12w"].iloc[0]
+    assert row["status"] == "same as main analysis"  # no study at high risk
+    assert row["k"] == 4
+    assert row["estimate"] == pytest.approx(EXPECTED["los_12w"]["estimate"], rel=1e-6)
+
+    sof = pd.read_csv(review / "results/tables/summary_of_findings.csv")
+    assert list(sof["timepoint"]) == ["12w", "24w"]  # the config's order
+    row = sof[sof["timepoint"] == "12w"].iloc[0]
+    used = ["Edinburgh1990", "OrpingtonMild1991", "OrpingtonModerate1991", "OrpingtonSevere1991"]
+    files = [FIXTURE / f"resources/extraction/{sid}.yaml" for sid in used]
+    n = sum(arm["n"] for f in files for arm in yaml.safe_load(f.read_text())["arms"])
+    assert row["studies"] == 4
+    assert row["participants"] == n == 556
+    assert row["estimate"] == pytest.approx(EXPECTED["los_12w"]["estimate"], rel=1e-6)
+    # Every study 'no information' (no weight at low risk): risk of bias -1; I2 = 98%:
+    # inconsistency -1; CI excludes 0 and 556 >= OIS 400: imprecision 0; indirectness
+    # and publication bias (4 studies < 10) left to the reviewer: not judged.
+    assert row["risk_of_bias"] == -1 and row["risk_of_bias_by"] == "srma"
+    assert row["inconsistency"] == -1 and row["inconsistency_by"] == "srma"
+    assert row["imprecision"] == 0 and row["imprecision_by"] == "srma"
+    assert pd.isna(row["indirectness"]) and row["indirectness_by"] == "not judged"
+    assert pd.isna(row["publication_bias"]) and row["publication_bias_by"] == "not judged"
+    assert row["certainty"] == "low"
+    assert "100% no information" in row["footnotes"]
+    assert "98%" in row["footnotes"]
+
+    document = docx.Document(str(review / "results/tables/summary_of_findings.docx"))
+    cells = [c.text for r in document.tables[0].rows for c in r.cells]
+    assert "Length of stay, 12 weeks" in cells
+    assert any(c.endswith(" low") and c.startswith("\u2295") for c in cells)
+    page = (review / "results/report/summary_of_findings.html").read_text()
+    assert "Length of stay, 12 weeks" in page and "<table" in page
+
+
 def test_rerun_has_nothing_to_do(review):
     proc = snakemake(review, "-n")
     assert proc.returncode == 0, proc.stderr
@@ -226,7 +290,15 @@ def study_jobs(study: str, *jobs: tuple[str, str]) -> list[tuple[str, str]]:
     """The jobs a change to one study runs: its extraction job, the checkpoint that
     reads which groups every study reports, the review-wide tables read from the study
     tables, and ``jobs``."""
-    review_wide = ["all", "correlations", "extraction_excluded", "heatmap", "provenance"]
+    review_wide = [
+        "all",
+        "correlations",
+        "extraction_excluded",
+        "heatmap",
+        "provenance",
+        "risk_of_bias_table",
+        "rob_figures",
+    ]
     return sorted(
         [
             ("extract_study", f"study={study}"),
@@ -252,12 +324,15 @@ def test_editing_one_study_reruns_only_its_jobs(review, tmp_path, root_dir):
     assert planned_jobs(proc) == study_jobs(
         "OrpingtonMild1991",
         ("forest", group),
+        ("high_risk_sensitivity", group),
+        ("high_risk_table", ""),
         ("leave1out", group),
         ("pool_group", group),
         ("pooled_table", ""),
         ("results_page", ""),
         ("sensitivity_group", group),
         ("sensitivity_table", ""),
+        ("summary_of_findings", ""),
     ), proc.stderr[-3000:]
     assert planned_jobs(snakemake(work, "-n")) == []
 
@@ -273,14 +348,30 @@ def test_adding_a_study_reruns_only_its_jobs(review, tmp_path, root_dir):
     assert planned_jobs(proc) == study_jobs(
         "MontrealTransfer1992",
         ("forest", group),
+        ("high_risk_sensitivity", group),
+        ("high_risk_table", ""),
         ("pool_group", group),
         ("pooled_table", ""),
         ("results_page", ""),
         ("sensitivity_group", group),
         ("sensitivity_table", ""),
+        ("summary_of_findings", ""),
     ), proc.stderr[-3000:]
     pooled = io.read_parquet(work / "results/pooled/los/24w.parquet")
     assert "MontrealTransfer1992" in set(pooled["study_id"])
+    # The new study has no risk-of-bias file yet: a warning, not an error; it is 'not
+    # assessed', and GRADE leaves the group's risk of bias to the reviewer.
+    assert "1 of 6 studies have no risk-of-bias file" in proc.stderr
+    rob = pd.read_csv(work / "results/tables/risk_of_bias.csv")
+    new = rob[rob["study_id"] == "MontrealTransfer1992"]
+    assert list(new["judgement"]) == ["not assessed"]
+    # It repeats MontrealHome1992's trial, so it is not usable: the group's rating rests
+    # on the assessed study; its forest plot row gets 'no information' marks.
+    sof = pd.read_csv(work / "results/tables/summary_of_findings.csv")
+    row = sof[sof["timepoint"] == "24w"].iloc[0]
+    assert row["study_ids"] == "MontrealHome1992"
+    assert row["risk_of_bias_by"] == "srma"
+    assert "MontrealTransfer 1992" in (work / "results/figures/forest/los_24w.svg").read_text()
 
 
 def test_a_deleted_study_table_is_written_again(review, tmp_path, root_dir):
@@ -298,7 +389,11 @@ def test_a_deleted_study_table_is_written_again(review, tmp_path, root_dir):
     # checksum Snakemake recorded and need not run.
     ran = planned_jobs(proc)
     assert ("extract_study", "study=OrpingtonMild1991") in ran, proc.stderr[-3000:]
-    assert set(ran) <= set(study_jobs("OrpingtonMild1991")), ran
+    # The summary of findings reads risk_of_bias.csv, which is written again (the same
+    # bytes): it runs or not depending on whether that job has finished when the
+    # checkpoint hands on its groups.
+    allowed = study_jobs("OrpingtonMild1991", ("summary_of_findings", ""))
+    assert set(ran) <= set(allowed), ran
     assert table.read_bytes() == before
     assert planned_jobs(snakemake(work, "-n")) == []
 

@@ -10,8 +10,10 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 # The srma package lives beside the rules; make it importable even when it is not
-# installed (e.g. a conda environment built from environment.yml).
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
+# installed (e.g. a conda environment built from environment.yml). The rules' folder, not
+# workflow.basedir: that is the folder of the Snakefile being run, which is a review
+# folder's own when this workflow is used as a module (srma init).
+sys.path.insert(0, str(Path(str(workflow.current_basedir)).parent))
 
 from srma import stages, workers
 from srma.config import check_config, check_config_files, config_hash
@@ -29,8 +31,15 @@ try:
 except SrmaError as err:
     raise err.with_traceback(None) from None
 validate(config, schema="../schemas/config.schema.yaml")
+# An empty screening.decisions: nothing screened yet (a new review, as srma init writes
+# it); the Snakefile then runs import and deduplication only (TO_SCREEN). A path that
+# names no file stops the run, as every input that is not there does. With a screening
+# tool (screening.tool), its exports hold the decisions and the decisions file may be
+# empty (workflow/rules/screening.smk checks the exports).
+_DECISIONS_FILE = bool(config["screening"]["decisions"].strip())
+SCREENED = _DECISIONS_FILE or config["screening"]["tool"] != "srma"
 try:
-    check_config(config)
+    check_config(config if _DECISIONS_FILE else {**config, "screening": {}})
 except SrmaError as err:
     raise err.with_traceback(None) from None
 
@@ -88,6 +97,7 @@ CODE = {
     "correlations": code_hash("correlations"),
     "figures": code_hash("figures"),
     "provenance": code_hash("provenance_map"),
+    "appraisal": code_hash("appraisal"),
 }
 
 
@@ -105,6 +115,39 @@ def records_tables(wildcards=None):
 def dedup_decisions(wildcards):
     path = config["dedup"]["decisions"]
     return [path] if Path(path).exists() else []
+
+
+def rob_files(wildcards=None):
+    """Every risk-of-bias file (config ``risk_of_bias.directory``; none when the folder
+    is missing: every study is then ``not assessed``)."""
+    folder = Path(config["risk_of_bias"]["directory"])
+    return sorted(p.as_posix() for p in folder.glob("*.yaml"))
+
+
+def group_rob_files(wildcards):
+    """The risk-of-bias files of a group's studies (those that have one)."""
+    folder = Path(config["risk_of_bias"]["directory"])
+    studies = groups()[(wildcards.instrument, wildcards.timepoint)]
+    return [
+        (folder / f"{s}.yaml").as_posix()
+        for s in studies
+        if (folder / f"{s}.yaml").exists()
+    ]
+
+
+def grade_decisions(wildcards):
+    path = config["grade"]["decisions"]
+    return [path] if Path(path).exists() else []
+
+
+def screening_files(key):
+    """The files of ``screening.<key>`` the screening job reads: srma's decisions file
+    (when named), the exports of the screening tool (when screening.tool names one)."""
+    screening = config["screening"]
+    if key == "decisions":
+        path = screening["decisions"].strip()
+        return [path] if path else []
+    return list(screening[key]) if screening["tool"] != "srma" else []
 
 
 def study_tables(wildcards=None):
@@ -139,6 +182,12 @@ def group_study_tables(wildcards):
 
 def pooled_tables(wildcards=None):
     return [f"results/pooled/{i}/{t}.parquet" for i, t in groups()]
+
+
+def ordered_pooled_tables(wildcards=None):
+    """The pooled tables of every group, in the config's order of instruments and
+    timepoints (the order of :func:`sensitivity_tables`)."""
+    return [f"results/pooled/{i}/{t}.parquet" for i, t in ordered_groups()]
 
 
 def sensitivity_tables(kind):
@@ -198,6 +247,29 @@ def results_labels():
     }
 
 
+def sof_labels():
+    """The summary of findings' words: outcome labels, unit, title and the review's
+    question (population, arms) as its first note."""
+    review = config.get("review", {})
+    labels = results_labels()
+    question = [
+        f"{name}: {review[key]}"
+        for key, name in (
+            ("population", "Population"),
+            ("intervention", "Intervention"),
+            ("comparator", "Comparison"),
+        )
+        if review.get(key)
+    ]
+    return {
+        "instrument_labels": labels["instrument_labels"],
+        "timepoint_labels": labels["timepoint_labels"],
+        "unit": labels["unit"],
+        "title": f"Summary of findings: {labels['title']}",
+        "notes": ["; ".join(question)] if question else [],
+    }
+
+
 def ordered_groups():
     """The groups in the config's order of instruments and timepoints: the order of
     ``pooled.csv`` and of the results page, whose numbers the report's figures carry."""
@@ -252,18 +324,26 @@ def group_figures(kind, min_studies=0):
     ]
 
 
-#: What a run gives that does not depend on which groups the studies report.
-REVIEW_OUTPUTS = [
+#: What a run gives before screening: the records to screen and what needs a person.
+TO_SCREEN = [
     "results/records/counts.csv",
     "results/dedup/unique.ris",
     "results/dedup/uncertain.csv",
     "results/dedup/untitled.csv",
+]
+
+#: What a run gives that does not depend on which groups the studies report.
+REVIEW_OUTPUTS = [
+    *TO_SCREEN,
     "results/prisma/counts.json",
     "results/extraction/excluded.csv",
     "results/tables/correlations.csv",
     "results/tables/correlations_pooled.csv",
     "results/figures/prisma.svg",
     "results/figures/heatmap.svg",
+    "results/tables/risk_of_bias.csv",
+    "results/figures/rob/traffic_light.svg",
+    "results/figures/rob/summary.svg",
 ]
 
 
@@ -278,6 +358,8 @@ def group_outputs(wildcards):
     return [
         "results/tables/pooled.csv",
         "results/tables/sensitivity.csv",
+        "results/tables/sensitivity_high_risk.csv",
+        "results/tables/summary_of_findings.csv",
         "results/report/results.html",
         *group_figures("forest"),
         *group_figures("leave1out", FIGURES["leave1out_min_studies"]),

@@ -14,6 +14,7 @@ rule deduplicate:
             caption="../report/uncertain.rst",
             category="1. Searches",
         ),
+        untitled="results/dedup/untitled.csv",
     log:
         "logs/dedup/deduplicate.log",
     params:

@@ -6,6 +6,9 @@
 rule forest:
     input:
         pooled="results/pooled/{instrument}/{timepoint}.parquet",
+        # The group's studies' risk-of-bias files, not risk_of_bias.csv: that table is
+        # rewritten whenever any study table is, which would redraw every forest plot.
+        rob_files=group_rob_files,
     output:
         svg=report(
             "results/figures/forest/{instrument}_{timepoint}.svg",
@@ -19,7 +22,8 @@ rule forest:
         "logs/figures/forest_{instrument}_{timepoint}.log",
     params:
         labels=figure_labels,
-        code=CODE["figures"],
+        rob_settings={"instruments": list(INSTRUMENTS), "timepoints": list(TIMEPOINTS)},
+        code=[CODE["figures"], CODE["appraisal"]],
     run:
         run_stage(stages.forest, input, output, params, wildcards, log=log)
 

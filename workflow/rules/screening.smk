@@ -1,16 +1,20 @@
 # Stage 3: screening decisions -> status of every cluster and PRISMA 2020 counts.
 
-from srma.errors import InputError
-from srma.screening import check_decisions_file
+from srma.errors import SrmaError
+from srma.screening_tools import check_screening
 
-# The decisions file is small: it is checked when the workflow starts (columns, values,
-# duplicates, and the study files its included reports name), so that a bad file stops
-# the run before any job runs (a job that fails loses its earlier outputs). Included
-# studies without an extraction file, and study files no included report names, are
-# warnings, here and in the screening job's log.
+# The decisions come from srma's decisions file (screening.tool: srma) or from the
+# exports of a screening tool (asreview, rayyan, covidence: screening.title_abstract,
+# screening.full_text), with srma's file beside them when it is named. The files are
+# small: they are checked when the workflow starts (columns, values, duplicates, and the
+# study files their included reports name), so that a bad file stops the run before any
+# job runs (a job that fails loses its earlier outputs). Included studies without an
+# extraction file, and study files no included report names, are warnings, here and in
+# the screening job's log. Matching the exports' rows to the deduplicated records needs
+# those records: the screening job does it.
 try:
-    _warnings = check_decisions_file(config["screening"]["decisions"], STUDIES)
-except InputError as err:
+    _warnings = check_screening(config["screening"], STUDIES)
+except SrmaError as err:
     raise err.with_traceback(None) from None
 for _warning in _warnings:
     print(f"srma: warning: {_warning}", file=sys.stderr)
@@ -21,7 +25,9 @@ rule screening:
         unique="results/dedup/unique.parquet",
         clusters="results/dedup/clusters.parquet",
         records=records_tables,
-        decisions_file=config["screening"]["decisions"],
+        decisions_file=screening_files("decisions"),
+        title_abstract=screening_files("title_abstract"),
+        full_text=screening_files("full_text"),
     output:
         decisions="results/screening/decisions.parquet",
         counts="results/prisma/counts.json",
@@ -30,6 +36,7 @@ rule screening:
     params:
         config_hash=stage_config("searches", "dedup", "screening"),
         code=CODE["screening"],
+        tool=config["screening"]["tool"],
     run:
         # The study ids (not a param: adding a study file does not rerun screening).
         run_stage(

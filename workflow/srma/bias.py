@@ -1,14 +1,17 @@
-"""Small-study effects of a fitted model: Egger's regression test and trim-and-fill.
+"""Small-study effects of a fitted model: Egger's regression test, Begg's rank
+correlation test and trim-and-fill.
 
-Both take the :class:`srma.pooling.RMAResult` of the main model, as metafor's
-``regtest(res)`` and ``trimfill(res)`` do, and refit with its studies and settings
-(``method``, ``test``, ``level``). The meta-regression they need is
-:func:`srma.regression.rma_mods`.
+Each takes the :class:`srma.pooling.RMAResult` of the main model, as metafor's
+``regtest(res)``, ``ranktest(res)`` and ``trimfill(res)`` do, and refits with its
+studies and settings (``method``, ``test``, ``level``). The meta-regression they need
+is :func:`srma.regression.rma_mods`. ``ranktest`` also takes a Mantel-Haenszel or Peto
+fit (:class:`srma.binary.BinaryResult`: its per-study outcomes), as metafor's does.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import ndtr
 
 from srma.pooling import RMAResult, rma
 from srma.regression import rma_mods
@@ -75,6 +78,88 @@ def regtest(res: RMAResult, model: str = "rma", predictor: str = "sei") -> dict:
         "ci_ub": float(fit["ci_ub"][0]),
         "slope": float(fit["b"][1]),
     }
+
+
+def _kendall_exact_cdf(n: int) -> np.ndarray:
+    """``P(T <= q)``, ``q = 0 .. n(n-1)/2``, for the number ``T`` of concordant pairs of
+    ``n`` untied observations under independence (the Mahonian distribution of
+    inversions; R's ``pkendall``), by the recursion ``c_n(q) = sum_{j<n} c_{n-1}(q-j)``
+    on probabilities."""
+    p = np.ones(1)
+    for m in range(2, n + 1):
+        c = np.concatenate([[0.0], np.cumsum(p)])  # c[i] = sum p[:i]
+        size = p.size + m - 1
+        idx = np.arange(size)
+        hi = np.minimum(idx + 1, p.size)
+        lo = np.maximum(idx - m + 1, 0)
+        p = (c[hi] - c[lo]) / m
+    return np.cumsum(p)
+
+
+def kendall(x, y) -> tuple[float, float]:
+    """Kendall's tau-b of ``x`` and ``y`` and its two-sided p-value as R's
+    ``cor.test(x, y, method = "kendall", exact = TRUE)``: the exact permutation p-value
+    when neither has ties, else the normal approximation with the variance corrected for
+    ties (no continuity correction)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    n = x.size
+    sx = np.sign(x[:, None] - x[None, :])
+    sy = np.sign(y[:, None] - y[None, :])
+    iu = np.triu_indices(n, 1)
+    s = float((sx * sy)[iu].sum())
+    n0 = n * (n - 1) / 2
+
+    def ties(a):
+        _, counts = np.unique(a, return_counts=True)
+        return counts[counts > 1].astype(float)
+
+    tx, ty = ties(x), ties(y)
+    t1, t2 = (tx * (tx - 1)).sum() / 2, (ty * (ty - 1)).sum() / 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = s / np.sqrt((n0 - t1) * (n0 - t2))
+    if not np.isfinite(r):
+        return float("nan"), float("nan")
+    if tx.size == 0 and ty.size == 0:
+        q = int(np.round((r + 1) * n * (n - 1) / 4))
+        cdf = _kendall_exact_cdf(n)
+        upper = q > n * (n - 1) / 4
+        p = 1 - (cdf[q - 1] if q >= 1 else 0.0) if upper else cdf[q]
+        return float(r), float(min(2 * p, 1.0))
+    S = r * np.sqrt((n0 - t1) * (n0 - t2))
+    v0 = n * (n - 1) * (2 * n + 5)
+    vt = (tx * (tx - 1) * (2 * tx + 5)).sum()
+    vu = (ty * (ty - 1) * (2 * ty + 5)).sum()
+    v1 = (tx * (tx - 1)).sum() * (ty * (ty - 1)).sum()
+    v2 = (tx * (tx - 1) * (tx - 2)).sum() * (ty * (ty - 1) * (ty - 2)).sum()
+    var_s = (v0 - vt - vu) / 18 + v1 / (2 * n * (n - 1)) + v2 / (9 * n * (n - 1) * (n - 2))
+    z = S / np.sqrt(var_s)
+    return float(r), float(2 * min(ndtr(z), ndtr(-z)))
+
+
+def ranktest(res) -> dict:
+    """Begg & Mazumdar's (1994, Biometrics 50:1088) rank correlation test for
+    funnel-plot asymmetry (metafor ``ranktest(res)``).
+
+    The standardised deviates ``(yi - theta) / sqrt(vi - vb)`` from the common-effect
+    estimate ``theta`` (inverse-variance weights, ``vb = 1/sum(1/vi)``) are correlated
+    with ``vi`` by Kendall's tau (:func:`kendall`: exact p-value without ties, as
+    metafor's default ``exact = TRUE``; with ties the normal approximation R falls back
+    to). Uses the fit's studies only (``yi``, ``vi``); for Mantel-Haenszel and Peto fits
+    their per-study outcomes (double-zero studies have none). Returns ``tau``, ``pval``
+    and ``k``.
+    """
+    if not (hasattr(res, "yi") and hasattr(res, "vi") and hasattr(res, "method")):
+        raise TypeError("ranktest takes a fitted model: ranktest(rma(yi, vi, ...))")
+    yi, vi = np.asarray(res.yi, dtype=float), np.asarray(res.vi, dtype=float)
+    ok = np.isfinite(yi) & np.isfinite(vi)
+    yi, vi = yi[ok], vi[ok]
+    if yi.size < 3:
+        raise ValueError(f"the rank correlation test needs at least 3 studies (k = {yi.size})")
+    w = 1 / vi
+    theta = (w * yi).sum() / w.sum()
+    vstar = vi - 1 / w.sum()
+    tau, p = kendall((yi - theta) / np.sqrt(vstar), vi)
+    return {"tau": tau, "pval": p, "k": int(yi.size)}
 
 
 def _ranks_first(a: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "validate and harmonise study extraction files against the review's config (-c)",
     ),
     "pool": ("srma.pooling_command", "pool effect sizes (metafor-equivalent)"),
+    "init": ("srma.scaffold", "make a folder of its own for a new review (run it there)"),
 }
 
 

@@ -10,7 +10,9 @@ QEp, pi_lb, pi_ub, weights`` (metafor's ``ci.lb`` is ``ci_lb`` here).
 
 Functions that take a fitted model live beside it: :mod:`srma.sensitivity`
 (``leave1out``, ``cumul``, ``subgroup``) and :mod:`srma.bias` (``regtest``,
-``trimfill``); this module imports only :mod:`srma.tau2`.
+``ranktest``, ``trimfill``); meta-regression is :mod:`srma.regression`, models of 2x2
+counts (Mantel-Haenszel, Peto) :mod:`srma.binary`; this module imports only
+:mod:`srma.tau2`.
 
 Formulas (k studies, tau^2 from :mod:`srma.tau2`, ``w_i = 1/(v_i + tau^2)``):
 
@@ -23,8 +25,14 @@ Formulas (k studies, tau^2 from :mod:`srma.tau2`, ``w_i = 1/(v_i + tau^2)``):
   metafor.
 - Prediction interval ``estimate -/+ crit * sqrt(se^2 + tau^2)`` with ``crit`` the
   normal quantile under ``test="z"`` and the t quantile on ``k - 1`` df otherwise
-  (metafor ``predict.rma``; Riley et al. 2011 BMJ 342:d549 use t on k-2 df, metafor
-  does not).
+  (metafor ``predict.rma``, ``pi_type="default"``), or, with ``pi_type="t-k2"``, the t
+  quantile on ``k - 2`` df (Higgins, Thompson & Spiegelhalter 2009, J R Stat Soc A
+  172:137; Riley et al. 2011 BMJ 342:d549; RevMan 5; metafor ``predict(res,
+  pi.type="riley")``: ``k - 1`` df when tau^2 is not estimated, at least 1 df).
+- ``se_tau2``: metafor's standard error of tau^2 (:func:`srma.tau2.se_tau2_standardised`);
+  ``ll_ML``, ``ll_REML``: the log-likelihoods of metafor's ``fit.stats`` at the
+  estimates (``RMAResult.ll`` is ``logLik(res)``; :func:`fitstats` adds deviance, AIC,
+  BIC and AICc).
 - ``QE = sum (y - mu_EE)^2 / v`` (Cochran's Q) on ``k - 1`` df, ``QEp`` its chi-square
   upper tail.
 - Random-effects models: ``I2 = 100 tau^2 / (tau^2 + s^2)``, ``H2 = (tau^2 + s^2) / s^2``
@@ -58,9 +66,10 @@ from scipy.special import chdtrc, ndtr, ndtri
 from srma.tau2 import (
     LIMIT_U,
     LIMIT_Z,
-    METHODS,
+    canonical_method,
     chunks,
     generalised_q,
+    se_tau2_standardised,
     solve_root,
     standardise,
     tau2_standardised,
@@ -68,6 +77,12 @@ from srma.tau2 import (
 )
 
 TESTS = ("z", "t", "knha", "adhoc")
+#: prediction intervals: ``"default"`` metafor's ``predict()`` (normal quantile under
+#: ``test="z"``, t on ``k - 1`` df otherwise); ``"t-k2"`` t on ``k - 2`` df (Higgins,
+#: Thompson & Spiegelhalter 2009, J R Stat Soc A 172:137; RevMan 5; metafor
+#: ``predict(res, pi.type="riley")``)
+PI_TYPES = ("default", "t-k2")
+LOG_2PI = float(np.log(2 * np.pi))
 
 #: a fitted model's statistics, under metafor's names (the pooled row of every table)
 RESULT_KEYS = (
@@ -85,15 +100,18 @@ RESULT_KEYS = (
     "pi_lb",
     "pi_ub",
 )
+#: further statistics of a fit: metafor's ``se.tau2`` and the log-likelihoods of its
+#: ``fit.stats`` (``ll_ML``, ``ll_REML``; ``logLik(res)`` is the REML one for REML fits,
+#: the ML one otherwise)
+EXTRA_KEYS = ("se_tau2", "ll_ML", "ll_REML")
 #: statistics returned by :func:`rma_batch`, one array each
-BATCH_KEYS = ("k", *RESULT_KEYS, "s2w", "converged", "iterations")
+BATCH_KEYS = ("k", *RESULT_KEYS, *EXTRA_KEYS, "s2w", "converged", "iterations")
 
 
 def check_settings(method: str, test: str, level: float) -> tuple[str, str]:
-    """``method`` (upper case) and ``test`` (lower case), checked with ``level``."""
-    method = method.upper()
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
+    """``method`` (as spelt in :data:`srma.tau2.METHODS`, case-insensitive) and ``test``
+    (lower case), checked with ``level``."""
+    method = canonical_method(method)
     test = test.lower()
     if test not in TESTS:
         raise ValueError(f"unknown test {test!r}; expected one of {TESTS}")
@@ -163,6 +181,7 @@ def rma_batch(
     test: str = "z",
     level: float = 95,
     tau2=None,
+    pi_type: str = "default",
 ) -> dict[str, np.ndarray]:
     """Fit one meta-analysis per row of the padded arrays ``Y`` (yi) and ``V`` (vi).
 
@@ -170,7 +189,8 @@ def rma_batch(
     holds one. Cells of the mask must hold a finite ``yi`` and a finite ``vi > 0``
     (ValueError naming the row, study and field otherwise; NaN is never read as an
     empty cell); cells outside it are ignored and may hold anything, e.g. NaN padding.
-    ``tau2`` optionally fixes tau^2 per row.
+    ``tau2`` optionally fixes tau^2 per row. ``pi_type`` chooses the prediction
+    interval (:data:`PI_TYPES`).
     Returns a dict of 1-D arrays named as in :data:`BATCH_KEYS` plus ``weights``
     (2-D, percent, 0 in empty cells). Rows with ``k = 0`` are all-NaN; rows with
     ``k = 1`` give the study itself with NaN heterogeneity statistics.
@@ -181,6 +201,7 @@ def rma_batch(
     raises ValueError ("values too large to pool").
     """
     method, test = check_settings(method, test, level)
+    pi_type = check_pi_type(pi_type)
     Y, V, M = _prepare(Y, V, mask)
     n, kmax = Y.shape
     fixed = None
@@ -201,6 +222,7 @@ def rma_batch(
             test,
             level,
             None if fixed is None else fixed[sl],
+            pi_type,
         )
         if part["too_large"].any():
             raise _too_large(Y, V, M, sl.start + int(np.argmax(part["too_large"])), n)
@@ -211,7 +233,30 @@ def rma_batch(
     return out
 
 
-def _fit_t(Y, V, M, method, test, level, fixed) -> dict[str, np.ndarray]:
+def check_pi_type(pi_type: str) -> str:
+    """``pi_type`` checked against :data:`PI_TYPES` (``"riley"``, metafor's name, is
+    accepted for ``"t-k2"``)."""
+    pi_type = {"riley": "t-k2"}.get(str(pi_type).lower(), str(pi_type).lower())
+    if pi_type not in PI_TYPES:
+        raise ValueError(f"unknown prediction interval {pi_type!r}; expected one of {PI_TYPES}")
+    return pi_type
+
+
+def pi_crit(test: str, pi_type: str, level: float, k, parms_var) -> np.ndarray:
+    """Quantile of the prediction interval: metafor's ``predict.rma`` (normal under
+    ``test="z"``, else t on ``k - p`` df) or, for ``"t-k2"``, t on ``k - p - parms_var``
+    df (``parms_var`` = 1 when tau^2 is estimated, 0 for common-effect models and a
+    fixed tau^2), at least 1 (metafor's ``pi.type="riley"``)."""
+    alpha = 1 - level / 100
+    k = np.asarray(k, dtype=float)
+    if pi_type == "t-k2":
+        return stats.t.isf(alpha / 2, np.maximum(k - parms_var, 1))
+    if test == "z":
+        return np.full(k.shape, ndtri(1 - alpha / 2))
+    return stats.t.isf(alpha / 2, k)
+
+
+def _fit_t(Y, V, M, method, test, level, fixed, pi_type="default") -> dict[str, np.ndarray]:
     """:func:`rma_batch` on one chunk of transposed arrays ``(K, C)``.
 
     The model is fitted to the standardised data ``Z = (Y - centre) / sqrt(s)``,
@@ -255,7 +300,25 @@ def _fit_t(Y, V, M, method, test, level, fixed) -> dict[str, np.ndarray]:
             pval = 2 * stats.t.sf(np.abs(zval), df)
         ci_lb, ci_ub = est - crit * se, est + crit * se
         se_pi = root * np.sqrt(se_z * se_z + t)
-        pi_lb, pi_ub = est - crit * se_pi, est + crit * se_pi
+        if pi_type != "default":
+            estimated = 0 if (fixed is not None or method in ("EE", "FE")) else 1
+            crit_pi = pi_crit(test, pi_type, level, df, estimated)
+        else:
+            crit_pi = crit
+        pi_lb, pi_ub = est - crit_pi * se_pi, est + crit_pi * se_pi
+        se_tau2 = se_tau2_standardised(method, Z, U, M, t) * s
+        # log-likelihoods as metafor's fit.stats, from the standardised sums:
+        # sum log(v + tau^2) = k log s + sum log(u + t), sum w = sum w_z / s
+        rss = (w * r * r).sum(axis=0)
+        logdet = k * np.log(s) + (M * np.log(U + t[None, :])).sum(axis=0)
+        ll_ml = -0.5 * k * LOG_2PI - 0.5 * logdet - 0.5 * rss
+        ll_reml = (
+            -0.5 * df * LOG_2PI
+            + 0.5 * np.log(k)
+            - 0.5 * logdet
+            - 0.5 * (np.log(sw) - np.log(s))
+            - 0.5 * rss
+        )
         w0 = M / U
         sw0 = w0.sum(axis=0)
         QEp = chdtrc(df, QE)
@@ -287,6 +350,9 @@ def _fit_t(Y, V, M, method, test, level, fixed) -> dict[str, np.ndarray]:
         "QEp": QEp,
         "pi_lb": pi_lb,
         "pi_ub": pi_ub,
+        "se_tau2": se_tau2,
+        "ll_ML": np.where(k > 0, ll_ml, np.nan),
+        "ll_REML": np.where(k > 0, ll_reml, np.nan),
         "s2w": s2w,
         "converged": conv,
         "iterations": its,
@@ -334,10 +400,31 @@ class RMAResult:
     tau2_fix: bool = False
     converged: bool = True
     iterations: int = 0
+    se_tau2: float = float("nan")
+    ll_ML: float = float("nan")
+    ll_REML: float = float("nan")
+    pi_type: str = "default"
 
     @property
     def tau(self) -> float:
         return float(np.sqrt(self.tau2))
+
+    @property
+    def ll(self) -> float:
+        """The log-likelihood (metafor ``logLik(res)``): restricted for REML fits,
+        maximum likelihood otherwise."""
+        return self.ll_REML if self.method == "REML" else self.ll_ML
+
+    @property
+    def p(self) -> int:
+        """Number of coefficients (1: the intercept)."""
+        return 1
+
+    @property
+    def parms(self) -> int:
+        """Number of estimated parameters (metafor ``parms``): the coefficient, and
+        tau^2 when it is estimated."""
+        return 1 + (0 if self.is_common or self.tau2_fix else 1)
 
     @property
     def sei(self) -> np.ndarray:
@@ -360,6 +447,7 @@ class RMAResult:
             d[key] = [float(x) for x in np.asarray(d[key])]
         d["slab"] = list(self.slab)
         d["tau"] = self.tau
+        d["ll"] = self.ll
         d["dfs"] = self.dfs if self.test != "z" else None
         return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in d.items()}
 
@@ -381,8 +469,9 @@ class RMAResult:
             head = f"Random-Effects Model (k = {self.k}; {fixed})"
         lines = [head, ""]
         if not self.is_common:
+            se = "" if self.tau2_fix or np.isnan(self.se_tau2) else f" (SE = {self.se_tau2:.4f})"
             lines += [
-                f"tau^2 (estimated amount of total heterogeneity): {self.tau2:.4f}",
+                f"tau^2 (estimated amount of total heterogeneity): {self.tau2:.4f}{se}",
                 f"tau (square root of estimated tau^2 value):      {self.tau:.4f}",
             ]
         lines += [
@@ -405,9 +494,10 @@ class RMAResult:
         widths = [max(len(c), len(v)) for c, v in zip(cols, vals, strict=True)]
         lines.append("  ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True)))
         lines.append("  ".join(v.rjust(w) for v, w in zip(vals, widths, strict=True)))
+        on = " (t on k - 2 df)" if self.pi_type == "t-k2" else ""
         lines += [
             "",
-            f"{lvl}% prediction interval: {self.pi_lb:.4f} to {self.pi_ub:.4f}",
+            f"{lvl}% prediction interval{on}: {self.pi_lb:.4f} to {self.pi_ub:.4f}",
         ]
         return "\n".join(lines)
 
@@ -429,6 +519,7 @@ def rma(
     level: float = 95,
     tau2: float | None = None,
     slab=None,
+    pi_type: str = "default",
 ) -> RMAResult:
     """Fit one meta-analysis (metafor ``rma(yi, vi, method=, test=, level=, tau2=,
     slab=)``).
@@ -438,7 +529,8 @@ def rma(
     ``vi > 0``: unlike metafor's ``na.omit``, a study with a missing or infinite value is
     not left out but raises ValueError naming its position, label and field, so that no
     study disappears from a result unseen. ``tau2`` fixes tau^2 instead of estimating it
-    (``method`` is then only a label, as in metafor).
+    (``method`` is then only a label, as in metafor). ``pi_type="t-k2"`` gives the
+    prediction interval on t with ``k - 2`` df (:data:`PI_TYPES`).
     """
     yi = np.asarray(yi, dtype=float).ravel()
     vi = np.asarray(vi, dtype=float).ravel()
@@ -473,9 +565,11 @@ def rma(
         test=test,
         level=level,
         tau2=None if tau2 is None else [tau2],
+        pi_type=pi_type,
     )
     return RMAResult(
-        **{key: float(out[key][0]) for key in RESULT_KEYS},
+        **{key: float(out[key][0]) for key in (*RESULT_KEYS, *EXTRA_KEYS)},
+        pi_type=check_pi_type(pi_type),
         k=int(out["k"][0]),
         method=method,
         test=test,
@@ -488,6 +582,68 @@ def rma(
         converged=bool(out["converged"][0]),
         iterations=int(out["iterations"][0]),
     )
+
+
+# ------------------------------------------------------------ fit statistics, Q_between
+def fit_statistics(ll_ML, ll_REML, *, k: int, p: int, parms: int, vi) -> dict[str, dict]:
+    """metafor's ``fit.stats`` (``fitstats(res)``): ``{"ML": {...}, "REML": {...}}`` with
+    ``ll, dev, AIC, BIC, AICc`` each, from the two log-likelihoods, ``k`` studies, ``p``
+    coefficients, ``parms`` estimated parameters and the sampling variances ``vi``
+    (the ML deviance is relative to the saturated model, ``-2 (ll - sum log
+    dnorm(yi, yi, sqrt(vi)))``)."""
+    vi = np.asarray(vi, dtype=float)
+    sat = float(np.sum(-0.5 * LOG_2PI - 0.5 * np.log(vi)))
+    dev_ml = -2 * (ll_ML - sat) if k > p else 0.0
+    kp = k - p
+    m1, m2 = max(k, parms + 2), max(kp, parms + 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ml = {
+            "ll": float(ll_ML),
+            "dev": float(dev_ml),
+            "AIC": float(-2 * ll_ML + 2 * parms),
+            "BIC": float(-2 * ll_ML + parms * np.log(k)),
+            "AICc": float(-2 * ll_ML + 2 * parms * m1 / (m1 - parms - 1)),
+        }
+        reml = {
+            "ll": float(ll_REML),
+            "dev": float(-2 * ll_REML),
+            "AIC": float(-2 * ll_REML + 2 * parms),
+            "BIC": float(-2 * ll_REML + parms * np.log(kp) if kp > 0 else np.nan),
+            "AICc": float(-2 * ll_REML + 2 * parms * m2 / (m2 - parms - 1)),
+        }
+    return {"ML": ml, "REML": reml}
+
+
+def fitstats(res) -> dict[str, dict]:
+    """:func:`fit_statistics` of a fitted model (an :class:`RMAResult`, a
+    meta-regression of :mod:`srma.regression` or a Mantel-Haenszel/Peto fit of
+    :mod:`srma.binary`), as metafor's ``fitstats(res)``."""
+    vi = np.asarray(res.vi, dtype=float)
+    vi = vi[np.isfinite(vi)]
+    k = int(getattr(res, "k_yi", res.k))
+    return fit_statistics(res.ll_ML, res.ll_REML, k=k, p=res.p, parms=res.parms, vi=vi)
+
+
+def subgroup_test(estimates, se) -> dict[str, float]:
+    """Test for subgroup differences (Cochrane Handbook 10.11.3.1; RevMan; R's meta
+    package with separate tau^2 per subgroup): Cochran's Q across the subgroup estimates,
+    ``Qb = sum (mu_g - mu)^2 / se_g^2`` with ``mu`` their inverse-variance mean, on
+    ``G - 1`` df; metafor's ``rma(estimates, sei = se, method = "EE")$QE``. Subgroups
+    without an estimate (NaN, se 0) take no part; ``Qb_df = G - 1`` of those that do.
+    Returns ``Qb, Qb_df, Qb_pval`` and the same under the names ``Q_between, df,
+    pval``."""
+    est = np.asarray(estimates, dtype=float)
+    se = np.asarray(se, dtype=float)
+    ok = np.isfinite(est) & np.isfinite(se) & (se > 0)
+    df = int(ok.sum() - 1)
+    if df < 1:
+        qb, p = float("nan"), float("nan")
+    else:
+        w = 1 / se[ok] ** 2
+        mu = (w * est[ok]).sum() / w.sum()
+        qb = float(max(0.0, (w * (est[ok] - mu) ** 2).sum()))
+        p = float(chdtrc(df, qb))
+    return {"Qb": qb, "Qb_df": df, "Qb_pval": p, "Q_between": qb, "df": df, "pval": p}
 
 
 # --------------------------------------------------------------------- Q-profile CI
@@ -569,12 +725,18 @@ def confint(res: RMAResult) -> dict[str, float]:
 
 __all__ = [
     "BATCH_KEYS",
+    "EXTRA_KEYS",
+    "PI_TYPES",
     "RESULT_KEYS",
     "TESTS",
     "RMAResult",
+    "check_pi_type",
     "check_settings",
     "confint",
     "confint_tau2_batch",
+    "fit_statistics",
+    "fitstats",
     "rma",
     "rma_batch",
+    "subgroup_test",
 ]

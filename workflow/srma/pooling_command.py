@@ -25,10 +25,37 @@ column (:class:`srma.errors.InputError`; ``srma`` prints it and exits 1):
   ``vi > 0`` (not both SDs 0); study labels must be present and unique;
 - the data set as a whole: values too large to pool (:func:`srma.pooling.rma_batch`).
 
+Binary outcomes: 2x2 counts in columns ``ai, bi, ci, di`` or ``ai, n1i, ci, n2i``
+(metafor's names; arm 1 = intervention) with ``--measure OR|RR|RD`` (default OR).
+Counts are whole numbers ``>= 0`` with ``ai <= n1i``, ``ci <= n2i`` and ``n1i, n2i >=
+1`` (both ``bi`` and ``n1i`` given: ``n1i = ai + bi``). ``--method`` takes every tau^2
+estimator (inverse-variance models of metafor's ``escalc`` outcomes: 1/2 added to each
+cell of a study with a zero cell, double-zero studies kept) and ``MH`` (Mantel-Haenszel,
+OR/RR/RD) and ``PETO`` (OR); the studies with a zero cell, and double-zero studies, are
+named in the output (:mod:`srma.binary`).
+
+Meta-regression: ``--mods COL[,COL...]`` (numeric columns; text columns and
+``factor(COL)`` are categorical, treatment-coded with the alphabetically first level as
+reference; no empty cell) fits the mixed-effects model (:func:`srma.regression.rma_reg`).
+Subgroups: ``--subgroup COL`` (no empty cell) pools each subgroup separately and tests
+the differences (:func:`srma.sensitivity.subgroup`). ``--pi t-k2`` gives the
+prediction interval on t with k - 2 df (Higgins et al. 2009; RevMan 5).
+
+``--json`` prints metafor's names: for one model its fields (``estimate, se, zval,
+pval, ci_lb, ci_ub, tau2, se_tau2, I2, H2, QE, QEp, pi_lb, pi_ub, ll``, ...); for
+meta-regression ``names, b, se, zval`` (and ``tval`` under t tests), ``pval, ci_lb,
+ci_ub`` (lists, intercept first), ``QM, QMp, QMdf, QE, QEp, tau2, se_tau2, I2, H2, R2``;
+for subgroups the overall model plus ``subgroups`` (level -> the model's keys) and
+``Qb, Qb_df, Qb_pval``; Mantel-Haenszel and Peto fits add ``k_yi, MH, MHp, CO, COp,
+BD, BDp, TA, TAp`` and ``exp`` (the ratio scale).
+
 Examples::
 
     srma pool effects.csv --method REML --test knha
     srma pool arms.csv --measure SMD --json
+    srma pool counts.csv --measure RR --method MH
+    srma pool effects.csv --mods ablat,alloc --test knha --json
+    srma pool effects.csv --subgroup alloc --pi t-k2
 """
 
 from __future__ import annotations
@@ -40,21 +67,29 @@ import json
 import math
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from srma.bias import regtest, trimfill
-from srma.effects import MEASURES, SIGN_CONVENTION, escalc
+from srma.bias import ranktest, regtest, trimfill
+from srma.binary import rma_mh, rma_peto
+from srma.effects import MEASURES, SIGN_CONVENTION, escalc, zero_cells
 from srma.errors import InputError
+from srma.pooling import PI_TYPES, confint, rma
 from srma.pooling import TESTS as _TESTS
-from srma.pooling import confint, rma
-from srma.sensitivity import leave1out
-from srma.tau2 import METHODS
+from srma.regression import rma_reg
+from srma.sensitivity import leave1out, subgroup
+from srma.tau2 import CANONICAL, METHODS
 
 ARM_COLUMNS = ("n1i", "m1i", "sd1i", "n2i", "m2i", "sd2i")
+COUNT_COLUMNS = ("ai", "bi", "ci", "di")
+BINARY = ("OR", "RR", "RD")
+#: --method: the tau^2 estimators and the models of 2x2 counts
+METHOD_CHOICES = (*METHODS, "MH", "PETO")
+FACTOR = re.compile(r"factor\((.+)\)")
 COR_COLUMNS = ("ri", "ni")
 LABEL_COLUMNS = ("study", "study_id", "slab")
 #: a decimal number as written in a CSV (no NA, nan, inf, hex or digit separators)
@@ -75,21 +110,68 @@ def _level(text: str) -> float:
     return value
 
 
+def _method(text: str) -> str:
+    name = {"MH": "MH", "PETO": "PETO"}.get(text.upper()) or CANONICAL.get(text.upper())
+    if name is None:
+        raise argparse.ArgumentTypeError(
+            f"invalid choice: {text!r} (choose from {', '.join(METHOD_CHOICES)})"
+        )
+    return name
+
+
+def _mods(text: str) -> list[str]:
+    cols = [c.strip() for c in text.split(",")]
+    if not cols or any(not c for c in cols):
+        raise argparse.ArgumentTypeError(f"expected COL[,COL...], got {text!r}")
+    return cols
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("csv", type=Path, help="CSV with yi,vi (or sei), arm-level data or ri,ni")
-    parser.add_argument("--method", default="REML", choices=METHODS, help="tau^2 estimator")
-    parser.add_argument("--test", default="z", choices=_TESTS, help="z, t, knha or adhoc")
+    parser.add_argument(
+        "csv", type=Path, help="CSV with yi,vi (or sei), arm-level data, ri,ni or 2x2 counts"
+    )
+    parser.add_argument(
+        "--method",
+        default="REML",
+        type=_method,
+        metavar="{" + ",".join(METHOD_CHOICES) + "}",
+        help="tau^2 estimator, or MH (Mantel-Haenszel) / PETO for 2x2 counts",
+    )
+    parser.add_argument(
+        "--test",
+        default="z",
+        choices=_TESTS,
+        help="z, t, knha (Hartung-Knapp-Sidik-Jonkman) or adhoc (Knapp-Hartung, ad hoc correction)",
+    )
     parser.add_argument("--level", type=_level, default=95, help="confidence level in percent")
     parser.add_argument(
         "--measure",
         default=None,
         choices=MEASURES,
-        help="effect measure for arm-level (MD, SMD) or correlation (COR, ZCOR) input",
+        help="effect measure for arm-level (MD, SMD), correlation (COR, ZCOR) or 2x2 count "
+        "(OR, RR, RD) input",
+    )
+    parser.add_argument(
+        "--mods",
+        type=_mods,
+        default=None,
+        metavar="COL[,COL...]",
+        help="meta-regression on these study-level columns (text or factor(COL): categorical)",
+    )
+    parser.add_argument(
+        "--subgroup", default=None, metavar="COL", help="pool each subgroup of COL separately"
+    )
+    parser.add_argument(
+        "--pi",
+        default="default",
+        choices=PI_TYPES,
+        help="prediction interval: metafor's default, or t on k - 2 df (Higgins 2009)",
     )
     parser.add_argument(
         "--sensitivity",
         action="store_true",
-        help="also leave-one-out, Egger's test, trim-and-fill and the Q-profile CI of tau^2",
+        help="also leave-one-out, Egger's and Begg's tests, trim-and-fill and the Q-profile "
+        "CI of tau^2",
     )
     parser.add_argument("--json", action="store_true", help="print results as JSON (metafor names)")
 
@@ -250,10 +332,100 @@ def _positive_variance(table: Table, column: str, values: np.ndarray, squared: b
     )
 
 
+@dataclass
+class Data:
+    """A checked CSV: its table, effects ``yi, vi``, the measure and, for binary
+    outcomes, the 2x2 counts (``ai, bi, ci, di``)."""
+
+    table: Table
+    yi: np.ndarray
+    vi: np.ndarray
+    measure: str
+    counts: dict[str, np.ndarray] | None = None
+
+    @property
+    def labels(self) -> list[str]:
+        return self.table.labels
+
+    def zero_cells(self) -> tuple[list[str], list[str]]:
+        """Labels of the studies with a zero cell and of the double-zero studies."""
+        if self.counts is None:
+            return [], []
+        id0, id00 = zero_cells(*(self.counts[c] for c in COUNT_COLUMNS))
+        labels = self.table.labels
+        return [labels[i] for i in np.flatnonzero(id0)], [labels[i] for i in np.flatnonzero(id00)]
+
+
+def read_input(path: Path, measure: str | None) -> Data:
+    """The CSV read and checked (module docstring): effects, arm-level data,
+    correlations or 2x2 counts (:class:`srma.errors.InputError` at the first problem)."""
+    table = read_table(path)
+    cols = table.index
+    if "yi" not in cols and (measure in BINARY or any(c in cols for c in COUNT_COLUMNS)):
+        return _read_counts(path, table, measure)
+    yi, vi, measure = _read_effects(path, table, measure)
+    return Data(table, yi, vi, measure)
+
+
 def read_effects(path: Path, measure: str | None) -> tuple[list[str], np.ndarray, np.ndarray, str]:
     """Labels, ``yi``, ``vi`` and the measure from a CSV, every check of the module
     docstring passed (:class:`srma.errors.InputError` at the first that fails)."""
-    table = read_table(path)
+    data = read_input(path, measure)
+    return data.labels, data.yi, data.vi, data.measure
+
+
+def _read_counts(path: Path, table: Table, measure: str | None) -> Data:
+    """2x2 counts: whole numbers >= 0, events within the arm, both arms with
+    participants; the effects by metafor's escalc defaults."""
+    measure = measure or "OR"
+    if measure not in BINARY:
+        raise InputError(path, f"2x2 counts need --measure OR, RR or RD, not {measure}")
+    cols = table.index
+    found = ", ".join(h for h in table.header if h)
+    what = f"2x2 counts ({measure})"
+    if "bi" in cols or "di" in cols:
+        _missing_columns(path, table, COUNT_COLUMNS, what)
+    elif "n1i" in cols or "n2i" in cols:
+        _missing_columns(path, table, ("ai", "n1i", "ci", "n2i"), what)
+    else:
+        raise InputError(
+            path,
+            f"{what} need the columns ai, bi, ci, di (or ai, n1i, ci, n2i); found {found}",
+            field="bi",
+        )
+    counts = {c: _whole(table, c, 0) for c in ("ai", "ci")}
+    for arm, (a, b, n) in enumerate((("ai", "bi", "n1i"), ("ci", "di", "n2i")), start=1):
+        if b in cols:
+            counts[b] = _whole(table, b, 0)
+            size = counts[a] + counts[b]
+            if n in cols:
+                given = _whole(table, n, 1)
+                bad = np.flatnonzero(given != size)
+                if bad.size:
+                    i = int(bad[0])
+                    raise table.error(
+                        i, n, f"{n} = {table.cell(i, n)} but {a} + {b} = {size[i]:.0f}"
+                    )
+            _check(table, b, counts[b], size >= 1,
+                   f"arm {arm} has no participants ({a} + {b} = 0)")  # fmt: skip
+        else:
+            size = _whole(table, n, 1)
+            bad = np.flatnonzero(counts[a] > size)
+            if bad.size:
+                i = int(bad[0])
+                raise table.error(
+                    i,
+                    a,
+                    f"{a} = {table.cell(i, a)} exceeds {n} = {table.cell(i, n)}: more events "
+                    "than participants",
+                )
+            counts[b] = size - counts[a]
+    yi, vi = escalc(measure, **counts)
+    counts = {c: counts[c] for c in COUNT_COLUMNS}
+    return Data(table, yi, vi, measure, counts)
+
+
+def _read_effects(path: Path, table: Table, measure: str | None) -> tuple:
     cols = table.index
     if "yi" in cols:
         if not ({"vi", "sei"} & cols.keys()):
@@ -343,10 +515,89 @@ def read_effects(path: Path, measure: str | None) -> tuple[list[str], np.ndarray
     else:
         raise InputError(
             path,
-            "need columns yi and vi (or sei), or n1i,m1i,sd1i,n2i,m2i,sd2i, or ri,ni; "
-            f"found {', '.join(h for h in table.header if h)}",
+            "need columns yi and vi (or sei), or n1i,m1i,sd1i,n2i,m2i,sd2i, or ri,ni, or "
+            f"ai,bi,ci,di; found {', '.join(h for h in table.header if h)}",
         )
-    return table.labels, yi, vi, measure
+    return yi, vi, measure
+
+
+def read_moderators(table: Table, specs: list[str]) -> tuple[dict, dict]:
+    """``--mods`` columns as ``({name: values}, {name: levels})`` for
+    :func:`srma.regression.design_matrix`: numeric columns as numbers, text columns and
+    ``factor(COL)`` as categories (levels in alphabetical, for numbers numeric, order).
+    Every cell must hold a value; a column mixing numbers and text, or a categorical
+    moderator with one level, is an error."""
+    mods, levels, seen = {}, {}, set()
+    path = table.path
+    for spec in specs:
+        m = FACTOR.fullmatch(spec)
+        col = m.group(1).strip() if m else spec
+        if col in seen:
+            raise InputError(path, f"--mods names the column {col!r} twice", field=col)
+        seen.add(col)
+        if col not in table.index:
+            raise InputError(
+                path,
+                f"--mods: no column {col!r}; found {', '.join(h for h in table.header if h)}",
+                field=col,
+            )
+        cells = [table.cell(i, col) for i in range(len(table.rows))]
+        for i, c in enumerate(cells):
+            if not c:
+                raise table.error(
+                    i, col, "missing value (empty cell): every study needs its moderators"
+                )
+        numeric = [NUMBER.fullmatch(c) is not None for c in cells]
+        name = f"factor({col})" if m else col
+        if m:
+            values = cells
+            order = sorted(set(cells), key=float) if all(numeric) else sorted(set(cells))
+            levels[name] = order
+        elif all(numeric):
+            values = table.numbers(col)
+        elif not any(numeric):
+            values = cells
+            order = sorted(set(cells))
+        else:
+            most = sum(numeric) * 2 >= len(cells)
+            i = next(j for j, ok in enumerate(numeric) if ok != most)
+            raise table.error(
+                i,
+                col,
+                f"{cells[i]!r}: the column mixes numbers and text; a numeric moderator needs "
+                f"a number in every cell, a categorical one text (or write factor({col}))",
+            )
+        if (m or not all(numeric)) and len(order) < 2:
+            raise InputError(
+                path,
+                f"moderator {col!r} has the same value ({order[0]!r}) for every study: "
+                "nothing to compare",
+                field=col,
+            )
+        mods[name] = values
+    return mods, levels
+
+
+def read_groups(table: Table, col: str) -> list[str]:
+    """The ``--subgroup`` column's labels (text; every cell must hold one, and there
+    must be two subgroups at least)."""
+    if col not in table.index:
+        raise InputError(
+            table.path,
+            f"--subgroup: no column {col!r}; found {', '.join(h for h in table.header if h)}",
+            field=col,
+        )
+    groups = [table.cell(i, col) for i in range(len(table.rows))]
+    for i, g in enumerate(groups):
+        if not g:
+            raise table.error(i, col, "missing value (empty cell): every study needs a subgroup")
+    if len(set(groups)) < 2:
+        raise InputError(
+            table.path,
+            f"--subgroup: every study has {col} = {groups[0]!r}: no subgroups to compare",
+            field=col,
+        )
+    return groups
 
 
 def _optional(fn, *args):
@@ -369,50 +620,181 @@ def _trimfill(res) -> dict:
     }
 
 
+def _check_options(args: argparse.Namespace, data: Data) -> None:
+    """Combinations of options the data and models allow (InputError otherwise)."""
+    path, method = args.csv, args.method
+    if method in ("MH", "PETO"):
+        if data.counts is None:
+            raise InputError(
+                path,
+                f"--method {method} needs 2x2 counts: columns ai, bi, ci, di (or ai, n1i, ci, n2i)",
+            )
+        if method == "PETO" and data.measure != "OR":
+            raise InputError(
+                path, f"--method PETO gives odds ratios: use --measure OR, not {data.measure}"
+            )
+        if args.test != "z":
+            raise InputError(
+                path,
+                f"--method {method} is tested with Wald z (metafor's rma.mh/rma.peto): --test z",
+            )
+        if args.mods:
+            raise InputError(path, f"--mods needs an inverse-variance model, not --method {method}")
+        if args.pi != "default":
+            raise InputError(path, f"--pi: a {method} model has no prediction interval (tau^2 = 0)")
+    if args.mods and args.subgroup:
+        raise InputError(path, "give --mods or --subgroup, not both")
+    if args.mods and args.pi != "default":
+        raise InputError(path, "--pi applies to models without moderators")
+    if args.mods and args.sensitivity:
+        raise InputError(path, "--sensitivity applies to models without moderators")
+
+
+def _not_available(reason: str) -> dict:
+    return {"available": False, "reason": reason}
+
+
+def _sensitivity(res) -> dict:
+    extra = {"leave1out": leave1out(res), "ranktest": _optional(ranktest, res)}
+    if res.method in ("MH", "PETO"):
+        why = f"for inverse-variance models, not --method {res.method}"
+        extra["confint"] = _not_available(f"the Q-profile interval of tau^2 is {why}")
+        extra["regtest"] = _not_available(f"Egger's test is {why}")
+        extra["trimfill"] = _not_available(f"trim-and-fill is {why}")
+    else:
+        extra["confint"] = confint(res)
+        extra["regtest"] = _optional(regtest, res)
+        extra["trimfill"] = _optional(_trimfill, res)
+    return extra
+
+
+def _subgroups(args, res, groups, labels) -> tuple[pd.DataFrame, dict]:
+    if args.test != "z":
+        counts = pd.Series(groups).value_counts()
+        single = sorted(counts[counts < 2].index)
+        if single:
+            raise InputError(
+                args.csv,
+                f"--subgroup: subgroup {single[0]!r} has one study; --test {args.test} needs at "
+                "least 2 per subgroup (t on k - 1 df)",
+                field=args.subgroup,
+            )
+    return subgroup(res, groups)
+
+
+SUBGROUP_KEYS = {"Q": "QE", "Qp": "QEp"}
+
+
 def run(args: argparse.Namespace) -> int:
     # everything is read, checked and computed before the first line is printed
-    labels, yi, vi, measure = read_effects(args.csv, args.measure)
+    data = read_input(args.csv, args.measure)
+    _check_options(args, data)
+    labels, yi, vi = data.labels, data.yi, data.vi
+    mods = read_moderators(data.table, args.mods) if args.mods else None
+    groups = read_groups(data.table, args.subgroup) if args.subgroup else None
+    extra: dict = {}
+    sub = None
     try:
-        res = rma(yi, vi, method=args.method, test=args.test, level=args.level, slab=labels)
-        extra = {}
-        if args.sensitivity and len(yi) >= 3:
-            extra["confint"] = confint(res)
-            extra["leave1out"] = leave1out(res)
-            extra["regtest"] = _optional(regtest, res)
-            extra["trimfill"] = _optional(_trimfill, res)
+        if mods is not None:
+            res = rma_reg(yi, vi, mods[0], levels=mods[1], method=args.method, test=args.test,
+                          level=args.level, slab=labels)  # fmt: skip
+        elif args.method in ("MH", "PETO"):
+            c = data.counts
+            if args.method == "MH":
+                res = rma_mh(**c, measure=data.measure, level=args.level, slab=labels)
+            else:
+                res = rma_peto(**c, level=args.level, slab=labels)
+        else:
+            res = rma(yi, vi, method=args.method, test=args.test, level=args.level, slab=labels,
+                      pi_type=args.pi)  # fmt: skip
+        if groups is not None:
+            sub = _subgroups(args, res, groups, labels)
+        if args.sensitivity and res.k >= 3:
+            extra = _sensitivity(res)
     except ValueError as err:
-        raise InputError(args.csv, f"cannot pool: {err}") from None
+        what = "fit the meta-regression" if mods is not None else "pool"
+        raise InputError(args.csv, f"cannot {what}: {err}") from None
+    zero, double = data.zero_cells()
     if args.json:
         out = res.to_dict()
-        out["measure"] = measure
+        out["measure"] = data.measure
         out["sign_convention"] = SIGN_CONVENTION
+        if data.counts is not None:
+            out["zero_cells"] = {"studies": zero, "double_zero": double, "add": 0.5,
+                                 "to": "only0"}  # fmt: skip
+        if mods is not None:
+            out["mods"] = args.mods
+        if sub is not None:
+            table, test = sub
+            out["subgroup"] = args.subgroup
+            out["subgroups"] = {
+                row["group"]: {SUBGROUP_KEYS.get(k, k): v for k, v in row.items() if k != "group"}
+                for row in table.to_dict("records")
+            }
+            out.update({k: test[k] for k in ("Qb", "Qb_df", "Qb_pval")})
         for key, value in extra.items():
             out[key] = value.to_dict(orient="list") if isinstance(value, pd.DataFrame) else value
         print(json.dumps(_clean(out), indent=2, sort_keys=True))
         return 0
+    _print_text(args, data, res, sub, extra, zero, double)
+    return 0
+
+
+def _print_text(args, data, res, sub, extra, zero, double) -> None:
+    labels, yi, vi = data.labels, data.yi, data.vi
+    if data.counts is not None and args.method in ("MH", "PETO"):
+        yi, vi = res.yi, res.vi  # the per-study outcomes of the model (drop00)
     z = stats.norm.isf((1 - args.level / 100) / 2)
-    table = pd.DataFrame(
-        {
-            "study": labels,
-            "yi": yi,
-            "sei": np.sqrt(vi),
-            "ci.lb": yi - z * np.sqrt(vi),
-            "ci.ub": yi + z * np.sqrt(vi),
-            "weight%": res.weights,
-        }
-    )
-    print(f"Measure: {measure} ({SIGN_CONVENTION})")
-    print(table.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    cols = {"study": labels}
+    if data.counts is not None:
+        c = data.counts
+        cols |= {"ai": c["ai"], "n1i": c["ai"] + c["bi"], "ci": c["ci"], "n2i": c["ci"] + c["di"]}
+    cols |= {
+        "yi": yi,
+        "sei": np.sqrt(vi),
+        "ci.lb": yi - z * np.sqrt(vi),
+        "ci.ub": yi + z * np.sqrt(vi),
+    }
+    if hasattr(res, "weights"):
+        cols["weight%"] = res.weights
+    table = pd.DataFrame(cols)
+    fmt = {c: (lambda x: f"{x:.0f}") for c in ("ai", "n1i", "ci", "n2i")}
+    print(f"Measure: {data.measure} ({SIGN_CONVENTION})")
+    print(table.to_string(index=False, formatters=fmt, float_format=lambda x: f"{x:.4f}"))
+    if zero:
+        print(
+            f"Zero cells: 1/2 added to every cell of {', '.join(zero)} for their study-level "
+            'outcomes (metafor\'s escalc: add = 1/2, to = "only0")'
+        )
+    if double:
+        where = (
+            "kept (metafor's default drop00 = FALSE)"
+            if args.method not in ("MH", "PETO")
+            else f"without a study-level outcome (drop00 = TRUE), kept in the {args.method} sums"
+        )
+        print(f"Double-zero studies: {', '.join(double)}, {where}")
     print()
     print(res)
+    if sub is not None:
+        table, test = sub
+        show = table.drop(columns=["zval"]).rename(columns={"ci_lb": "ci.lb", "ci_ub": "ci.ub"})
+        if args.method in ("MH", "PETO"):
+            show = show.drop(columns=["tau2", "pi_lb", "pi_ub"])
+        print(f"\nSubgroups ({args.subgroup}), each pooled separately:")
+        print(show.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+        print(
+            f"Test for subgroup differences: Q(df = {test['Qb_df']}) = {test['Qb']:.4f}, "
+            f"p-val {_fmt_p(test['Qb_pval'])}"
+        )
     if extra:
         ci = extra["confint"]
         print()
-        print(
-            f"Q-profile {args.level:g}% CI: tau^2 {ci['tau2_lb']:.4f} to {ci['tau2_ub']:.4f}; "
-            f"I^2 {ci['I2_lb']:.2f}% to {ci['I2_ub']:.2f}%; "
-            f"H^2 {ci['H2_lb']:.2f} to {ci['H2_ub']:.2f}"
-        )
+        if ci.get("available", True):
+            print(
+                f"Q-profile {args.level:g}% CI: tau^2 {ci['tau2_lb']:.4f} to "
+                f"{ci['tau2_ub']:.4f}; I^2 {ci['I2_lb']:.2f}% to {ci['I2_ub']:.2f}%; "
+                f"H^2 {ci['H2_lb']:.2f} to {ci['H2_ub']:.2f}"
+            )
         rt = extra["regtest"]
         if rt.get("available", True):
             print(
@@ -421,6 +803,14 @@ def run(args: argparse.Namespace) -> int:
             )
         else:
             print(f"Egger's regression test: not available ({rt['reason']})")
+        rk = extra["ranktest"]
+        if rk.get("available", True):
+            print(
+                f"Begg's rank correlation test: Kendall's tau = {rk['tau']:.4f}, "
+                f"p = {rk['pval']:.4f}"
+            )
+        else:
+            print(f"Begg's rank correlation test: not available ({rk['reason']})")
         tf = extra["trimfill"]
         if tf.get("available", True):
             print(
@@ -435,7 +825,12 @@ def run(args: argparse.Namespace) -> int:
             .drop(columns=["k"])
             .to_string(index=False, float_format=lambda x: f"{x:.4f}")
         )
-    return 0
+
+
+def _fmt_p(p: float) -> str:
+    if p is None or not np.isfinite(p):
+        return "NA"
+    return "< .0001" if p < 1e-4 else f"= {p:.4f}"
 
 
 def _clean(obj):

@@ -33,6 +33,9 @@ line, the record key and the column:
 Clusters without a row are ``not_screened`` (new records of an update search): they are
 listed for screening and counted apart.
 
+Decisions made in ASReview LAB, Rayyan or Covidence are read from their exports by
+:mod:`srma.screening_tools` (``srma screen --tool``), into the same table and counts.
+
 PRISMA 2020 boxes (Page et al. 2021, BMJ 372:n71, Figure 1)::
 
     identified.total - duplicates_removed = records (unique clusters)
@@ -402,14 +405,20 @@ def screen(
     (the extraction files' stems), included studies without a file and files no
     included report names are logged as warnings.
     """
-    import pandas as pd
-
     frame = read_screening(decisions_path)
     if study_ids is not None:
         for line in study_reference_warnings(decisions_path, frame, study_ids):
             log.warning("%s", line)
+    by_cluster = attach_rows(frame, _Index(unique, clusters, records))
+    decisions = decision_table(unique, by_cluster)
+    return decisions, prisma_counts(records, unique, decisions)
+
+
+def attach_rows(frame: pd.DataFrame, index: _Index) -> dict[str, dict]:
+    """The rows of a decisions file (:func:`read_screening`) by the cluster their
+    record key resolves to; a key that finds no cluster or several, or two rows on one
+    cluster, is an :class:`InputError` naming the file and the line."""
     path = frame.attrs["path"]
-    index = _Index(unique, clusters, records)
     by_cluster: dict[str, dict] = {}
     for row in frame.to_dict("records"):
         found = index.resolve(row["record_key"])
@@ -441,6 +450,15 @@ def screen(
                 field="record_key",
             )
         by_cluster[cid] = row
+    return by_cluster
+
+
+def decision_table(unique: pd.DataFrame, by_cluster: Mapping[str, Mapping]) -> pd.DataFrame:
+    """One row per cluster of ``unique`` (data-model section 3, in ``unique`` order)
+    from the decisions by cluster id (rows with ``record_key``, the two decisions, the
+    two reasons and ``study_id``); a cluster without one is ``not_screened``."""
+    import pandas as pd
+
     rows = []
     for cid in unique["cluster_id"]:
         row = by_cluster.get(cid)
@@ -471,8 +489,7 @@ def screen(
             }
         )
     decisions = pd.DataFrame(rows, columns=DECISION_COLUMNS).astype(object)
-    decisions = decisions.where(decisions.notna(), None)
-    return decisions, prisma_counts(records, unique, decisions)
+    return decisions.where(decisions.notna(), None)
 
 
 def prisma_counts(records: pd.DataFrame, unique: pd.DataFrame, decisions: pd.DataFrame) -> dict:
@@ -522,7 +539,29 @@ def prisma_counts(records: pd.DataFrame, unique: pd.DataFrame, decisions: pd.Dat
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--records", nargs="+", required=True, help="records Parquet files")
     parser.add_argument("--dedup", required=True, metavar="DIR", help="dedup output folder")
-    parser.add_argument("--decisions", required=True, metavar="CSV")
+    parser.add_argument(
+        "--decisions", metavar="CSV", help="srma's decisions file (needed without --tool)"
+    )
+    parser.add_argument(
+        "--tool",
+        choices=["srma", "asreview", "rayyan", "covidence"],
+        default="srma",
+        help="read the decisions from this screening tool's exports (default: srma's file)",
+    )
+    parser.add_argument(
+        "--title-abstract",
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="the tool's exports of the title/abstract stage",
+    )
+    parser.add_argument(
+        "--full-text",
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="the tool's exports of the full-text stage",
+    )
     parser.add_argument(
         "-o",
         "--output",
@@ -544,8 +583,27 @@ def run(args: argparse.Namespace) -> int:
     dedup = Path(args.dedup)
     unique = read_parquet(dedup / "unique.parquet")
     clusters = read_parquet(dedup / "clusters.parquet")
-    decisions, counts = screen(unique, clusters, records, args.decisions)
     out = Path(args.output)
+    if args.tool == "srma":
+        if not args.decisions:
+            raise SystemExit("srma screen: --decisions is needed without --tool")
+        decisions, counts = screen(unique, clusters, records, args.decisions)
+    else:
+        from srma.screening_tools import not_counted_records, screen_exports
+
+        decisions, counts, not_counted = screen_exports(
+            unique,
+            clusters,
+            records,
+            tool=args.tool,
+            title_abstract=args.title_abstract,
+            full_text=args.full_text,
+            decisions_path=args.decisions,
+        )
+        columns = ["file", "line", "decision", "problem", "title"]
+        write_csv(
+            pd.DataFrame(not_counted_records(not_counted), columns=columns), out / "not_counted.csv"
+        )
     write_parquet(decisions, out / "decisions.parquet")
     write_json(counts, Path(args.counts) if args.counts else out / "counts.json")
     todo = unique.loc[decisions["status"].to_numpy() == "not_screened"]

@@ -129,6 +129,7 @@ def deduplicate(
     a title (each its own cluster, for a person to check)."""
     from srma import dedup
 
+    dedup.lean_memory_pool()
     table = read_all(records)
     forced = (
         dedup.read_decisions(decisions[0], record_ids=table["record_id"]) if decisions else None
@@ -151,23 +152,43 @@ def deduplicate(
 # 3. screening --------------------------------------------------------------------------
 
 
-@needs("srma.screening")
+@needs("srma.screening", "srma.screening_tools")
 def screen(
-    *, unique: str, clusters: str, records: Paths, decisions_file: str,
+    *, unique: str, clusters: str, records: Paths, decisions_file: str | Paths,
     decisions: str, counts: str, config_hash: str, study_ids: Sequence[str] | None = None,
+    tool: str = "srma", title_abstract: Paths = (), full_text: Paths = (),
 ) -> None:  # fmt: skip
     """Apply screening decisions; write the per-cluster status and PRISMA counts.
     ``study_ids`` (the extraction files' stems): included studies without a file, and
-    files no included report names, are warnings in the job's log."""
-    from srma.screening import screen as apply_decisions
+    files no included report names, are warnings in the job's log. With a screening
+    ``tool`` (``asreview``, ``rayyan``, ``covidence``), the decisions are those of its
+    exports (``title_abstract``, ``full_text``) and of srma's ``decisions_file`` when
+    one is given (an empty list: none)."""
+    if not isinstance(decisions_file, str | Path):
+        decisions_file = decisions_file[0] if len(decisions_file) else None
+    if tool == "srma":
+        from srma.screening import screen as apply_decisions
 
-    table, prisma = apply_decisions(
-        io.read_parquet(unique),
-        io.read_parquet(clusters),
-        read_all(records),
-        decisions_file,
-        study_ids=study_ids,
-    )
+        table, prisma = apply_decisions(
+            io.read_parquet(unique),
+            io.read_parquet(clusters),
+            read_all(records),
+            decisions_file,
+            study_ids=study_ids,
+        )
+    else:
+        from srma.screening_tools import screen_exports
+
+        table, prisma, _ = screen_exports(
+            io.read_parquet(unique),
+            io.read_parquet(clusters),
+            read_all(records),
+            tool=tool,
+            title_abstract=list(title_abstract),
+            full_text=list(full_text),
+            decisions_path=decisions_file,
+            study_ids=study_ids,
+        )
     io.write_parquet(table, decisions, config_hash=config_hash)
     io.write_json(prisma, counts)
 
@@ -344,14 +365,50 @@ def correlations(
 # 7. figures ----------------------------------------------------------------------------
 
 
-@needs("srma.figures.forest")
-def forest(*, pooled: str, svg: str, png: str, labels: Mapping, **_wildcards) -> None:
+@needs("srma.figures.forest", "srma.appraisal.load")
+def forest(
+    *, pooled: str, svg: str, png: str, labels: Mapping, rob_files: Paths = (),
+    rob_settings: Mapping | None = None, instrument: str | None = None,
+    timepoint: str | None = None, **_wildcards,
+) -> None:  # fmt: skip
     """Forest plot of one group; ``labels`` as for
     :func:`srma.figures.forest.forest_plot` (instrument and timepoint labels, arms,
-    measure)."""
+    measure). ``rob_files``: the risk-of-bias files of the group's studies; their
+    judgements for this instrument x timepoint are drawn right of the plot, and a study
+    of the group without a file is marked ``no information`` (no marks at all when no
+    study of the group has a file)."""
     from srma.figures.forest import forest_plot
 
-    forest_plot(io.read_parquet(pooled), svg, png, source=str(pooled), **labels)
+    group = io.read_parquet(pooled)
+    rob = None
+    if len(rob_files) and len(group):
+        instrument = instrument or str(group["instrument"].iat[0])
+        timepoint = timepoint or str(group["timepoint"].iat[0])
+        rob = _group_rob(rob_files, rob_settings, instrument, timepoint)
+        rob = _no_information_rows(rob, group)
+    forest_plot(group, svg, png, source=str(pooled), rob=rob, **labels)
+
+
+def _no_information_rows(rob: pd.DataFrame, group: pd.DataFrame) -> pd.DataFrame:
+    """``rob`` and, for each study of ``group`` without judgements, ``no information``
+    in every domain of the tool the group's assessed studies use (RoB 2 first)."""
+    import pandas as pd
+
+    from srma.appraisal.tools import NO_INFORMATION, TOOLS
+
+    studies = [str(s) for s in group.loc[group["row_type"] == "study", "study_id"]]
+    missing = [s for s in studies if s not in set(rob["study_id"].dropna())]
+    used = [t for t in TOOLS if (rob["tool"] == t).any()]
+    if not missing or not used:
+        return rob
+    tool = TOOLS[used[0]]
+    rows = [
+        {"study_id": sid, "tool": tool.key, "domain": d, "judgement": NO_INFORMATION}
+        for sid in missing
+        for d in (*tool.domains, "overall")
+    ]
+    extra = pd.DataFrame(rows, columns=rob.columns).astype("string")
+    return pd.concat([rob, extra], ignore_index=True)
 
 
 @needs("srma.figures.leave1out")
@@ -465,3 +522,267 @@ def provenance(**kwargs) -> None:
     from srma.provenance_map import provenance as write
 
     write(**kwargs)
+
+
+# 8. appraisal --------------------------------------------------------------------------
+
+#: Judgement of the one row of a study without a risk-of-bias file in
+#: ``risk_of_bias.csv``: appraisal not done yet (a new review fills the files in).
+NOT_ASSESSED = "not assessed"
+
+
+def _designs(studies: Paths) -> dict[str, str]:
+    """study id -> the ``design`` of its extraction table (studies without rows left out)."""
+    import pyarrow.parquet as pq
+
+    out = {}
+    for path in studies:
+        table = pq.read_table(path)
+        if "design" in table.column_names:
+            values = [v for v in table.column("design").to_pylist() if v]
+            if values:
+                out[Path(path).stem] = str(values[0])
+    return out
+
+
+def _not_assessed_rows(studies: Sequence[str], designs: Mapping[str, str], directory: str):
+    """One ``not assessed`` overall row per study without a file (``tool``: the tool its
+    design takes, empty when the design is unknown)."""
+    import pandas as pd
+
+    from srma.appraisal.load import COLUMNS
+    from srma.appraisal.tools import TOOL_FOR_DESIGN
+
+    rows = [
+        {
+            "study_id": sid,
+            "tool": TOOL_FOR_DESIGN.get(designs.get(sid, "")),
+            "domain": "overall",
+            "domain_name": "Overall",
+            "judgement": NOT_ASSESSED,
+            "support": f"no risk-of-bias file: write {Path(directory, sid).as_posix()}.yaml",
+        }
+        for sid in studies
+    ]
+    return pd.DataFrame(rows, columns=COLUMNS).astype("string")
+
+
+def read_rob_table(path: str | Path) -> pd.DataFrame:
+    """``risk_of_bias.csv`` as :func:`srma.appraisal.load.rob_table` gives it (strings,
+    empty cells null), without srma's provenance columns."""
+    import pandas as pd
+
+    from srma.appraisal.load import COLUMNS
+
+    table = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    return table[COLUMNS].astype("string")
+
+
+@needs("srma.appraisal.load")
+def risk_of_bias_table(
+    *, files: Paths, studies: Paths, table: str, directory: str, settings: Mapping,
+    config_hash: str,
+) -> None:  # fmt: skip
+    """Check every risk-of-bias file (``files``; against the config's instruments and
+    timepoints in ``settings`` and the designs of the study tables ``studies``) and
+    write ``results/tables/risk_of_bias.csv``. A study without a file gets one row
+    judged ``not assessed`` and a warning; a file of no extraction study, or a file
+    with an error, stops the job naming the file, the line and the field."""
+    import pandas as pd
+
+    from srma.appraisal.load import check_coverage, load_assessments
+
+    designs = _designs(studies)
+    ids = sorted(Path(p).stem for p in studies)
+    rob = load_assessments(files, config=settings, designs=designs)
+    if not Path(directory).is_dir():
+        log.warning("no risk-of-bias directory %s: every study is %s", directory, NOT_ASSESSED)
+    missing = sorted(set(ids) - set(rob["study_id"].dropna()))
+    if missing:
+        log.warning(
+            "%d of %d studies without a risk-of-bias file (%s): %s",
+            len(missing),
+            len(ids),
+            NOT_ASSESSED,
+            ", ".join(missing),
+        )
+        rob = pd.concat([rob, _not_assessed_rows(missing, designs, directory)])
+        rob = rob.sort_values("study_id", kind="stable", ignore_index=True)
+    check_coverage(rob, ids, source=directory)
+    io.write_csv(rob, table, config_hash=config_hash)
+
+
+@needs("srma.figures.rob")
+def rob_figures(
+    *, table: str, traffic_light_svg: str, traffic_light_png: str, summary_svg: str,
+    summary_png: str, robins_i_traffic_light_svg: str, robins_i_traffic_light_png: str,
+    robins_i_summary_svg: str, robins_i_summary_png: str,
+) -> None:  # fmt: skip
+    """The traffic-light plot and the summary bars of the study-level judgements, for
+    RoB 2 and for ROBINS-I (a note figure for a tool no study was assessed with);
+    studies ``not assessed`` are left out and counted in the titles."""
+    from srma.figures.rob import summary_bars, traffic_light
+
+    rob = read_rob_table(table)
+    study = rob[rob["instrument"].isna() & rob["timepoint"].isna()]
+    pending = study[study["judgement"] == NOT_ASSESSED]
+    study = study[study["judgement"] != NOT_ASSESSED]
+    figures = {
+        "rob2": (traffic_light_svg, traffic_light_png, summary_svg, summary_png),
+        "robins_i": (
+            robins_i_traffic_light_svg,
+            robins_i_traffic_light_png,
+            robins_i_summary_svg,
+            robins_i_summary_png,
+        ),
+    }
+    names = {"rob2": "RoB 2", "robins_i": "ROBINS-I"}
+    for tool, (tl_svg, tl_png, sb_svg, sb_png) in figures.items():
+        n = int((pending["tool"] == tool).sum())
+        extra = f"; {n} {'study' if n == 1 else 'studies'} not assessed yet" if n else ""
+        title = f"Risk of bias ({names[tool]})"
+        drawn = traffic_light(
+            study, tl_svg, tl_png, tool=tool, source=table, title=f"{title}, study level{extra}"
+        )
+        summary_bars(
+            study, sb_svg, sb_png, tool=tool, source=table, title=f"{title}, studies{extra}"
+        )
+        log.info("%s: %s", names[tool], "drawn" if drawn else "no study assessed")
+
+
+def _group_rob(rob_files: Paths, settings: Mapping | None, instrument: str, timepoint: str):
+    """The judgements that hold for one group, from its studies' risk-of-bias files."""
+    from srma.appraisal.load import for_outcome, load_assessments
+
+    return for_outcome(load_assessments(rob_files, config=settings), instrument, timepoint)
+
+
+@needs("srma.appraisal.sensitivity")
+def high_risk_sensitivity(
+    *, pooled: str, rob_files: Paths, high_risk: str, instrument: str, timepoint: str,
+    settings: Mapping, min_studies: int, config_hash: str,
+) -> None:  # fmt: skip
+    """The group refitted without its usable studies at high risk of bias
+    (:func:`srma.appraisal.sensitivity.without_high_risk`); ``not estimated`` with the
+    reason when a usable study has no risk-of-bias file."""
+    from srma.appraisal import sensitivity as hr
+
+    group = io.read_parquet(pooled)
+    rob = _group_rob(rob_files, settings, instrument, timepoint)
+    usable = group[(group["row_type"] == "study") & group["usable"].fillna(False).astype(bool)]
+    missing = sorted(set(map(str, usable["study_id"])) - set(rob["study_id"].dropna()))
+    if missing:
+        row = {
+            "instrument": instrument,
+            "timepoint": timepoint,
+            "k_all": len(usable),
+            "status": "not estimated",
+            "reason": f"{NOT_ASSESSED}: no risk-of-bias file for {', '.join(missing)}",
+        }
+        table = hr.table_row(row)
+    else:
+        table = hr.without_high_risk(group, rob, min_studies=min_studies, source=pooled)
+    log.info("%s %s: %s", instrument, timepoint, table["status"].iat[0])
+    io.write_parquet(table, high_risk, config_hash=config_hash)
+
+
+@needs("srma.appraisal.sensitivity")
+def high_risk_table(*, tables: Paths, table: str, config_hash: str) -> None:
+    """Every group's analysis without its studies at high risk of bias, in the order of
+    ``tables`` (the config's), for ``results/tables/sensitivity_high_risk.csv``."""
+    import pandas as pd
+
+    from srma.appraisal.sensitivity import COLUMNS
+
+    out = read_all(tables)
+    if not len(out.columns):
+        out = pd.DataFrame(columns=COLUMNS)
+    io.write_csv(out, table, config_hash=config_hash)
+
+
+@needs("srma.appraisal.grade", "srma.appraisal.sof", "docx")
+def summary_of_findings(
+    *, pooled: Paths, regtest: Paths, high_risk: Paths, rob: str, decisions: Paths,
+    csv: str, docx: str, html: str, grade: Mapping, settings: Mapping, labels: Mapping,
+    config_hash: str,
+) -> None:  # fmt: skip
+    """GRADE ratings of every group (pooled tables in the config's order, with their
+    Egger (``regtest``) and high-risk sensitivity tables in the same order) and the
+    summary-of-findings table: CSV, Word, and HTML for the report. ``decisions``: the
+    reviewer's decisions file (an empty list: none yet). The risk-of-bias domain of an
+    outcome with a usable study ``not assessed`` is left to the reviewer (not judged)."""
+    from html import escape
+
+    from srma.appraisal import grade as g
+    from srma.appraisal import sof
+    from srma.appraisal.load import for_outcome, overall_judgements
+    from srma.appraisal.tools import NO_INFORMATION
+
+    settings_ = g.GradeSettings.from_config({"grade": dict(grade)})
+    decisions_ = (
+        g.load_decisions(decisions[0], config=settings, missing_ok=False) if decisions else []
+    )
+    table = read_rob_table(rob)
+    ratings = []
+    for p, r, s in zip(pooled, regtest, high_risk, strict=True):
+        group = io.read_parquet(p)
+        if not len(group):
+            continue
+        outcome = g.Outcome.from_group(group)
+        key = (outcome.instrument, outcome.timepoint)
+        judgements = overall_judgements(for_outcome(table, *key))
+        pending = sorted(
+            sid for sid in outcome.weights if judgements.get(sid) in (None, NOT_ASSESSED)
+        )
+        proposals = g.propose(
+            outcome,
+            {**judgements, **dict.fromkeys(pending, NO_INFORMATION)},
+            regtest=io.read_parquet(r),
+            sensitivity=io.read_parquet(s),
+            settings=settings_,
+        )
+        if pending:
+            proposals["risk_of_bias"] = g.Judgement(
+                "risk_of_bias",
+                None,
+                f"{NOT_ASSESSED}: no risk-of-bias file for {', '.join(pending)}",
+                g.NOT_JUDGED,
+            )
+        ratings.append(g.rate(outcome, proposals, decisions_))
+    for d in g.unmatched(decisions_, ratings):
+        log.warning(
+            "%s, line %s: the %s decision fits no rated outcome (%s, %s)",
+            decisions[0],
+            d.line,
+            d.domain,
+            d.instrument or "every instrument",
+            d.timepoint or "every timepoint",
+        )
+    out = sof.sof_table(
+        ratings,
+        instrument_labels=labels["instrument_labels"],
+        timepoint_labels=labels["timepoint_labels"],
+        unit=labels.get("unit", ""),
+    )
+    notes = list(labels.get("notes", ()))
+    if not decisions_:
+        notes.append(
+            "No GRADE decisions file yet: srma's proposals stand, and the domains it "
+            "leaves to the reviewer are not judged."
+        )
+    title = labels.get("title", "Summary of findings")
+    io.write_csv(out, csv, config_hash=config_hash)
+    sof.write_docx(out, docx, title=title, notes=notes)
+    fragment = sof.sof_html(out, title=title, notes=notes)
+    page = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{escape(title)}</title>\n<style>\n"
+        "body {font-family: sans-serif; font-size: 14px}\n"
+        "table {border-collapse: collapse}\n"
+        "td, th {border: 1px solid #999; padding: 4px 6px; vertical-align: top}\n"
+        "</style>\n</head>\n<body>\n" + fragment + "</body>\n</html>\n"
+    )
+    io.write_bytes_atomic(html, page.encode("utf-8"))
+    for rating in ratings:
+        o = rating.outcome
+        log.info("%s %s: %s", o.instrument, o.timepoint, rating.certainty or "not rated")

@@ -15,13 +15,18 @@ J Educ Behav Stat 30:261-293):
 ``HE``  Hedges 1983 (method of moments, unweighted): ``(sum (y - ybar)^2 - (k-1)/k sum v)
         / (k-1)``, truncated at 0.
 ``HS``  Hunter & Schmidt 2004: ``(Q(0) - k) / sum w0``, truncated at 0.
+``HSk`` Hunter & Schmidt with the small-sample correction ``k/(k-1)`` on Q:
+        ``(k/(k-1) Q(0) - k) / sum w0``, truncated at 0 (metafor ``"HSk"``).
 ``SJ``  Sidik & Jonkman 2005: ``t0 = sum (y - ybar)^2 / k`` then ``t0 Q(t0) / (k-1)``.
 ``ML``  maximum likelihood: root of ``sum w^2 (y-mu)^2 - sum w``.
 ``REML`` restricted ML: root of ``sum w^2 (y-mu)^2 - tr(P)``,
         ``tr(P) = sum w - sum w^2 / sum w``.
 ``PM``  Paule & Mandel 1982: root of ``Q(tau^2) = k - 1``.
-``EB``  empirical Bayes (Morris 1983); for models without moderators its estimating
-        equation is PM's, so metafor's EB and PM agree; srma computes both as PM.
+``PMM`` median-unbiased Paule-Mandel (Viechtbauer 2021; metafor ``"PMM"``): root of
+        ``Q(tau^2) = chi2_{0.5, k-1}``, the median of the chi-square distribution on
+        ``k - 1`` df (0 when ``Q(0)`` is below it).
+``EB``  empirical Bayes (Morris 1983); its estimating equation is PM's (with and
+        without moderators), so metafor's EB and PM agree; srma computes both as PM.
 
 Scale. Every estimator is equivariant: for effects ``c yi`` and variances ``c^2 vi`` it
 gives ``c^2 tau^2``. srma makes this hold in floating point as well by fitting
@@ -48,8 +53,13 @@ modes. Every maximum lies in ``[0, T]`` (``T`` from :func:`score_bound`); score 
 likelihood are evaluated on an 8-point grid over it, and the bracket is the grid interval
 where the score turns from positive to negative with the highest likelihood at its
 ends. Where the variances span more than two decades a 50-point grid is searched as well
-and the higher maximum kept. The boundary tau^2 = 0 is taken when the score there is
-<= 0 and its likelihood is at least that of the interior maximum found.
+and the higher maximum kept. Where the score has a negative local maximum at a grid
+point, a mode may lie between its neighbours with the score positive only there (a
+meta-regression of 10 studies in ``benchmarks/pooling.py`` has one): those two intervals
+are searched on a log-spaced sub-grid and a higher maximum kept. The boundary tau^2 = 0
+is taken when the score there is <= 0 and its likelihood is at least that of the
+interior maximum found. The Newton iteration goes on with the rows still unsolved only,
+once they are half or fewer.
 PM's equation ``Q(tau^2) = k - 1`` is monotone: tau^2 = 0 when ``Q(0) <= k - 1``, else
 its single root.
 """
@@ -59,9 +69,21 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from scipy.special import chdtri
 
-METHODS = ("EE", "FE", "DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM")
-ITERATIVE = ("ML", "REML", "EB", "PM")
+METHODS = ("EE", "FE", "DL", "HE", "HS", "HSk", "SJ", "ML", "REML", "EB", "PM", "PMM")
+ITERATIVE = ("ML", "REML", "EB", "PM", "PMM")
+#: upper-case spelling -> the method's name (metafor writes ``"HSk"``)
+CANONICAL = {m.upper(): m for m in METHODS}
+
+
+def canonical_method(method: str) -> str:
+    """``method`` spelt as in :data:`METHODS` (case-insensitive); ValueError if unknown."""
+    name = CANONICAL.get(str(method).upper())
+    if name is None:
+        raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
+    return name
+
 
 #: convergence tolerance on tau^2, relative to ``max(s, tau^2)`` with ``s`` the smallest
 #: sampling variance (the iteration runs on standardised data, where ``s = 1``)
@@ -121,12 +143,17 @@ def generalised_q(Y, V, M, t) -> np.ndarray:
     return (w * r * r).sum(axis=0)
 
 
-def _eq(method: str, Y, V, M, k) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+def _eq(
+    method: str, Y, V, M, k, target=None
+) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Estimating equation ``f(t)`` (positive left of the root) and its Newton step.
 
     For ML and REML the step is Fisher scoring's ``U / I``; for PM it is Newton's
-    ``-f / f'`` with ``dQ/dtau^2 = -sum w^2 (y - mu)^2``.
+    ``-f / f'`` with ``dQ/dtau^2 = -sum w^2 (y - mu)^2``, solving ``Q(t) = target``
+    (default ``k - 1``; PMM passes the chi-square median).
     """
+    if target is None:
+        target = k - 1
 
     def f(t):
         w, sw, _, r = _sums(Y, V, M, t)
@@ -151,8 +178,8 @@ def _eq(method: str, Y, V, M, k) -> Callable[[np.ndarray], tuple[np.ndarray, np.
             # Newton on the observed information where the likelihood is concave,
             # Fisher scoring elsewhere
             return u, u / np.where(curv > 0, curv, fisher)
-        # PM / EB
-        g = (wr * r).sum(axis=0) - (k - 1)
+        # PM / EB / PMM
+        g = (wr * r).sum(axis=0) - target
         return g, g / wr2
 
     npad = M.shape[0] - M.sum(axis=0)  # padded cells hold V = 1
@@ -177,7 +204,7 @@ def _eq(method: str, Y, V, M, k) -> Callable[[np.ndarray], tuple[np.ndarray, np.
         elif method == "ML":
             u = wr2 - sw
         else:
-            u = q - (k - 1)
+            u = q - target
         return u, ll
 
     f.score_loglik = score_loglik
@@ -194,6 +221,7 @@ def solve_root(
     maxiter: int = 200,
     bracket: tuple | None = None,
     start: np.ndarray | None = None,
+    factory: Callable | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Vectorised safeguarded Newton root search of a decreasing-at-root ``f`` on
     ``[0, inf)``.
@@ -207,6 +235,10 @@ def solve_root(
     when the step (or the bracket width) is below ``tol * max(1, t)``. The callers pass
     standardised data (:func:`standardise`, unit smallest variance), so that this is
     ``tol * max(s, tau^2)`` on the data's scale: relative, never absolute.
+
+    ``factory(rows)``, the equation of a subset of rows, lets the iteration go on with
+    the rows still active only, once they are at most half of those it works on (the
+    same steps, fewer rows evaluated).
     """
     zero = np.zeros(n)
     its = np.zeros(n, dtype=np.int64)
@@ -233,7 +265,17 @@ def solve_root(
     t = np.where(active, lo if start is None else start, 0.0)
     ft, step = f(t)
     dxold = hi - lo
-    for it in range(1, maxiter + 1):
+    state = (t, lo, hi, ft, step, dxold, active, converged, its)
+    return _newton(f, state, tol, 1, maxiter, factory)
+
+
+def _newton(f, state, tol, first, maxiter, factory):
+    """The iteration of :func:`solve_root` from ``state`` (``t, lo, hi, f(t), step,
+    previous step, active, converged, iterations``), iterations numbered from
+    ``first``; rows still active are moved to ``factory(rows)`` when at most half."""
+    t, lo, hi, ft, step, dxold, active, converged, its = state
+    n = t.size
+    for it in range(first, maxiter + 1):
         new = t + step
         # Newton only when it stays inside the bracket and at least halves the step
         # before (else bisection): convergence is then at least linear with rate 1/2
@@ -253,6 +295,16 @@ def solve_root(
         converged |= done
         active &= ~done
         if not active.any():
+            break
+        if factory is not None and n >= 16 and 2 * int(active.sum()) <= n:
+            idx = np.flatnonzero(active)
+            part = [a[idx] for a in (t, lo, hi, ft, step, dxold)]
+            part += [np.ones(idx.size, dtype=bool), np.zeros(idx.size, dtype=bool), its[idx]]
+            t2, c2, i2 = _newton(
+                factory(idx), part, tol, it + 1, maxiter, lambda r, idx=idx: factory(idx[r])
+            )
+            t, converged, its = t.copy(), converged.copy(), its.copy()
+            t[idx], converged[idx], its[idx] = t2, c2, i2
             break
     return t, converged, its
 
@@ -285,20 +337,24 @@ def score_bound(method, Y, V, M, k) -> np.ndarray:
     return np.maximum(top * 1.01, 1e-8)
 
 
-def _likelihood_bracket(eq, Y, V, M, k, f, grid, depth=0):
+def _likelihood_bracket(f, grid, factory, depth=0):
     """Bracket around the best maximum of the (restricted) likelihood on a grid.
 
     The likelihood can have two modes when the sampling variances span orders of
     magnitude; a root search from 0 may then stop at the lower one. Score and
-    likelihood are evaluated on ``grid`` (``(n, G)``, first column 0 on the main grid);
-    every grid interval where the score goes from positive to non-positive holds a local
-    maximum, and the bracket is the one of these with the highest likelihood at its ends.
-    When a grid point has a higher likelihood still (a narrow mode with no sign change
-    on the grid), the two intervals around it are searched on a 17-point sub-grid (two
-    levels deep). Returns ``(active, lo, hi, boundary, fixed, start)``: ``start`` is the
-    regula falsi point of the bracket; inactive rows take ``fixed`` (NaN: tau^2 = 0);
-    ``boundary`` marks rows whose score at tau^2 = 0 is <= 0, where tau^2 = 0 is a local
-    maximum to compare with.
+    likelihood (``f.score_loglik``) are evaluated on ``grid`` (``(n, G)``, first column 0
+    on the main grid); every grid interval where the score goes from positive to
+    non-positive holds a local maximum, and the bracket is the one of these with the
+    highest likelihood at its ends. When a grid point has a higher likelihood still (a
+    narrow mode with no sign change on the grid), the two intervals around it are
+    searched on a 17-point sub-grid (two levels deep), with ``factory(rows)`` giving the
+    estimating equation of those rows. Returns ``(active, lo, hi, boundary, fixed,
+    start, suspect)``: ``start`` is the regula falsi point of the bracket; inactive rows
+    take ``fixed`` (NaN: tau^2 = 0); ``boundary`` marks rows whose score at tau^2 = 0 is
+    <= 0, where tau^2 = 0 is a local maximum to compare with; ``suspect`` (main grid
+    only; 0: none) is the interior grid point where the score has its highest negative
+    local maximum: the score may turn positive and back between its neighbours, a mode
+    the grid missed, which :func:`maximise_likelihood` searches for.
     """
     n, G = grid.shape
     ll = np.empty_like(grid)
@@ -318,6 +374,15 @@ def _likelihood_bracket(eq, Y, V, M, k, f, grid, depth=0):
         start = lo + f_lo * (hi - lo) / (f_lo - f_hi)
     start = np.where(np.isfinite(start) & (start > lo) & (start < hi), start, lo)
     boundary = (grid[:, 0] == 0) & (fg[:, 0] <= 0)
+    if depth == 0:
+        # a negative local maximum of the score at an interior grid point: the score may
+        # turn positive and back between the neighbouring points (a mode the grid
+        # missed); maximise_likelihood searches there
+        inner = (fg[:, 1:-1] > fg[:, :-2]) & (fg[:, 1:-1] >= fg[:, 2:]) & (fg[:, 1:-1] <= 0)
+        peak = np.where(inner, fg[:, 1:-1], -np.inf)
+        suspect = np.where(inner.any(axis=1), np.argmax(peak, axis=1) + 1, 0)
+    else:
+        suspect = np.zeros(n, dtype=np.int64)
     best = np.maximum(value[rows, j], np.where(boundary, ll[:, 0], -np.inf))
     jb = np.argmax(ll[:, 1:], axis=1) + 1
     lb = ll[rows, jb]
@@ -332,24 +397,69 @@ def _likelihood_bracket(eq, Y, V, M, k, f, grid, depth=0):
             a = grid[idx, jb[idx] - 1]
             b = grid[idx, np.minimum(jb[idx] + 1, G - 1)]
             sub = a[:, None] + (b - a)[:, None] * np.linspace(0.0, 1.0, 17)[None, :]
-            part = (Y[:, idx], V[:, idx], M[:, idx], k[idx])
-            fs = _eq(eq, *part)
-            act2, lo2, hi2, _, fix2, st2 = _likelihood_bracket(eq, *part, fs, sub, depth + 1)
+            fs = factory(idx)
+            act2, lo2, hi2, _, fix2, st2, _ = _likelihood_bracket(
+                fs, sub, lambda r, idx=idx: factory(idx[r]), depth + 1
+            )
             active[idx], lo[idx], hi[idx], fixed[idx], start[idx] = act2, lo2, hi2, fix2, st2
-    return active, lo, hi, boundary, fixed, start
+    return active, lo, hi, boundary, fixed, start, suspect
 
 
-def _reml_ml(eq, Y, V, M, k, n, tol, grid_rel):
-    """ML/REML tau^2 by the grid bracket and the safeguarded Newton iteration."""
-    f = _eq(eq, Y, V, M, k)
-    top = score_bound(eq, Y, V, M, k)
+def maximise_likelihood(f, top, factory, n, tol, grid_rel):
+    """ML/REML tau^2 by the grid bracket and the safeguarded Newton iteration.
+
+    ``f`` is the estimating equation (``f(t) -> (score, step)`` with ``f.score_loglik``
+    and ``f.loglik``), ``top`` an upper end beyond which the score is negative (every
+    maximum lies in ``[0, top]``), ``factory(rows)`` the equation of a subset of rows,
+    ``grid_rel`` the grid on ``[0, 1]`` scaled by ``top``. Used for the intercept-only
+    model here and for meta-regression (:mod:`srma.regression`).
+    """
     grid = grid_rel[None, :] * top[:, None]
-    active, lo, hi, boundary, fixed, start = _likelihood_bracket(eq, Y, V, M, k, f, grid)
-    t, conv, its = solve_root(f, n, top, tol=tol, bracket=(active, lo, hi), start=start)
+    active, lo, hi, boundary, fixed, start, suspect = _likelihood_bracket(f, grid, factory)
+    t, conv, its = solve_root(
+        f, n, top, tol=tol, bracket=(active, lo, hi), start=start, factory=factory
+    )
     t = np.where(active, t, np.where(np.isnan(fixed), 0.0, fixed))
     # boundary optimum when tau^2 = 0 is a maximum at least as high
     l0, lt = f.loglik(np.zeros(n)), f.loglik(t)
     t = np.where(boundary & (l0 >= lt - 1e-12 * (1 + np.abs(lt))), 0.0, t)
+    # a mode between two grid points where the score peaks below 0: search the two
+    # intervals around the peak on a log-spaced grid (4 points a decade) and keep a
+    # higher maximum
+    idx = np.flatnonzero(suspect > 0)
+    if idx.size:
+        js = suspect[idx]
+        b = grid[idx, js + 1]
+        a = np.where(grid[idx, js - 1] > 0, grid[idx, js - 1], grid[idx, js] / 100)
+        sub = a[:, None] * (b / a)[:, None] ** np.linspace(0.0, 1.0, 9)[None, :]
+        fs = factory(idx)
+        act2, lo2, hi2, _, fix2, st2, _ = _likelihood_bracket(
+            fs, sub, lambda r: factory(idx[r]), depth=1
+        )
+        if act2.any() or np.isfinite(fix2).any():
+            t2, c2, i2 = solve_root(
+                fs, idx.size, b, tol=tol, bracket=(act2, lo2, hi2), start=st2,
+                factory=lambda r: factory(idx[r]),
+            )  # fmt: skip
+            t2 = np.where(act2, t2, fix2)
+            with np.errstate(invalid="ignore"):
+                l2, l1 = fs.loglik(np.where(np.isfinite(t2), t2, 0.0)), fs.loglik(t[idx])
+                better = np.isfinite(t2) & (l2 > l1 + 1e-12 * (1 + np.abs(l2)))
+            t[idx] = np.where(better, t2, t[idx])
+            conv[idx] = np.where(better, c2, conv[idx])
+            its[idx] += i2
+    return t, conv, its
+
+
+def _reml_ml(eq, Y, V, M, k, n, tol, grid_rel):
+    """ML/REML tau^2 of the intercept-only model (:func:`maximise_likelihood`)."""
+    f = _eq(eq, Y, V, M, k)
+    top = score_bound(eq, Y, V, M, k)
+
+    def factory(rows):
+        return _eq(eq, Y[:, rows], V[:, rows], M[:, rows], k[rows])
+
+    t, conv, its = maximise_likelihood(f, top, factory, n, tol, grid_rel)
     return t, conv, its, f
 
 
@@ -368,9 +478,7 @@ def tau2_standardised(
     """tau^2 of standardised transposed arrays (:func:`standardise`: centred effects,
     smallest variance 1), in the standardised unit; ``tol`` is relative to
     ``max(1, tau^2)``."""
-    method = method.upper()
-    if method not in METHODS:
-        raise ValueError(f"unknown tau^2 estimator {method!r}; expected one of {METHODS}")
+    method = canonical_method(method)
     n = Y.shape[1]
     k = M.sum(axis=0)
     ok = k >= 2
@@ -393,18 +501,27 @@ def tau2_standardised(
         elif method == "HS":
             q0 = generalised_q(Y, V, M, zero)
             t = np.maximum(0.0, (q0 - kk) / sw0)
+        elif method == "HSk":
+            q0 = generalised_q(Y, V, M, zero)
+            t = np.maximum(0.0, (kk / (kk - 1) * q0 - kk) / sw0)
         elif method == "SJ":
             t0 = rss / kk
             t = t0 * generalised_q(Y, V, M, t0) / (kk - 1)
         else:
-            eq = "PM" if method in ("PM", "EB") else method
-            f = _eq(eq, Y, V, M, kk)
+            eq = "PM" if method in ("PM", "EB", "PMM") else method
+            target = chdtri(kk - 1, 0.5) if method == "PMM" else None
+            f = _eq(eq, Y, V, M, kk, target)
             # upper start: the unweighted spread of the effects (tau^2 beyond it gives a
             # negative equation for all three estimators); doubled on demand.
             hi0 = rss / np.maximum(kk - 1, 1) + (M * V).max(axis=0)
             if eq == "PM":
                 # Q(tau^2) is decreasing: one root at most
-                t, conv, its = solve_root(f, n, hi0, tol=tol)
+
+                def factory(rows):
+                    tg = None if target is None else target[rows]
+                    return _eq(eq, Y[:, rows], V[:, rows], M[:, rows], kk[rows], tg)
+
+                t, conv, its = solve_root(f, n, hi0, tol=tol, factory=factory)
             else:
                 t, conv, its, f = _reml_ml(eq, Y, V, M, kk, n, tol, GRID)
                 # wide spreads of sampling variances: search a finer grid as well and
@@ -422,6 +539,80 @@ def tau2_standardised(
                     its[wide] += i2
     t = np.where(ok, t, 0.0)
     return t, conv, its
+
+
+def se_tau2_standardised(method: str, Z, U, M, t) -> np.ndarray:
+    """metafor's standard error of tau^2 (``res$se.tau2``) per row of standardised
+    transposed arrays (:func:`standardise`), in the standardised unit (multiply by
+    ``s``), at ``tau^2 = t`` (the estimate, or a fixed value).
+
+    With ``P = W - W 1 (1'W1)^-1 1'W`` for weights ``w`` (metafor 3.8 ``rma.uni``;
+    moments of the estimating equations, Viechtbauer 2005 for ML/REML/HE/DL):
+
+    - ``HS``: ``sqrt(2 (k-1) + 4 t tr(P0) + 2 t^2 tr(P0 P0)) / sum w0`` with ``w0 = 1/v``;
+      ``HSk``: the same times ``k/(k-1)``; ``DL``: the same root over ``tr(P0)``;
+    - ``HE``: ``sqrt(2 tr(PV PV) + 4 t tr(PV) + 2 t^2 (k-1)) / (k-1)`` with the
+      unweighted ``P = I - J/k`` and ``V = diag(v)``;
+    - ``SJ``: ``t0 / (k-1) sqrt(2 tr(PV PV) + 4 t tr(P V P) + 2 t^2 tr(P P))`` with
+      ``P`` at the start value ``t0 = sum (y - ybar)^2 / k``;
+    - ``ML``: ``sqrt(2 / sum w^2)``; ``REML``: ``sqrt(2 / tr(P P))`` (inverse Fisher
+      information), ``w = 1/(v + t)``;
+    - ``PM``, ``EB``, ``PMM``: ``sqrt(2 k^2 / (k-1)) / sum w``;
+    - ``EE``/``FE``: NaN (metafor's NA), as for rows with fewer than 2 studies.
+
+    ``t`` enters as ``max(t, 0)``.
+    """
+    method = canonical_method(method)
+    k = M.sum(axis=0)
+    n = Z.shape[1]
+    if method in ("EE", "FE"):
+        return np.full(n, np.nan)
+    df = k - 1
+    tp = np.maximum(np.asarray(t, dtype=float), 0.0)
+
+    def moments(w):
+        s1 = w.sum(axis=0)
+        s2 = (w * w).sum(axis=0)
+        s3 = (w * w * w).sum(axis=0)
+        trp = s1 - s2 / s1
+        trpp = s2 - 2 * s3 / s1 + (s2 / s1) ** 2
+        return s1, s2, trp, trpp
+
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        if method in ("HS", "HSk", "DL"):
+            s1, _, trp, trpp = moments(M / U)
+            core = np.sqrt(2 * df + 4 * tp * trp + 2 * tp * tp * trpp)
+            factor = k / df if method == "HSk" else 1.0
+            se = core / trp if method == "DL" else core / s1 * factor
+        elif method == "HE":
+            sv = (M * U).sum(axis=0)
+            sv2 = (M * U * U).sum(axis=0)
+            trpv = df / k * sv
+            trpvpv = sv2 * (1 - 2 / k) + sv * sv / (k * k)
+            se = np.sqrt(2 * trpvpv + 4 * tp * trpv + 2 * tp * tp * df) / df
+        elif method == "SJ":
+            t0 = (M * Z * Z).sum(axis=0) / k
+            w = M / (U + t0[None, :])
+            s1, s2, _, trpp = moments(w)
+            a = w * U
+            trpvpv = (
+                (a * a).sum(axis=0)
+                - 2 * (a * a * w).sum(axis=0) / s1
+                + ((a * w).sum(axis=0) / s1) ** 2
+            )
+            uw2 = (U * w * w).sum(axis=0)
+            trvpp = uw2 - 2 * (U * w * w * w).sum(axis=0) / s1 + s2 * uw2 / (s1 * s1)
+            se = t0 / df * np.sqrt(2 * trpvpv + 4 * tp * trvpp + 2 * tp * tp * trpp)
+        else:
+            w = M / (U + tp[None, :])
+            s1, s2, _, trpp = moments(w)
+            if method == "ML":
+                se = np.sqrt(2 / s2)
+            elif method == "REML":
+                se = np.sqrt(2 / trpp)
+            else:  # PM, EB, PMM
+                se = np.sqrt(2 * k * k / df) / s1
+    return np.where(k >= 2, se, np.nan)
 
 
 #: cells per chunk: arrays of this size stay below the allocator's mmap threshold and in

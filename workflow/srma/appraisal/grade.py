@@ -50,7 +50,7 @@ import pandas as pd
 from srma.appraisal.tools import HIGH_RISK, LOW_RISK, NO_INFORMATION
 from srma.errors import ConfigError, InputError
 
-SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "grade.schema.yaml"
+SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
 #: The five GRADE domains that rate certainty down, in GRADE's order.
 DOMAINS = ("risk_of_bias", "inconsistency", "indirectness", "imprecision", "publication_bias")
@@ -77,7 +77,8 @@ NOT_JUDGED = "not judged"
 @dataclass(frozen=True)
 class GradeSettings:
     """Thresholds of srma's proposals (config ``grade``; defaults and sources in
-    ``workflow/schemas/grade.schema.yaml`` and docs/risk-of-bias.md)."""
+    ``workflow/schemas/config.schema.yaml``, property ``grade``, and
+    docs/risk-of-bias.md)."""
 
     mid: Mapping[str, float] = field(default_factory=dict)
     ois: Mapping[str, float] = field(default_factory=dict)
@@ -128,7 +129,7 @@ def _validator():
 
     with open(SCHEMA, encoding="utf-8") as fh:
         schema = yaml.safe_load(fh)
-    grade = {**schema["$defs"]["grade"], "$defs": schema["$defs"]}
+    grade = {**schema["properties"]["grade"], "$defs": schema["$defs"]}
     return jsonschema.validators.validator_for(grade)(grade)
 
 

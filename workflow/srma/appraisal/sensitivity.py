@@ -133,7 +133,7 @@ def without_high_risk(
             if not len(kept)
             else f"{len(kept)} usable studies left, fewer than {need}"
         )
-    return _typed(row)
+    return table_row(row)
 
 
 def _single(study: pd.Series, level: float) -> dict:
@@ -157,7 +157,9 @@ def _first(frame: pd.DataFrame, column: str):
     return values.iloc[0] if len(values) else None
 
 
-def _typed(row: dict) -> pd.DataFrame:
+def table_row(row: dict) -> pd.DataFrame:
+    """One row of the high-risk sensitivity table (:data:`COLUMNS`, missing ones null)
+    with the table's column types."""
     frame = pd.DataFrame([{c: row.get(c) for c in COLUMNS}], columns=COLUMNS)
     for c in COLUMNS:
         if c in STRINGS:

@@ -2,8 +2,8 @@
 
 For reviewers who only want deduplication: each file is read by the import stage
 (export name = file stem, made unique), the records are deduplicated, and ``DIR``
-receives ``clusters.parquet``, ``unique.parquet``, ``unique.ris`` and
-``uncertain.csv`` as the workflow writes them under ``results/dedup/``.
+receives ``clusters.parquet``, ``unique.parquet``, ``unique.ris``, ``uncertain.csv``
+and ``untitled.csv`` as the workflow writes them under ``results/dedup/``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--decisions",
         metavar="CSV",
-        help="merge/separate decisions (record_id_1, record_id_2, decision, note)",
+        help="merge/separate decisions (record_id_1, record_id_2, decision, note, reason)",
     )
     parser.add_argument("--title-threshold", type=float, default=95.0)
     parser.add_argument("--uncertain-threshold", type=float, default=85.0)
@@ -48,9 +48,10 @@ def _export_names(files: list[str]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from srma.dedup import deduplicate, read_decisions, write_outputs
+    from srma.dedup import deduplicate, lean_memory_pool, read_decisions, write_outputs
     from srma.importers import read_export  # the import stage (lazy: optional here)
 
+    lean_memory_pool()
     files = list(args.files)
     names = _export_names(files)
     show = args.progress
@@ -80,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"{len(records)} records from {len(files)} file(s) -> {len(result.unique)} unique "
         f"({len(records) - len(result.unique)} duplicates removed, "
-        f"{len(result.uncertain)} uncertain pairs); written to {out}"
+        f"{len(result.uncertain)} uncertain pairs, "
+        f"{len(result.untitled)} records without a title); written to {out}"
     )
     return 0

@@ -1,9 +1,12 @@
 """A person's merge decisions: ``resources/dedup/decisions.csv``.
 
-Columns ``record_id_1, record_id_2, decision, note``: ``merge`` forces the two records
-into one cluster, ``separate`` forbids them (and their clusters) from being joined.
-Pairs from ``results/dedup/uncertain.csv`` can be copied in as they are. Decisions
-are applied on every run, so they survive reruns and update searches.
+Columns ``record_id_1, record_id_2, decision, note`` and, optionally, ``reason``:
+``merge`` forces the two records into one cluster, ``separate`` forbids them (and
+their clusters) from being joined. A ``merge`` of two records whose DOIs or PMIDs
+differ is refused (checked by :func:`srma.dedup.deduplicate`, which knows the records)
+unless its ``reason`` says why they are one paper. Pairs from
+``results/dedup/uncertain.csv`` can be copied in as they are. Decisions are applied
+on every run, so they survive reruns and update searches.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from srma.errors import InputError
 
 __all__ = ["read_decisions", "check_decisions", "DECISION_COLUMNS"]
 
-DECISION_COLUMNS = ["record_id_1", "record_id_2", "decision", "note"]
+DECISION_COLUMNS = ["record_id_1", "record_id_2", "decision", "note", "reason"]
 _DECISIONS = {"merge", "separate"}
 
 

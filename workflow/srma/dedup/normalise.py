@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
 from urllib.parse import unquote
 
 __all__ = [
@@ -97,6 +97,8 @@ def fold(text: str) -> str:
 
 def _text(value: object) -> str | None:
     if value is None or (isinstance(value, float) and value != value):
+        return None
+    if type(value).__name__ == "NAType":  # pandas' NA (Arrow-backed columns)
         return None
     text = str(value).strip()
     return text or None
@@ -218,26 +220,33 @@ def norm_journal_tokens(value: str) -> tuple[str, ...]:
 def journals_compatible(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     """Whether one journal name can be an abbreviation of the other.
 
-    True when every word of the shorter name is a prefix of a word of the longer
-    one, in order (ISO 4 abbreviations keep word order and cut words: ``Ann Rheum
-    Dis`` = ``Annals of the Rheumatic Diseases``). Empty names are compatible.
+    True when every word of one name stands for a word of the other, in order, where
+    the other may have words more (ISO 4 abbreviations keep word order and cut words:
+    ``Ann Rheum Dis`` = ``Annals of the Rheumatic Diseases``). A word stands for
+    another when it starts it, or keeps its first letter and drops others (``Natl`` =
+    national; British and American spellings agree, ``Haematol`` = hematology), or
+    when it is an acronym of a run of the other's words (``BMJ`` = British Medical
+    Journal, ``MIS Quarterly`` = Management Information Systems Quarterly, ``AMCIS
+    2017 Proceedings`` = Americas Conference on Information Systems). Also true when
+    the words are split or joined differently (``Neuro Endocrinol Lett`` =
+    ``Neuroendocrinology Letters``). Both names must start alike: a name is not the
+    end of another (``Transplantation`` vs Journal of Heart and Lung
+    Transplantation). Numbers, ordinals and words such as ``proceedings`` are left out
+    first. Empty names are compatible.
     """
     if not a or not b or a == b:
         return True
-    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
-    j = 0
-    for word in short:
-        while j < len(long_) and not long_[j].startswith(word):
-            j += 1
-        if j == len(long_):
-            break
-        j += 1
-    else:
+    a, b = _spelling(source_words(a)), _spelling(source_words(b))
+    if not a or not b or a == b:
+        return True
+    if _stands_for(a, b) or _stands_for(b, a):
         return True
     # Words split or joined differently ("Neuro Endocrinol Lett" = "Neuroendocrinology
     # Letters"): every word of one must start somewhere in the other's letters, in order.
     for x, y in ((a, b), (b, a)):
         joined = "".join(y)
+        if not joined.startswith(x[0]):
+            continue
         pos = 0
         for word in x:
             k = joined.find(word, pos)
@@ -247,6 +256,44 @@ def journals_compatible(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
         else:
             return True
     return False
+
+
+def _spelling(words: tuple[str, ...]) -> tuple[str, ...]:
+    """British spellings as American ones (``haematology``, ``paediatrics``,
+    ``oesophagus``, ``anaesthesia``)."""
+    return tuple(re.sub(r"^oe", "e", w.replace("ae", "e")) if len(w) > 3 else w for w in words)
+
+
+def _stands_for(x: tuple[str, ...], y: tuple[str, ...]) -> bool:
+    """Every word of ``x``, in order, stands for one word of ``y`` or, as an acronym,
+    for a run of them, starting with the first word of ``y``; words of ``y`` after
+    the first may be left over (a subtitle, a place, a section: ``Am J Physiol`` =
+    American Journal of Physiology - Heart and Circulatory Physiology), but not
+    before it (``Transplantation`` is not Journal of Heart and Lung Transplantation).
+    """
+
+    @cache
+    def fit(i: int, j: int) -> bool:
+        if i == len(x):
+            return True
+        if len(y) - j < 1:
+            return False
+        word = x[i]
+        for k in range(j, len(y) if i else min(1, len(y))):
+            if _word_abbrev(word, y[k]) and fit(i + 1, k + 1):
+                return True
+            for r in range(2, min(len(y) - k, 8) + 1):
+                if _acronym_of(word, y[k : k + r]) and fit(i + 1, k + r):
+                    return True
+        return False
+
+    return fit(0, 0)
+
+
+def _word_abbrev(short: str, long_: str) -> bool:
+    if long_.startswith(short):
+        return True
+    return len(short) >= 3 and _subsequence(short, long_)
 
 
 _MONTHS = {
@@ -433,27 +480,70 @@ def record_kind(
     raw_title = _text(title) or ""
     t = folded_title if folded_title is not None else fold(raw_title)
     types = " ".join(str(x) for x in publication_type) if _is_listlike(publication_type) else ""
-    types = types.lower()
-    if "erratum" in types or _ERRATUM.search(t):
+    return combine_kinds(
+        title_kind(raw_title, t),
+        source_kind(types, _text(journal) or "", _text(volume) or "", is_page_count(pages)),
+    )
+
+
+def title_kind(raw_title: str, folded_title: str) -> str:
+    """The part of :func:`record_kind` read from the title alone: ``erratum``,
+    ``retraction``, ``comment``, ``abstract`` (a congress abstract number before the
+    title) or ``""``."""
+    t = folded_title
+    if _ERRATUM.search(t):
         return "erratum"
-    if "retraction of publication" in types or _RETRACTION.search(t):
+    if _RETRACTION.search(t):
         return "retraction"
     # Title only: MEDLINE's "Comment" type marks letters that other databases file as
     # articles, so the type would split true duplicates.
     if _COMMENT.match(t):
         return "comment"
-    where = (_text(journal) or "").lower()
+    if _ABSTRACT_CODE.match(raw_title):
+        return "abstract"
+    return ""
+
+
+def combine_kinds(from_title: str, from_source: str) -> str:
+    """:func:`record_kind` from its title part and its source part."""
+    for kind in ("erratum", "retraction"):
+        if kind in (from_title, from_source):
+            return kind
+    if from_title == "comment":
+        return "comment"
+    if from_title == "abstract" and from_source in ("article", "abstract?"):
+        return "abstract"
+    return from_source
+
+
+@lru_cache(maxsize=1 << 16)
+def source_kind(types: str, journal: str, volume: str, page_count: bool) -> str:
+    """The part of :func:`record_kind` read from the publication types (joined by
+    spaces), journal, volume and pages (values that repeat across records: cached)."""
+    types = types.lower()
+    if "erratum" in types:
+        return "erratum"
+    if "retraction of publication" in types:
+        return "retraction"
+    return _kind_of_source(types, journal, volume, page_count)
+
+
+@lru_cache(maxsize=1 << 16)
+def _kind_of_source(types: str, journal: str, volume: str, page_count: bool) -> str:
+    """The part of :func:`record_kind` read from the publication types, journal,
+    volume and pages (values that repeat across records: cached)."""
+    where = journal.lower()
     if _REGISTRY.search(where):
         return "registry"
-    vol = (_text(volume) or "").lower()
+    vol = volume.lower()
     if (
         _THESIS_TYPE.search(types)
         or _THESIS_JOURNAL.search(where)
         or _DEGREE.match(vol)
-        or is_page_count(pages)
+        or page_count
     ):
         return "thesis"
-    if any(k in types for k in _CONFERENCE_TYPES) or _ABSTRACT_CODE.match(raw_title):
+    if any(k in types for k in _CONFERENCE_TYPES):
         return "abstract"
     if re.search(r"\b(abstracts?|congress|meeting|conference)\b", where + " " + vol):
         # Weak evidence: one database names the congress in the journal field, another
@@ -466,3 +556,265 @@ def _is_listlike(value: object) -> bool:
     return isinstance(value, list | tuple) or (
         hasattr(value, "__len__") and hasattr(value, "__iter__") and not isinstance(value, str)
     )
+
+
+# --- field repair -------------------------------------------------------------------
+#
+# Exports put fields where they do not belong. Each repair below reads one such shape
+# and is applied to the comparison keys only (the records table is left as exported).
+
+#: Years outside this range are not publication years (an issue number, a page or a
+#: typing error in the year field) and are treated as missing.
+YEAR_MIN, YEAR_MAX = 1800, 2100
+
+
+def plausible_year(value: object) -> int:
+    """The year as an int when it can be a publication year, else ``-1``."""
+    try:
+        y = int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return -1
+    return y if YEAR_MIN <= y <= YEAR_MAX else -1
+
+
+# Ovid/Embase "SO" citation strings exported into the journal field, e.g.
+#   "Journal Name.178 (2-3) ()(pp 125-132) 2005.Date of Publication: March 2005."
+#   "BMC Proceedings. Conference: ... Spain. 12 (Supplement 3) (no pagination), 2018. ..."
+#   "J Clin Oncol. Conference: ... Conference Start: 20120601 ... 30 (15 SUPPL. 1) (pp 234), 2012."
+# Embase CSV "Source": "Endoscopic Ultrasound (2014) 3:3 (152-160). Date of Publication: 2014"
+# PubMed "Citation": "Eur J Med Genet. 2020 Feb;63(2):103640."
+_CIT_SIGNAL = re.compile(
+    r"date of publication|conference start|conference:|\(pp\b|no pagination|var\.?\s?pagings"
+    r"|\.\s*\d+[A-Za-z]?\s*\([^()]*\)\s*(?:\(\s*\))?\s*\("
+    r"|\(\d{4}\)\s*\d+\s*:\s*\S+\s*\(|\b\d{4}(?:\s+[A-Z][a-z]{2}(?:\s+\d{1,2})?)?\s*;\s*\d+\s*\(",
+    re.IGNORECASE,
+)
+_CIT_OVID = re.compile(
+    r"(?:^|\.)\s*(?P<volume>\d+(?:-\d+)?[A-Za-z]?)\s*"
+    r"(?:\((?P<a>[^()]*(?:\([^()]*\)[^()]*)?)\))?\s*(?:\(\s*\))?\s*"
+    r"(?:\((?P<b>[^()]*)\))?\s*,?\s*(?P<year>\d{4})\s*(?:\.|$)"
+)
+_CIT_EMBASE_CSV = re.compile(
+    r"\((?P<year>\d{4})\)\s*(?P<volume>\d+[A-Za-z]?)(?:\s*:\s*(?P<issue>[^\s(]+))?"
+    r"\s*(?:\((?P<pages>[^)]*)\))?"
+)
+_CIT_PUBMED = re.compile(
+    r"\.\s*(?P<year>\d{4})[^;]{0,20};\s*(?P<volume>\d+[A-Za-z]?)\s*(?:\((?P<issue>[^)]*)\))?"
+    r"\s*(?::\s*(?P<pages>[^.;\s]+))?"
+)
+_CIT_DATE_YEAR = re.compile(r"date of publication:[^.]*?(\d{4})", re.IGNORECASE)
+_NO_PAGES = re.compile(r"^\s*(?:no pagination|var\.?\s?pagings?|n\.?\s?p\.?)\s*$", re.IGNORECASE)
+
+
+def _cit_pages(text: str | None) -> str | None:
+    if not text:
+        return None
+    text = re.sub(r"^\s*pp?\.?\s*", "", text.strip(), flags=re.IGNORECASE)
+    if not text or _NO_PAGES.match(text) or not re.search(r"\d", text):
+        return None
+    return text
+
+
+def split_citation(value: object) -> dict | None:
+    """Journal, volume, issue, pages and year of a whole citation exported into the
+    journal field (Ovid/Embase ``SO``, Embase CSV ``Source``, PubMed ``Citation``);
+    ``None`` when the field is a plain journal name. Values that cannot be read are
+    left out of the dict."""
+    text = _text(value)
+    if text is None or not _CIT_SIGNAL.search(text):
+        return None
+    out: dict[str, str] = {}
+    conf = re.search(r"\.\s*Conference\s*:", text, re.IGNORECASE)
+    m = _CIT_PUBMED.search(text)
+    if m and not conf and "date of publication" not in text.lower():
+        name = text[: m.start()]
+        out.update(
+            volume=m.group("volume"),
+            issue=m.group("issue"),
+            pages=_cit_pages(m.group("pages")),
+            year=m.group("year"),
+        )
+    else:
+        m = _CIT_EMBASE_CSV.search(text)
+        if m and not conf:
+            name = text[: m.start()]
+            out.update(
+                volume=m.group("volume"),
+                issue=m.group("issue"),
+                pages=_cit_pages(m.group("pages")),
+                year=m.group("year"),
+            )
+        else:
+            tail_from = conf.end() if conf else 0
+            # the last "volume (issue) (pages), year" of the string
+            found = list(_CIT_OVID.finditer(text, tail_from))
+            best = found[-1] if found else None
+            if conf:
+                name = text[: conf.start()]
+            elif best is not None:
+                name = text[: best.start()]
+            else:
+                name = re.split(r"\.\s*(?=[\d(])", text, maxsplit=1)[0]
+            if best is None:  # a garbled volume ("1) (5)"): read what can be read
+                pp = re.search(r"\(\s*pp\.?\s*([^()]*)\)", text[tail_from:], re.IGNORECASE)
+                if pp:
+                    out["pages"] = _cit_pages(pp.group(1))
+                yr = re.search(r"\)\s*,?\s*(\d{4})\s*(?:\.|$)", text[tail_from:])
+                if yr:
+                    out["year"] = yr.group(1)
+                vol = re.search(r"\.\s*(\d+(?:-\d+)?)\b", text[tail_from:])
+                if vol:
+                    out["volume"] = vol.group(1)
+            if best is not None:
+                a, b = best.group("a"), best.group("b")
+                if (
+                    b is None
+                    and a is not None
+                    and (re.match(r"\s*pp?\b", a, re.IGNORECASE) or _NO_PAGES.match(a))
+                ):
+                    a, b = None, a
+                out.update(volume=best.group("volume"), issue=a, pages=_cit_pages(b))
+                out["year"] = best.group("year")
+    if "year" not in out or not out.get("year"):
+        d = _CIT_DATE_YEAR.search(text)
+        if d:
+            out["year"] = d.group(1)
+    out["journal"] = name.strip(" .,;")
+    return {k: v.strip() for k, v in out.items() if v and v.strip()}
+
+
+_EXCEL_MONTH_ISSUE = re.compile(r"^\s*(\d{1,2})-([A-Za-z]{3})\s*$")
+_ISSUE = re.compile(r"^\s*(\d+)(?:\s*[-/\u2010-\u2015]\s*(\d+))?(?![\d.])")
+_SUPPLEMENT = re.compile(r"\bsup|\bs\d|\bsp?l\b|\bpt\b|\bpart\b", re.IGNORECASE)
+
+
+def norm_issue(value: object) -> str | None:
+    """The issue as ``n`` or ``n-m`` (a double issue), for telling issues apart.
+
+    ``01-Feb`` (a spreadsheet's date for ``1-2``) -> ``1-2``; ``13/14`` -> ``13-14``;
+    ``3-B`` and ``6 46-6`` (pages run into the issue) -> ``3``, ``6``. Supplements and
+    parts (``Suppl 1``, ``4 Suppl``, ``S1``, ``6 Pt 2``) give ``None``: databases print
+    them as the issue or not at all, so they cannot tell two articles apart.
+    """
+    text = _text(value)
+    if text is None:
+        return None
+    if _SUPPLEMENT.search(text):
+        return None
+    m = _EXCEL_MONTH_ISSUE.match(text)
+    if m and m.group(2).lower() in _MONTHS:
+        return f"{int(m.group(1))}-{_MONTHS[m.group(2).lower()]}"
+    m = _ISSUE.match(text)
+    if not m:
+        return None
+    a = int(m.group(1))
+    b = int(m.group(2)) if m.group(2) else a
+    if b < a and len(m.group(2)) < len(m.group(1)):  # "1314-5"? keep the first only
+        b = a
+    if not a < b <= a + 3:
+        return str(a)
+    return f"{a}-{b}"
+
+
+def issues_overlap(a: str, b: str) -> bool:
+    """Whether two issues from :func:`norm_issue` can be one (``3`` and ``3-4`` can)."""
+    if a == b:
+        return True
+    lo_a, _, hi_a = a.partition("-")
+    lo_b, _, hi_b = b.partition("-")
+    return int(lo_a) <= int(hi_b or lo_b) and int(lo_b) <= int(hi_a or lo_a)
+
+
+# Titles that many different articles carry: an editorial column, a reply, an erratum
+# notice, a journal's front matter. Such a title says nothing about which article a
+# record is; its place (volume, issue, pages) or an identifier must agree.
+_GENERIC_TITLE = re.compile(
+    r"^(?:the\s+)?(?:"
+    r"editorials?|editor s (?:comments?|notes?|introduction|letter|note|choice|corner|page)"
+    r"|editors? (?:comments?|notes?|introduction|letter|note|choice|corner|page)"
+    r"|editorial (?:introduction|comments?|notes?|board|statement|overview|preface)"
+    r"|guest editorial|from the editors?|letter from the editors?|note from the editors?"
+    r"|message from the (?:editors?|president|chair)|president s (?:message|column|page)"
+    r"|introduction(?: to (?:the )?(?:special )?(?:issue|section|volume|supplement))?"
+    r"|preface|foreword|prologue|epilogue|afterword|overview|commentary|comments?"
+    r"|invited commentary|reply|replies|response|author s reply|authors reply|in reply"
+    r"|reply to the letter|letters?(?: to the editor)?|correspondence|discussion"
+    r"|erratum|errata|correction|corrections|corrigendum|corrigenda|retraction|addendum"
+    r"|in this issue|this issue|highlights|news|research highlights|news and views"
+    r"|book reviews?|reviews?|reviewers?|acknowledg(?:e)?ments?|thanks? to (?:our )?reviewers"
+    r"|(?:annual )?index|author index|subject index|contents|table of contents"
+    r"|abstracts?|(?:conference |meeting )?abstracts|poster(?: session)?s?|oral presentations?"
+    r"|announcements?|call for papers|obituary|in memoriam|calendar|errors?"
+    r"|untitled|no title|title not available|no title available|not available"
+    r")(?: \d+)?$"
+)
+#: Titles of at most this many words are generic too ("Reperfusion injury").
+GENERIC_WORDS = 2
+
+
+def is_generic_title(norm: str | None) -> bool:
+    """Whether a normalised title (:func:`norm_title`) is one that different articles
+    carry: an editorial or front-matter heading, or a title of at most
+    :data:`GENERIC_WORDS` words."""
+    if not norm:
+        return False
+    if len(norm.split()) <= GENERIC_WORDS:
+        return True
+    return _GENERIC_TITLE.match(norm) is not None
+
+
+# Words that name an event; a source holding one is a conference's proceedings, whose
+# name databases print in many ways ("AMCIS 2017 Proceedings", "Americas Conference on
+# Information Systems"), so two such names that do not match are not a conflict.
+_EVENT = re.compile(
+    r"\b(?:conference|conf|proceedings|proc|symposium|symp|congress|meeting|workshop"
+    r"|colloquium|summit|convention|forum)\b"
+)
+# Words dropped before two source names are compared: numbers, ordinals, the words
+# that only one printing of a proceedings' name carries.
+_SOURCE_DROP = frozenset(
+    ["proceedings", "proc", "annual", "electronic", "resource", "online", "print"]
+)
+_ORDINAL = re.compile(r"^\d+(?:st|nd|rd|th)?$")
+
+
+def source_is_event(tokens: tuple[str, ...]) -> bool:
+    """Whether folded source-name words name a conference or similar event."""
+    return _EVENT.search(" ".join(tokens)) is not None
+
+
+def _acronym_of(acr: str, words: tuple[str, ...]) -> bool:
+    """Whether ``acr`` is made of non-empty starts of every word of ``words`` in
+    order (``amcis`` = **Am**ericas **C**onference **I**nformation **S**ystems,
+    ``bmj`` = **B**ritish **M**edical **J**ournal)."""
+    if not words or len(acr) < len(words) or len(acr) > 3 * len(words):
+        return False
+
+    @cache
+    def fit(pos: int, k: int) -> bool:
+        if k == len(words):
+            return pos == len(acr)
+        word = words[k]
+        for n in range(1, min(len(word), len(acr) - pos) + 1):
+            if acr[pos : pos + n] != word[:n]:
+                break
+            if fit(pos + n, k + 1):
+                return True
+        return False
+
+    return fit(0, 0)
+
+
+def source_words(tokens: tuple[str, ...]) -> tuple[str, ...]:
+    """Journal-name words for comparison: numbers, ordinals and words such as
+    ``proceedings`` or ``annual`` dropped."""
+    return tuple(t for t in tokens if t not in _SOURCE_DROP and not _ORDINAL.match(t))
+
+
+def _subsequence(short: str, long_: str) -> bool:
+    """``short`` is an abbreviation of ``long_`` that keeps its first letter and drops
+    letters (``natl`` = national, ``haematol`` or ``hematol`` = haematology)."""
+    if not short or not long_ or short[0] != long_[0]:
+        return False
+    it = iter(long_)
+    return all(c in it for c in short)

@@ -33,7 +33,7 @@ def _s(value: object) -> str | None:
 
 
 def _lst(value: object) -> list[str]:
-    if value is None or isinstance(value, str | float):
+    if value is None or value is pd.NA or isinstance(value, str | float):
         return [value] if isinstance(value, str) and value.strip() else []
     return [" ".join(str(v).split()) for v in value if v is not None and str(v).strip()]
 
@@ -105,11 +105,28 @@ def write_ris(unique: pd.DataFrame, path: str | os.PathLike) -> Path:
     from srma.io import _atomic_write_bytes
 
     path = Path(path)
-    text = rispy.dumps(ris_entries(unique), skip_unknown_tags=True, enforce_list_tags=False)
+    writer = rispy.RisWriter(skip_unknown_tags=True, enforce_list_tags=False)
 
     def _write(tmp: Path) -> None:
         with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
+            writer.format_lines(fh, _Entries(unique))
 
     _atomic_write_bytes(path, _write)
     return path
+
+
+class _Entries:
+    """The entries of ``unique``, made block by block as the writer asks for them (a
+    million clusters' entries at once would hold every abstract twice more)."""
+
+    BLOCK = 10_000
+
+    def __init__(self, unique: pd.DataFrame) -> None:
+        self._unique = unique
+
+    def __len__(self) -> int:
+        return len(self._unique)
+
+    def __iter__(self):
+        for start in range(0, len(self._unique), self.BLOCK):
+            yield from ris_entries(self._unique.iloc[start : start + self.BLOCK])
