@@ -10,8 +10,12 @@ changed, and written there too):
 
 - ``cardiac`` and ``stroke`` are *tuning* sets: their misses and false merges were
   looked at while the rules were designed;
-- ``diabetes`` and ``neuroimaging`` are *test* sets: only the totals this script
-  prints were looked at, after the rules were fixed. Report these.
+- ``neuroimaging`` is the *test* set: only the totals this script prints were looked
+  at, after the rules were fixed. Report it.
+- ``diabetes`` was a test set until its first run showed 4 false merges (two
+  conference abstracts of one study, a year apart, merged: a journal and a
+  conference's name were not compared). Those were looked at and the rule fixed, so
+  from then on it is a *tuning* set; its figures are not test figures.
 
 (The rules before this split had been developed on all four sets; the split holds
 for the rules and repairs added with it.)
@@ -67,7 +71,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
 #: The part each labelled set plays (see the module doc).
-ROLES = {"cardiac": "tuning", "stroke": "tuning", "diabetes": "test", "neuroimaging": "test"}
+ROLES = {"cardiac": "tuning", "stroke": "tuning", "diabetes": "tuning", "neuroimaging": "test"}
 
 
 def build_large(sets: list[Path], n: int, out: Path) -> Path:

@@ -142,7 +142,12 @@ def deduplicate(
     )
     log.info("%s", result)
     io.write_parquet(result.clusters, clusters, config_hash=config_hash)
-    io.write_parquet(result.unique, unique, config_hash=config_hash)
+    io.write_parquet(
+        result.unique,
+        unique,
+        config_hash=config_hash,
+        metadata=dedup.parquet_metadata(result.unique),
+    )
     dedup.write_ris(result.unique, ris)
     io.write_csv(result.uncertain, uncertain, config_hash=config_hash)
     if untitled is not None:

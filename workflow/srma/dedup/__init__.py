@@ -32,6 +32,7 @@ from srma.dedup.ris_out import write_ris
 __all__ = [
     "DedupResult",
     "lean_memory_pool",
+    "parquet_metadata",
     "deduplicate",
     "write_outputs",
     "read_decisions",
@@ -264,6 +265,7 @@ def deduplicate(
     _release_memory()
 
     unique = merge_clusters(records, clusters)
+    _release_memory()
     step("merging")
     step("done")
     if bar is not None:
@@ -399,6 +401,35 @@ def _untitled(records, clusters, rows, uncertain) -> pd.DataFrame:
     return frame
 
 
+def parquet_metadata(frame: pd.DataFrame) -> dict[str, str]:
+    """Parquet key-value metadata for ``frame`` (pass to :func:`srma.io.write_parquet`)
+    whose pandas part names Arrow-backed list columns as plain object columns of
+    lists: pandas cannot parse the name of an Arrow list type when it reads the file
+    back, and the column reads back as a list column all the same."""
+    import json
+
+    import pyarrow as pa
+
+    lists = [
+        c
+        for c in frame.columns
+        if isinstance(frame[c].dtype, pd.ArrowDtype)
+        and (
+            pa.types.is_list(frame[c].dtype.pyarrow_dtype)
+            or pa.types.is_large_list(frame[c].dtype.pyarrow_dtype)
+        )
+    ]
+    if not lists:
+        return {}
+    table = pa.Table.from_pandas(frame.iloc[:0].reset_index(drop=True), preserve_index=False)
+    meta = json.loads(table.schema.metadata[b"pandas"])
+    for col in meta["columns"]:
+        if col["name"] in lists:
+            col["pandas_type"] = "list[unicode]"
+            col["numpy_type"] = "object"
+    return {"pandas": json.dumps(meta)}
+
+
 def write_outputs(result: DedupResult, outdir, *, config_hash: str | None = None) -> list:
     """Write ``clusters.parquet``, ``unique.parquet``, ``unique.ris``, ``uncertain.csv``
     and ``untitled.csv`` into ``outdir`` (``results/dedup/`` in the workflow); returns
@@ -410,7 +441,12 @@ def write_outputs(result: DedupResult, outdir, *, config_hash: str | None = None
     out = Path(outdir)
     return [
         write_parquet(result.clusters, out / "clusters.parquet", config_hash=config_hash),
-        write_parquet(result.unique, out / "unique.parquet", config_hash=config_hash),
+        write_parquet(
+            result.unique,
+            out / "unique.parquet",
+            config_hash=config_hash,
+            metadata=parquet_metadata(result.unique),
+        ),
         write_ris(result.unique, out / "unique.ris"),
         write_csv(result.uncertain, out / "uncertain.csv", config_hash=config_hash),
         write_csv(result.untitled, out / "untitled.csv", config_hash=config_hash),

@@ -227,7 +227,6 @@ def _citation(journal: str) -> dict | None:
     return split_citation(journal)
 
 
-_DIGIT = re.compile(r"\d")
 
 
 def _text(value: object) -> str | None:
@@ -296,7 +295,9 @@ def _distinct(records: pd.DataFrame, name: str) -> tuple[np.ndarray, list]:
     arrow = getattr(col.array, "_pa_array", None)
     if arrow is not None and (pa.types.is_list(arrow.type) or pa.types.is_large_list(arrow.type)):
         # list of strings (publication types): joined by spaces
-        col = pd.Series(pd.arrays.ArrowExtensionArray(pc.binary_join(arrow, " ")), index=col.index)
+        value_type = arrow.type.value_type
+        sep = pa.scalar(" ", type=value_type if pa.types.is_large_string(value_type) else None)
+        col = pd.Series(pd.arrays.ArrowExtensionArray(pc.binary_join(arrow, sep)), index=col.index)
     try:
         codes, uniques = pd.factorize(col, use_na_sentinel=True, sort=False)
     except TypeError:  # unhashable values (Python lists): joined by spaces
@@ -354,7 +355,7 @@ def features(records: pd.DataFrame) -> Features:
     surnames = _interned(surnames)
     # Repair: a whole citation in the journal field fills the fields the record lacks.
     j_codes, j_values = _distinct(records, "journal")
-    cits = [_citation(j) if isinstance(j, str) and _DIGIT.search(j) else None for j in j_values]
+    cits = [_citation(j) if isinstance(j, str) else None for j in j_values]
     has_cit = _obj(c is not None for c in cits)[j_codes].astype(bool)
 
     def from_citation(field: str) -> np.ndarray:

@@ -65,7 +65,7 @@ def _present(col: pd.Series) -> np.ndarray:
 
 
 #: Clusters whose values are taken from an Arrow column at a time.
-BLOCK = 1 << 16
+BLOCK = 1 << 14
 
 
 def _arrow_take(arrow, rows: np.ndarray, found: np.ndarray):
@@ -128,7 +128,11 @@ def merge_clusters(records: pd.DataFrame, clusters: pd.DataFrame) -> pd.DataFram
 
     Works column by column on the records as they are (no copy of the table): a
     field's value is taken from the first member, in order of completeness, that
-    has it."""
+    has it. Arrow-backed columns stay Arrow-backed (lists too: write the table with
+    :func:`srma.dedup.parquet_metadata`, pandas cannot read back the name of an
+    Arrow list type)."""
+    import pyarrow as pa
+
     fields = [c for c in records.columns if c not in UNIQUE_DROP and c != "label"]
     n = len(records)
     present = {c: _present(records[c]) for c in fields}
@@ -151,10 +155,9 @@ def merge_clusters(records: pd.DataFrame, clusters: pd.DataFrame) -> pd.DataFram
         found = first < n
         rows = rank[np.where(found, first, 0)] if n else np.zeros(0, dtype=np.int64)
         out[c] = _take(records[c], rows, found)
+        pa.default_memory_pool().release_unused()  # the column's transient blocks
     result = pd.DataFrame(out, index=pd.RangeIndex(k))
     # every member, in record order; as Arrow lists (no Python list per cluster)
-    import pyarrow as pa
-
     by_cluster = np.argsort(codes, kind="stable")
     offsets = pa.array(np.concatenate(([0], np.cumsum(counts))).astype(np.int32))
     ids = getattr(records["record_id"].array, "_pa_array", None)
@@ -186,18 +189,8 @@ def merge_clusters(records: pd.DataFrame, clusters: pd.DataFrame) -> pd.DataFram
         if got is None:
             got = sets[key] = [db_names[c] for c in key if db_names[c]]
         databases.append(got)
-    result["databases"] = pd.Series(
-        pd.arrays.ArrowExtensionArray(pa.array(databases, type=pa.list_(pa.string())))
-    )
+    result["databases"] = pd.Series(databases, dtype=object)  # lists shared by value
     result["n_records"] = counts.astype("int64")
-    # List columns as Python lists: Parquet keeps them as list<string>, and pandas
-    # cannot read back the type name of an Arrow-backed list column.
-    for c in result.columns:
-        arrow = getattr(result[c].array, "_pa_array", None)
-        if arrow is not None and (
-            pa.types.is_list(arrow.type) or pa.types.is_large_list(arrow.type)
-        ):
-            result[c] = pd.Series(arrow.to_pylist(), dtype=object)
     cols = fields + ["cluster_id", "record_ids", "databases", "n_records"]
     result = result[cols]
     if "year" in result:
