@@ -227,8 +227,6 @@ def _citation(journal: str) -> dict | None:
     return split_citation(journal)
 
 
-
-
 def _text(value: object) -> str | None:
     if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
         return None
