@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         runs.append((f"large{args.large // 1000}k", big, not args.skip_peer_large))
     header = (
         f"{'set':<13}{'role':<7}{'records':>8}{'dups':>7} | {'srma':>6}{'false':>6}"
-        f"{'unc cov':>13}{'rows%':>6}{'recs%':>6} | {'bib-dd':>6}{'false':>6} | "
+        f"{'unc cov':>15}{'rows%':>6}{'recs%':>6} | {'bib-dd':>6}{'false':>6} | "
         f"{'srma s':>7}{'bib s':>8}{'x':>6}{'srma MB':>8}{'bib MB':>7}"
     )
     print(header)
@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:<13}{role:<7}{fmt(base, 'records', 'd'):>8}"
             f"{fmt(base, 'duplicates_true', 'd'):>7} | "
             f"{fmt(s, 'sensitivity', '.4f') if s else '-':>6}"
-            f"{fmt(s, 'false_merges', 'd') if s else '-':>6}{cov:>13}"
+            f"{fmt(s, 'false_merges', 'd') if s else '-':>6}{cov:>15}"
             f"{fmt(s, 'uncertain_pairs_pct', '.2f') if s else '-':>6}"
             f"{fmt(s, 'uncertain_listed_pct', '.2f') if s else '-':>6} | "
             f"{fmt(p, 'sensitivity', '.4f') if p else '-':>6}"
