@@ -146,7 +146,7 @@ def test_the_template_config_is_valid_and_neutral(tmp_path):
         if not lines[i - 1].lstrip().startswith("#"):
             uncommented.append(f"line {i + 1}: {line}")
     assert not uncommented, uncommented
-    assert len(config) == 10 and set(config) <= set(
+    assert len(config) == 12 and set(config) <= set(
         yaml.safe_load((ROOT / "workflow/schemas/config.schema.yaml").read_text())["properties"]
     )
     # no word of the bundled review's domain in anything srma init wrote (but the
