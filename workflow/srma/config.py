@@ -137,6 +137,32 @@ def first_alias(text: str) -> tuple[str | None, int | None]:
     return None, None
 
 
+def node_line(root: yaml.Node | None, keys: Sequence[object]) -> int | None:
+    """1-based line of the node at ``keys`` (mapping keys and list indices) in a composed
+    YAML tree; the nearest existing parent's line when the node itself is missing."""
+    if root is None:
+        return None
+    node, line = root, root.start_mark.line + 1
+    for key in keys:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            for knode, vnode in node.value:
+                if knode.value == key:
+                    child, line = vnode, knode.start_mark.line + 1
+                    break
+        elif (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(key, int)
+            and 0 <= key < len(node.value)
+        ):
+            child = node.value[key]
+            line = child.start_mark.line + 1
+        if child is None:
+            break
+        node = child
+    return line
+
+
 def check_yaml_nodes(
     path: str | Path,
     text: str,

@@ -35,6 +35,7 @@ import yaml
 
 from srma.appraisal import rob2, robins_i
 from srma.appraisal.tools import NO_INFORMATION, NOT_APPLICABLE, TOOL_FOR_DESIGN, TOOLS
+from srma.config import node_line
 from srma.errors import InputError
 
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "risk_of_bias.schema.yaml"
@@ -195,31 +196,6 @@ def _field(keys: Sequence[object]) -> str | None:
     return names[-1] if names else None
 
 
-def _line(root: yaml.Node | None, keys: Sequence[object]) -> int | None:
-    """1-based line of the node at ``keys``; the nearest existing parent's otherwise."""
-    if root is None:
-        return None
-    node, line = root, root.start_mark.line + 1
-    for key in keys:
-        child = None
-        if isinstance(node, yaml.MappingNode):
-            for knode, vnode in node.value:
-                if knode.value == key:
-                    child, line = vnode, knode.start_mark.line + 1
-                    break
-        elif (
-            isinstance(node, yaml.SequenceNode)
-            and isinstance(key, int)
-            and 0 <= key < len(node.value)
-        ):
-            child = node.value[key]
-            line = child.start_mark.line + 1
-        if child is None:
-            break
-        node = child
-    return line
-
-
 def _fail(path, data, root, keys: Sequence[object], message: str, field: str | None = None):
     study = data.get("study_id") if isinstance(data, Mapping) else None
     raise InputError(
@@ -227,7 +203,7 @@ def _fail(path, data, root, keys: Sequence[object], message: str, field: str | N
         message,
         record=_record(study, keys),
         field=field if field is not None else _field(keys),
-        line=_line(root, keys),
+        line=node_line(root, keys),
     )
 
 
@@ -299,7 +275,7 @@ def validate_schema(path: str | Path, data: Mapping, root: yaml.Node | None = No
         # the most specific (deepest, then unknown keys first) in file order wins.
         keys, message, field = _describe(err)
         first = 0 if err.validator == "additionalProperties" else 1
-        ranked.append(((_line(root, keys) or 0, -len(keys), first, message), keys, field))
+        ranked.append(((node_line(root, keys) or 0, -len(keys), first, message), keys, field))
     (_, _, _, message), keys, field = min(ranked, key=lambda x: x[0])
     _fail(path, data, root, keys, message, field)
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import yaml
 
-from srma.config import check_yaml_nodes, read_yaml_text, safe_load_yaml, yaml_error
+from srma.config import check_yaml_nodes, node_line, read_yaml_text, safe_load_yaml, yaml_error
 from srma.errors import InputError
 
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "extraction.schema.yaml"
@@ -150,34 +150,10 @@ def _compose(path: str | Path):
         return None
 
 
-def _line_in(node, keys: Sequence[object]) -> int | None:
-    if node is None:
-        return None
-    line = node.start_mark.line + 1
-    for key in keys:
-        child = None
-        if isinstance(node, yaml.MappingNode):
-            for knode, vnode in node.value:
-                if knode.value == key:
-                    child, line = vnode, knode.start_mark.line + 1
-                    break
-        elif (
-            isinstance(node, yaml.SequenceNode)
-            and isinstance(key, int)
-            and 0 <= key < len(node.value)
-        ):
-            child = node.value[key]
-            line = child.start_mark.line + 1
-        if child is None:
-            break
-        node = child
-    return line
-
-
 def line_of(path: str | Path, keys: Sequence[object]) -> int | None:
     """1-based line of the node at ``keys`` (mapping keys and list indices) in a YAML
     file; the nearest existing parent when the node itself is missing."""
-    return _line_in(_compose(path), keys)
+    return node_line(_compose(path), keys)
 
 
 def _record(study_id: object, keys: Sequence[object]) -> str:
@@ -255,7 +231,9 @@ def validate_schema(path: str | Path, data: Mapping) -> None:
     for err in errors:
         keys, message, field = _describe(err)
         first = 0 if err.validator == "additionalProperties" else 1
-        ranked.append(((_line_in(root, list(err.absolute_path)) or 0, first, message), keys, field))
+        ranked.append(
+            ((node_line(root, list(err.absolute_path)) or 0, first, message), keys, field)
+        )
     (_, _, message), keys, field = min(ranked, key=lambda x: x[0])
     fail(path, data, keys, message, field=field)
 
