@@ -11,11 +11,24 @@
 # a Snakemake module (see README, "Your own review").
 #
 # Stages, one file each in workflow/rules/: import, deduplicate, screening, extraction,
-# pooling, correlations, figures, appraisal. All logic is in the srma package (workflow/srma).
+# pooling, analyses (subgroups, meta-regression), correlations, figures, appraisal. All logic is in the srma package (workflow/srma).
+
+import os
 
 from snakemake.utils import min_version
 
+from srma.config import check_config_files
+from srma.errors import SrmaError
+
 min_version("9.0")
+
+
+# Snakemake's own reader stops on a config file that is not UTF-8 or holds a custom
+# YAML tag without naming the file or the line: srma's check of the file comes first.
+try:
+    check_config_files([p for p in ["config/config.yaml"] if os.path.isfile(p)])
+except SrmaError as err:
+    raise err.with_traceback(None) from None
 
 
 # Read when this file is run itself; a review folder's Snakefile passes its own config
@@ -39,6 +52,7 @@ if SCREENED:
     include: "workflow/rules/screening.smk"
     include: "workflow/rules/extraction.smk"
     include: "workflow/rules/pooling.smk"
+    include: "workflow/rules/analyses.smk"
     include: "workflow/rules/correlations.smk"
     include: "workflow/rules/figures.smk"
     include: "workflow/rules/appraisal.smk"
@@ -52,6 +66,9 @@ if SCREENED:
         extraction_excluded,
         pooled_table,
         sensitivity_table,
+        subgroups_table,
+        meta_regression_table,
+        sensitivity_analyses_table,
         risk_of_bias_table,
         high_risk_table,
         summary_of_findings,

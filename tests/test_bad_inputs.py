@@ -1,7 +1,8 @@
 """Bad input through the whole workflow: every case of the corpus in
 ``tests/bad_inputs/cases.py`` (config, search exports, screening decisions, extraction
-files x wrong type, non-finite, out of range, inconsistent, missing or extra column or
-field, duplicated key or header, empty, not UTF-8, hostile YAML, oversized) is applied
+files, dedup decisions x wrong type, non-finite, out of range, inconsistent, missing or
+extra column or field, duplicated key or header, empty, not UTF-8, hostile YAML,
+oversized) is applied
 to a finished run of the fixture review, and Snakemake is run again with a 60 s limit.
 
 Cases with ``stops=True`` must stop: non-zero exit, one message naming the file, the
@@ -66,6 +67,10 @@ def test_corpus_covers_every_kind_of_mistake():
     kinds = {(category, kind) for category, kind, stops in CATEGORIES if stops}
     for category in ("config", "extraction", "screening", "search export"):
         assert {k for c, k in kinds if c == category} >= {"wrong type", "empty"}, category
+    assert {k for c, k in kinds if c == "dedup decisions"} >= {
+        "wrong type", "inconsistent with another file", "duplicated key", "duplicated header",
+        "missing column", "extra column", "not UTF-8",
+    }  # fmt: skip
     for category in ("config", "extraction", "screening"):
         assert any(c == category and k == "not UTF-8" for c, k in kinds)
         assert any(c == category and k == "duplicated key" for c, k in kinds)

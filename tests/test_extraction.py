@@ -91,12 +91,19 @@ def test_every_seed_publication_is_in_exactly_one_study_file():
         for report in yaml.safe_load(path.read_text())["reports"]:
             assert report["id"] not in owner, report["id"]
             owner[report["id"]] = path.stem
-    # plus two companion reports named in the seed's notes and sources
-    assert sorted(owner) == sorted([*studies, "EWRR2005-P27", "PMID24574227"])
+    # plus two companion reports named in the seed's notes and sources, and the three
+    # reports the seed's screening includes at full text without a study row (files
+    # with no outcome rows: resources/screening/decisions.csv lines 45, 57, 61)
+    included_only = ["PMID12687557", "PMID16208659", "PMID17394179"]
+    assert sorted(owner) == sorted([*studies, "EWRR2005-P27", "PMID24574227", *included_only])
     # companion reports share one file (counted once): 24 publications, 21 studies
     assert owner["Maksymowych2016"] == owner["Dougados2014"] == "Dougados2014"
     assert owner["Machado2012"] == owner["PMID17644552"] == owner["Braun2006"] == "Braun2006"
-    assert len(STUDY_FILES) == 21
+    assert len(STUDY_FILES) == 21 + len(included_only)
+    for stem in included_only:
+        data = yaml.safe_load((ROOT / "resources/extraction" / f"{stem}.yaml").read_text())
+        assert data["outcomes"] == [] and data["correlations"] == []
+        assert data["no_outcomes_reason"].startswith("index-validation report")
 
 
 def read_csv(name: str) -> list[dict]:
@@ -241,6 +248,7 @@ def test_excluded_table_lists_every_study_without_usable_rows(bundled):
     assert set(no_rows["study_id"]) == {
         "Barkham2009", "Cui2016", "Deodhar2019", "Haibel2008", "Hu2012", "Maksymowych2014",
         "Pedersen2010", "Sieper2013", "Sieper2015", "Weiss2014",
+        "PMID12687557", "PMID16208659", "PMID17394179",
     }  # fmt: skip
     assert no_rows["reason"].str.startswith("no outcome rows: ").all()
 

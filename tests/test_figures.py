@@ -528,6 +528,53 @@ def test_prisma_awaiting_full_text_and_records_after_duplicates(tmp_path):
         prisma_diagram(counts, tmp_path / "q.svg", tmp_path / "q.png")
 
 
+def test_prisma_other_methods_column(tmp_path):
+    """Reports found by other methods: the template's second column, and the included
+    box counts both columns (14 + 3 reports; 11 studies + 2 new ones)."""
+    counts = prisma_counts()
+    counts["included_studies"] = 13
+    counts["other_methods"] = {
+        "identified": {"citation searching": 4, "websites": 1, "total": 5},
+        "sought": 5,
+        "not_retrieved": 1,
+        "awaiting_full_text": 0,
+        "assessed": 4,
+        "excluded": {"conference abstract only": 1, "total": 1},
+        "included_reports": 3,
+    }
+    svg = tmp_path / "p.svg"
+    prisma_diagram(counts, svg, tmp_path / "p.png")
+    text = re.sub(r"\s+", " ", svg_text(svg).replace("\u2003", " "))
+    for line in [
+        "Identification of studies via other methods",
+        "citation searching (n = 4)",
+        "websites (n = 1)",
+        "Reports sought for retrieval (n = 5)",
+        "Reports not retrieved (n = 1)",
+        "Reports assessed for eligibility (n = 4)",
+        "conference abstract only (n = 1)",
+        "Studies included in review (n = 13)",
+        "Reports of included studies (n = 17)",
+    ]:
+        assert line in text, line
+    # Without reports found by other methods the column is not drawn.
+    counts["other_methods"] = {
+        "identified": {"total": 0},
+        "sought": 0,
+        "not_retrieved": 0,
+        "assessed": 0,
+        "excluded": {"total": 0},
+        "included_reports": 0,
+    }
+    counts["included_studies"] = 11
+    prisma_diagram(counts, svg, tmp_path / "p.png")
+    assert "other methods" not in svg_text(svg)
+    # The second column must reconcile like the first.
+    counts["other_methods"] = {**counts["other_methods"], "identified": {"total": 2}}
+    with pytest.raises(InputError, match="other_methods.sought"):
+        prisma_diagram(counts, svg, tmp_path / "p.png")
+
+
 def test_prisma_optional_keys_and_registers(tmp_path):
     counts = prisma_counts()
     counts["identified"] = {"PubMed": 300, "ClinicalTrials.gov": 8, "total": 308}

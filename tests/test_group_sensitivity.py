@@ -46,6 +46,8 @@ STRINGS = {
     "test",
     "status",
     "reason",
+    "begg_status",
+    "begg_reason",
 }
 
 
@@ -115,7 +117,7 @@ def check_schema(table, columns):
     for c in columns:
         if c in STRINGS:
             assert table[c].dtype == "string", c
-        elif c in ("k", "k0"):
+        elif c in ("k", "k0", "begg_k"):
             assert table[c].dtype == "Int64", c
         else:
             assert table[c].dtype == "float64", c
@@ -322,6 +324,9 @@ def test_equal_standard_errors_are_not_tested():
     assert regtest_table(g, min_studies=3)["reason"].tolist() == [
         "the usable studies' standard errors are all equal: no Egger's test"
     ]
+    row = regtest_table(g, min_studies=3).iloc[0]
+    assert row["begg_status"] == "not tested" and np.isnan(row["begg_tau"])
+    assert row["begg_reason"] == "the usable studies' standard errors are all equal: no Begg's test"
     assert trimfill_table(g, min_studies=3)["status"].tolist() == ["not estimated"]
     assert leave1out_table(g, min_studies=3)["status"].tolist() == ["estimated"] * 4
 

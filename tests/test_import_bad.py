@@ -163,6 +163,47 @@ def test_bibtex_duplicate_used_field_names_record():
     assert err.field == "title"
 
 
+def test_bibtex_latex_decoded_where_written(tmp_path, caplog):
+    """LaTeX is decoded in the fields srma reads; % and & are the characters; links
+    and identifiers stay as written; the job log counts the decoded values."""
+    from srma.importers import bibtex
+
+    text = (
+        "@article{a,\n"
+        '  title = {R\\"ontgen {DNA} -- a 95% CI & more},\n'
+        "  author = {M{\\\"u}ller, Anna and O'Brien, Tom},\n"
+        "  journal = {Journal \\& Reports},\n"
+        "  doi = {10.1000/abc_def},\n"
+        "  url = {https://example.org/?x=1%2f2&y=3},\n"
+        "  note = {never read \\textbf{x}},\n"
+        "  year = {2020}\n}\n"
+    )
+    with caplog.at_level("INFO", logger="srma"):
+        (rec,) = bibtex.read(text, tmp_path / "x.bib")
+    assert rec["title"] == "R\u00f6ntgen DNA \u2013 a 95% CI & more"
+    assert rec["authors"] == ["M\u00fcller, Anna", "O'Brien, Tom"]
+    assert rec["journal"] == "Journal & Reports"
+    assert rec["doi"] == "10.1000/abc_def"
+    assert "x=1%2f2&y=3" in rec["raw"]
+    # title, author and journal hold LaTeX syntax; doi and url are verbatim; note unread
+    assert "1 BibTeX entries, LaTeX decoded in 3 values" in caplog.text
+
+
+def test_bibtex_progress_bar_over_entries(capsys):
+    """A large BibTeX file shows a bar over its entries when asked (srma import in a
+    terminal); a small one, or one not asked, shows none."""
+    from srma.importers import bibtex
+
+    many = "".join(f"@article{{k{i},\n  title = {{Title {{DNA}} {i}}}\n}}\n" for i in range(250))
+    records = bibtex.read(many, "many.bib", progress=True)
+    assert [r["title"] for r in records[:2]] == ["Title DNA 0", "Title DNA 1"]
+    err = capsys.readouterr().err
+    assert "BibTeX" in err and "/250 " in err and "entry/s" in err
+    bibtex.read(many, "many.bib")
+    bibtex.read(many[: many.index("@article{k5,")], "few.bib", progress=True)
+    assert capsys.readouterr().err == ""
+
+
 def test_given_format_must_exist():
     err = _error("no_title.ris", fmt="marc21")
     assert "marc21" in err.message

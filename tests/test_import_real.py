@@ -292,6 +292,10 @@ SPOT = {
         "accession": "2-s2.0-85079532227",
         "database": "Scopus",
     },
+    ("wos/synthesisr__zoorec.txt", 3): {  # Zoological Record's page span (PS), no BP/EP
+        "pages": "134-141",
+        "first_page": "134",
+    },
     ("bibtex/asysd__zotero_export.bib", 1): {  # braces protecting capitals
         "title": "Microangiography of the humeral condyle in Cocker Spaniel and non-Cocker "
         "Spaniel dogs",
@@ -332,6 +336,19 @@ SPOT = {
         "pmid": "38580657",
     },
 }
+
+
+def test_bibtex_unescaped_percent_and_ampersand_kept(tables):
+    """Scopus writes % and & unescaped; read as LaTeX, "85.58% of the increase" would
+    start a comment and lose the rest of the abstract, "&" would become spaces."""
+    scopus = tables["bibtex/synthesisr__Scopus_bib_example.bib"]
+    first, second = scopus["abstract"].iloc[0], scopus["abstract"].iloc[1]
+    assert "Published by Taylor & Francis Group and Science Press" in first
+    assert "contributed to 85.58% of the increase in NPP" in second
+    # the abstract as written ends with its copyright line (read from the file)
+    assert second.endswith("Ecological Society of China.")
+    # links keep their percent-encoding
+    assert "doi=10.1080%2f20964129.2020.1722034" in scopus["raw"].iloc[0]
 
 
 @pytest.mark.parametrize("key", list(SPOT), ids=[f"{k[0]}#{k[1]}" for k in SPOT])

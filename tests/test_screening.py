@@ -71,7 +71,22 @@ def test_bundled_review_prisma_counts(bundled):
     assert counts["assessed"] == 21
     assert counts["excluded_full_text"]["total"] == 4
     assert counts["included_reports"] == 17
-    assert counts["included_studies"] == 16
+    # Eight more reports were found outside the bundled searches (rows O001-O008, record
+    # keys other:...): Baraliakos2005's full paper, the correlation sources Weiss2014
+    # and Pedersen2010, Barkham2009 and Cui2016, and three reports published after the
+    # search date; 16 studies from the searches + 8 = 24, one per extraction file.
+    via = "source collection outside the bundled searches (resources/SOURCES.md)"
+    assert counts["other_methods"] == {
+        "identified": {via: 8, "total": 8},
+        "sought": 8,
+        "not_retrieved": 0,
+        "awaiting_full_text": 0,
+        "assessed": 8,
+        "excluded": {"total": 0},
+        "included_reports": 8,
+    }
+    assert counts["included_studies"] == 24
+    assert counts["included_studies"] == len(list((ROOT / "resources/extraction").glob("*.yaml")))
     assert set(decisions.columns) >= {"cluster_id", "record_key", "status", "study_id"}
     json.dumps(counts)  # serialisable as counts.json
     # a companion report resolves to the same study as the main paper
@@ -270,33 +285,69 @@ def test_study_references(tmp_path):
     path = decisions_file(tmp_path, "\n".join([HEADER, *ROWS]) + "\n")
     frame = read_screening(path)
     assert check_study_references(frame, ["Braun2012"]) == ([], [])
-    assert check_study_references(frame, ["Other2020"]) == ([("Braun2012", 2)], ["Other2020"])
-    warnings = check_decisions_file(path, ["Other2020"])
-    assert warnings == [
-        f"{path}: 1 included study has no extraction file, counted in PRISMA but giving no "
-        "data: Braun2012 (line 2)",
-        f"{path}: 1 study file(s) that no included report names (pooled, but not linked to "
-        "search records): Other2020",
-    ]
+    assert check_study_references(frame, ["Other2020"]) == (
+        [("Braun2012", 2, "pmid:22128083")],
+        ["Other2020"],
+    )
+    check_decisions_file(path, ["Braun2012"])  # consistent: no error
+    # An included study without a file: counted in PRISMA, never analysed. Stops.
+    with pytest.raises(InputError) as err:
+        check_decisions_file(path, [], "reviews/x/extraction")
+    assert str(err.value) == (
+        f"{path}, line 2, record pmid:22128083, field 'study_id': included study Braun2012 "
+        "has no extraction file reviews/x/extraction/Braun2012.yaml: write it (a study "
+        "without usable data has 'outcomes: []' and its 'no_outcomes_reason'), or correct "
+        "the study_id"
+    )
+    # A study file no included report names: analysed, never counted. Stops.
+    with pytest.raises(InputError) as err:
+        check_decisions_file(path, ["Braun2012", "Other2020"], "reviews/x/extraction")
+    message = str(err.value)
+    assert message.startswith(
+        "reviews/x/extraction/Other2020.yaml, record Other2020, field 'study_id': no included "
+        f"report in {path} names study Other2020: "
+    )
+    assert "record_key other:<label>" in message
 
 
-def test_screen_logs_study_references(bundled, tmp_path, caplog):
+def test_reports_found_by_other_methods(bundled, tmp_path):
+    """``other:`` rows: reports found outside the searches, counted in PRISMA's second
+    column; their studies are included like any other and named study files are fine."""
     records, result = bundled
+    header = HEADER + ",identified_via"
     rows = [
-        {
-            "record_key": "pmid:22128083",
-            "title_abstract_decision": "include",
-            "full_text_decision": "include",
-            "study_id": "Braun2012",
-        }
+        "pmid:22128083,include,,include,,Braun2012,",
+        "other:Smith letter,include,,include,,Smith2020,citation searching",
+        "other:Jones poster,include,,exclude,conference abstract only,,citation searching",
+        "other:Lee website,include,,not_retrieved,,,websites",
+        "other:Braun companion,include,,include,,Braun2012,",
     ]
-    path = write_rows(tmp_path / "d.csv", rows)
-    with caplog.at_level("WARNING", logger="srma"):
-        screen(result.unique, result.clusters, records, path, study_ids=["Braun2012"])
-    assert not caplog.records
-    with caplog.at_level("WARNING", logger="srma"):
-        screen(result.unique, result.clusters, records, path, study_ids=[])
-    assert "Braun2012 (line 2)" in caplog.text
+    path = decisions_file(tmp_path, "\n".join([header, *rows]) + "\n")
+    decisions, counts = screen(
+        result.unique, result.clusters, records, path, study_ids=["Braun2012", "Smith2020"]
+    )
+    assert counts["other_methods"] == {
+        "identified": {"citation searching": 2, "other methods": 1, "websites": 1, "total": 4},
+        "sought": 4,
+        "not_retrieved": 1,
+        "awaiting_full_text": 0,
+        "assessed": 3,
+        "excluded": {"conference abstract only": 1, "total": 1},
+        "included_reports": 2,
+    }
+    # Braun2012 (a search record and a companion found by other methods) + Smith2020
+    assert counts["included_reports"] == 1 and counts["included_studies"] == 2
+    assert (decisions["record_key"].dropna().str.startswith("other:")).sum() == 0
+    # An other: report is sought: it cannot be excluded at title/abstract.
+    bad = "other:Kim,exclude,not relevant,,,,citation searching"
+    path = decisions_file(tmp_path, "\n".join([header, bad]) + "\n")
+    with pytest.raises(InputError, match="field 'title_abstract_decision': a report found by"):
+        screen(result.unique, result.clusters, records, path)
+    # identified_via belongs to other: rows only
+    bad = "pmid:22128083,include,,include,,Braun2012,citation searching"
+    path = decisions_file(tmp_path, "\n".join([header, bad]) + "\n")
+    with pytest.raises(InputError, match="field 'identified_via': identified_via is for"):
+        screen(result.unique, result.clusters, records, path)
 
 
 def test_screening_module_imports_without_pandas(root_dir):

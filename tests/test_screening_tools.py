@@ -358,19 +358,20 @@ def test_check_screening_config(tmp_path):
         check_screening({"tool": "rayyan", "decisions": ""}, [])
     with pytest.raises(ConfigError, match="screening.full_text': gone.csv: no such file"):
         check_screening({"tool": "rayyan", "decisions": "", "full_text": ["gone.csv"]}, [])
-    warnings = check_screening(
-        {
-            "tool": "covidence",
-            "decisions": "",
-            "title_abstract": [str(COV_IRRELEVANT)],
-            "full_text": [str(COV_INCLUDED), str(COV_EXCLUDED)],
-        },
-        STUDIES,
+    settings = {
+        "tool": "covidence",
+        "decisions": "",
+        "title_abstract": [str(COV_IRRELEVANT)],
+        "full_text": [str(COV_INCLUDED), str(COV_EXCLUDED)],
+    }
+    # A study file the exports never include would be analysed but not counted: stop.
+    with pytest.raises(InputError) as err:
+        check_screening(settings, STUDIES, "res/extraction")
+    assert str(err.value).startswith(
+        "res/extraction/MontrealHome1992.yaml, record MontrealHome1992, field 'study_id': no "
+        "included report in the screening tool's exports names study MontrealHome1992"
     )
-    assert warnings == [
-        "1 study file(s) that no included report of the screening exports names (pooled, "
-        "but not linked to search records): MontrealHome1992"
-    ]
+    assert check_screening(settings, [s for s in STUDIES if s != "MontrealHome1992"]) is None
     # without srma's decisions file, nothing else can name the study: stop when starting
     included = edited(COV_INCLUDED, tmp_path / COV_INCLUDED.name, '"Edinburgh 1990"', '""')
     with pytest.raises(InputError, match=r"line 2, field 'study_id': an included report"):
@@ -380,6 +381,17 @@ def test_check_screening_config(tmp_path):
 
 
 # The workflow --------------------------------------------------------------------------------
+
+
+def counts_run(work):
+    """Snakemake up to the PRISMA counts in the review folder ``work``."""
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "2", "results/prisma/counts.json"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.mark.slow
@@ -403,15 +415,16 @@ def test_workflow_reads_covidence_exports(root_dir, tmp_path):
         ),
         encoding="utf-8",
     )
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--cores", "2", "results/prisma/counts.json"],
-        cwd=work,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    proc = counts_run(work)
+    out = proc.stdout + proc.stderr
+    # The fixture review has a study file (MontrealHome1992) the exports never include:
+    # analysed but never counted, so the run stops when it starts, naming it.
+    assert proc.returncode != 0, out[-3000:]
+    assert "MontrealHome1992.yaml, record MontrealHome1992, field 'study_id'" in out
+    assert not (work / "results").exists()
+    (work / "resources" / "extraction" / "MontrealHome1992.yaml").unlink()
+    proc = counts_run(work)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
-    assert "no included report of the screening exports names" in out  # MontrealHome1992
     counts = json.loads((work / "results/prisma/counts.json").read_text())
     flow(counts, {"Wrong outcomes": 1})

@@ -24,9 +24,13 @@ def tables():
     ]  # fmt: skip
     egger = [
         group("b", "12w", k=[2], zval=[math.nan], pval=[math.nan], est=[math.nan],
-              status="not tested", reason=["2 usable studies, fewer than 10: no Egger's test"]),
+              status="not tested", reason=["2 usable studies, fewer than 10: no Egger's test"],
+              begg_status="not tested", begg_k=[2], begg_tau=[math.nan],
+              begg_pval=[math.nan],
+              begg_reason=["2 usable studies, fewer than 10: no Begg's test"]),
         group("a", "12w", k=[12], zval=[-2.1], pval=[0.0357], est=[-0.4], status="tested",
-              reason=None),
+              reason=None, begg_status="tested", begg_k=[12], begg_tau=[-0.25],
+              begg_pval=[0.27], begg_reason=[None]),
     ]  # fmt: skip
     fill = [
         group("a", "12w", row_type=["model", "filled", "filled"], k0=[2, None, None],
@@ -58,6 +62,11 @@ def test_one_row_per_group_with_numbers_or_reasons():
     assert b.leave1out_reason.startswith("2 usable studies")
     assert b.egger_status == "not tested" and math.isnan(b.egger_pval)
     assert b.trimfill_reason.endswith("no trim-and-fill analysis")
+    assert (a.begg_status, a.begg_k, a.begg_tau, a.begg_pval) == ("tested", 12, -0.25, 0.27)
+    assert pd.isna(a.begg_reason)
+    assert b.begg_status == "not tested" and b.begg_k == 2 and math.isnan(b.begg_tau)
+    assert b.begg_reason == "2 usable studies, fewer than 10: no Begg's test"
+    assert out["begg_k"].dtype == "Int64" and out["begg_pval"].dtype == "float64"
 
 
 def test_every_group_needs_all_three_tables():

@@ -342,11 +342,21 @@ def test_adding_a_study_reruns_only_its_jobs(review, tmp_path, root_dir):
     src = (work / "resources/extraction/MontrealHome1992.yaml").read_text()
     new = src.replace("MontrealHome1992", "MontrealTransfer1992")
     (work / "resources/extraction/MontrealTransfer1992.yaml").write_text(new)
+    # A study file needs an included report naming it: this one was found outside the
+    # searches (PRISMA's other methods), so the screening job and the diagram rerun too.
+    decisions = work / "resources/screening/decisions.csv"
+    with decisions.open("a", encoding="utf-8") as fh:
+        fh.write("other:Transfer letter,include,,include,,MontrealTransfer1992\n")
     proc = snakemake(work)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = json.loads((work / "results/prisma/counts.json").read_text())
+    assert counts["other_methods"]["included_reports"] == 1
+    assert counts["included_studies"] == 6
     group = "instrument=los, timepoint=24w"
     assert planned_jobs(proc) == study_jobs(
         "MontrealTransfer1992",
+        ("prisma_diagram", ""),
+        ("screening", ""),
         ("forest", group),
         ("high_risk_sensitivity", group),
         ("high_risk_table", ""),
@@ -391,8 +401,9 @@ def test_a_deleted_study_table_is_written_again(review, tmp_path, root_dir):
     assert ("extract_study", "study=OrpingtonMild1991") in ran, proc.stderr[-3000:]
     # The summary of findings reads risk_of_bias.csv, which is written again (the same
     # bytes): it runs or not depending on whether that job has finished when the
-    # checkpoint hands on its groups.
-    allowed = study_jobs("OrpingtonMild1991", ("summary_of_findings", ""))
+    # checkpoint hands on its groups, and with it the results page, which shows its
+    # text (results/report/appraisal.html).
+    allowed = study_jobs("OrpingtonMild1991", ("results_page", ""), ("summary_of_findings", ""))
     assert set(ran) <= set(allowed), ran
     assert table.read_bytes() == before
     assert planned_jobs(snakemake(work, "-n")) == []

@@ -42,8 +42,22 @@ STUDY_OUT = (
     "results/extraction/OrpingtonMild1991.parquet",
     "results/extraction/correlations/OrpingtonMild1991.parquet",
     "results/extraction/excluded/OrpingtonMild1991.parquet",
+    "results/extraction/per_correlation/OrpingtonMild1991.parquet",
 )
 SCREEN_OUT = ("results/screening/decisions.parquet", "results/prisma/counts.json")
+DEDUP = "resources/dedup/decisions.csv"
+DEDUP_HEADER = "record_id_1,record_id_2,decision,note\n"
+#: What the deduplicate job writes (removed when it fails on the decisions file).
+DEDUP_OUT = tuple(
+    f"results/dedup/{name}"
+    for name in (
+        "clusters.parquet",
+        "unique.parquet",
+        "unique.ris",
+        "uncertain.csv",
+        "untitled.csv",
+    )
+)
 PUBMED_OUT = ("results/records/pubmed.parquet",)
 CENTRAL_OUT = ("results/records/central.parquet",)
 
@@ -51,7 +65,7 @@ CENTRAL_OUT = ("results/records/central.parquet",)
 @dataclass(frozen=True)
 class Case:
     name: str
-    category: str  # config, extraction, screening, search export
+    category: str  # config, extraction, screening, search export, dedup decisions
     kind: str  # the mistake: wrong type, non-finite, out of range, ...
     apply: Callable[[Path], None]
     stops: bool = True
@@ -252,14 +266,15 @@ CASES: list[Case] = [
     Case("config_oversized", "config", "oversized",
          append(CFG, "# " + "x" * (1 << 20) + "\n"),
          expect=("config/config.yaml: the file has 1,", "may have at most 1,048,576")),
-    # Snakemake reads the config file itself (configfile:) before srma can: it stops,
-    # but its message names neither the file nor the line.
+    # srma checks the file before Snakemake's reader (configfile:), which would name
+    # neither the file nor the line.
     Case("config_not_utf8", "config", "not UTF-8",
          replace_bytes(CFG, b"Length of stay", b"Length of st\xe4y"),
-         expect=("can't decode byte 0xe4",)),
+         expect=("config/config.yaml, line ", "byte 0xe4 (column ", "is not UTF-8")),
     Case("config_custom_tag", "config", "hostile YAML",
          edit(CFG, 'title: "srma test review"', 'title: !include "srma test review"'),
-         expect=("Config file is not valid JSON or YAML",)),
+         expect=("field 'review.title': YAML tag !include is not allowed",
+                 "config/config.yaml, line ")),
     # ---- extraction files (checked by the study's own job) ----
     Case("study_wrong_type", "extraction", "wrong type",
          edit(MILD, "    mean: 27", "    mean: twenty-seven"),
@@ -428,6 +443,46 @@ CASES: list[Case] = [
     Case("search_missing", "search export", "missing file",
          lambda work: (work / PUBMED).unlink(),
          expect=("config key 'searches.pubmed.path': resources/searches/pubmed.nbib: no such",)),
+    # ---- dedup decisions (checked by the deduplicate job, which reads the records) ----
+    Case("dedup_bad_decision", "dedup decisions", "wrong type",
+         write(DEDUP, DEDUP_HEADER + "pubmed:000001,central:000005,same,\n"),
+         expect=(f"{DEDUP}, line 2, record pubmed:000001, field 'decision': decision must be",),
+         removed=DEDUP_OUT),
+    Case("dedup_unknown_record", "dedup decisions", "inconsistent with another file",
+         write(DEDUP, DEDUP_HEADER + "pubmed:000001,pubmed:000099,separate,\n"),
+         expect=(f"{DEDUP}, line 2, record pubmed:000099, field 'record_id_2': record id "
+                 "'pubmed:000099' is not among the imported records",),
+         removed=DEDUP_OUT),
+    # Two different papers (PMIDs 26269397 and 26414004) forced together without a
+    # reason: a study would be lost.
+    Case("dedup_conflicting_merge", "dedup decisions", "inconsistent with another file",
+         write(DEDUP, DEDUP_HEADER + "pubmed:000001,pubmed:000002,merge,looks the same\n"),
+         expect=(f"{DEDUP}, line 2, record pubmed:000001, field 'doi': forced merge of "
+                 "pubmed:000001 and pubmed:000002: their DOIs differ",),
+         removed=DEDUP_OUT),
+    Case("dedup_pair_twice", "dedup decisions", "duplicated key",
+         write(DEDUP, DEDUP_HEADER + "pubmed:000004,central:000002,separate,\n"
+               "central:000002,pubmed:000004,separate,\n"),
+         expect=(f"{DEDUP}, line 3, record central:000002: pair central:000002 / "
+                 "pubmed:000004 already decided on line 2",),
+         removed=DEDUP_OUT),
+    Case("dedup_duplicated_header", "dedup decisions", "duplicated header",
+         write(DEDUP, "record_id_1,record_id_2,decision,decision\n"),
+         expect=(f"{DEDUP}, line 1, field 'decision': column named twice",),
+         removed=DEDUP_OUT),
+    Case("dedup_missing_column", "dedup decisions", "missing column",
+         write(DEDUP, "record_id_1,record_id_2,note\npubmed:000001,central:000005,x\n"),
+         expect=(f"{DEDUP}, line 1, field 'decision': missing column(s) decision",),
+         removed=DEDUP_OUT),
+    Case("dedup_extra_cell", "dedup decisions", "extra column",
+         write(DEDUP, DEDUP_HEADER + "pubmed:000004,central:000002,separate,a,b\n"),
+         expect=(f"{DEDUP}, line 2: the row has 5 cells, the header 4",),
+         removed=DEDUP_OUT),
+    Case("dedup_not_utf8", "dedup decisions", "not UTF-8",
+         write(DEDUP, (DEDUP_HEADER + "pubmed:000004,central:000002,separate,St\xe4dt\n")
+               .encode("latin-1")),
+         expect=(f"{DEDUP}, line 2: byte 0xe4 is not UTF-8",),
+         removed=DEDUP_OUT),
     # ---- valid but unusual: accepted, and the effect is visible ----
     Case("accept_week_outside_windows", "extraction", "unusual: week in no window",
          lambda work: (work / MILD).write_text(
@@ -454,25 +509,26 @@ CASES: list[Case] = [
          stops=False,
          check=all_of(excluded_row("OrpingtonMild1991", "SD of change is 0"),
                       pooled_reason("OrpingtonMild1991", "los/12w", "SD"))),
-    Case("accept_study_without_file", "screening", "unusual: included study has no file",
+    # An included study without its file would be counted in PRISMA and never analysed;
+    # the file it should name would be analysed and never counted: the run stops when
+    # it starts.
+    Case("screening_study_without_file", "screening", "inconsistent with another file",
          edit(SCREEN, ",OrpingtonSevere1991\n", ",OrpingtonSevere1919\n"),
-         stops=False,
-         check=all_of(warned("no extraction file", "OrpingtonSevere1919 (line 7)",
-                             "no included report names", "OrpingtonSevere1991"),
-                      prisma(included_studies=5))),
+         expect=("line 7, record ", "field 'study_id': included study OrpingtonSevere1919 has "
+                 "no extraction file resources/extraction/OrpingtonSevere1919.yaml")),
     Case("accept_extra_column", "screening", "extra column",
          lambda work: (work / SCREEN).write_text(
              "\n".join(line + (",notes" if i == 0 else ",")
                        for i, line in enumerate((work / SCREEN).read_text().splitlines()))
              + "\n"),
          stops=False, check=unchanged),
-    Case("accept_study_not_screened", "extraction", "unusual: study named by no report",
+    Case("study_not_screened", "extraction", "inconsistent with another file",
          lambda work: (work / "resources/extraction/MontrealTransfer1992.yaml").write_text(
              (work / "resources/extraction/MontrealHome1992.yaml").read_text().replace(
                  "MontrealHome1992", "MontrealTransfer1992")),
-         stops=False,
-         # adding a study file does not rerun the screening job: the warning is printed
-         check=warned("no included report names", "MontrealTransfer1992", log=None)),
+         expect=("resources/extraction/MontrealTransfer1992.yaml, record MontrealTransfer1992, "
+                 "field 'study_id': no included report in resources/screening/decisions.csv "
+                 "names study MontrealTransfer1992",)),
 ]  # fmt: skip
 
 #: Cases per category and mistake: ``{(category, kind, stops): n}``.

@@ -35,6 +35,7 @@ rule risk_of_bias_table:
             subcategory="1. Risk of bias",
             labels={"table": "risk_of_bias.csv: every judgement (download)"},
         ),
+        paragraph="results/report/risk_of_bias.html",
     log:
         "logs/appraisal/risk_of_bias_table.log",
     params:
@@ -49,6 +50,7 @@ rule risk_of_bias_table:
 rule rob_figures:
     input:
         table="results/tables/risk_of_bias.csv",
+        paragraph="results/report/risk_of_bias.html",
     output:
         traffic_light_svg=report(
             "results/figures/rob/traffic_light.svg",
@@ -160,6 +162,7 @@ rule summary_of_findings:
             subcategory="2. Certainty of evidence",
             labels={"table": "Summary of findings (GRADE)"},
         ),
+        paragraph="results/report/appraisal.html",
     log:
         "logs/appraisal/summary_of_findings.log",
     params:

@@ -70,6 +70,23 @@ EXTRACTION_SETTINGS = {
     key: config[key] for key in ("instruments", "timepoints", "extraction")
 }
 FIGURES = config["figures"]
+# The subgroup analyses and meta-regressions (config analyses), by name; the patterns
+# of their names (the {analysis} wildcard of workflow/rules/analyses.smk).
+SUBGROUPS = config["analyses"]["subgroups"]
+META_REGRESSIONS = config["analyses"]["meta_regression"]
+SUBGROUP_PATTERN = "|".join(map(re.escape, SUBGROUPS)) or "(?!)"
+REGRESSION_PATTERN = "|".join(map(re.escape, META_REGRESSIONS)) or "(?!)"
+# The sensitivity analyses (config sensitivity.analyses) and the change-score
+# correlations every study is harmonised with again for them (in the extraction jobs,
+# which alone read the study files).
+SENSITIVITY = config["sensitivity"]["analyses"]
+SENSITIVITY_CORRELATIONS = sorted(
+    {
+        float(r)
+        for entry in SENSITIVITY
+        for r in entry.get("change_score_correlation", [])
+    }
+)
 # One extraction job per study file; the files are listed, not read, to build the DAG.
 STUDIES = sorted(path.stem for path in EXTRACTION_DIR.glob("*.yaml"))
 
@@ -94,6 +111,8 @@ CODE = {
     "extraction": code_hash("extraction"),
     "pooling": code_hash("group"),
     "sensitivity": code_hash("group_sensitivity"),
+    "analyses": code_hash("group_analyses"),
+    "sensitivity_analyses": code_hash("sensitivity_analyses"),
     "correlations": code_hash("correlations"),
     "figures": code_hash("figures"),
     "provenance": code_hash("provenance_map"),
@@ -180,6 +199,33 @@ def group_study_tables(wildcards):
     return expand("results/extraction/{study}.parquet", study=studies)
 
 
+def group_per_correlation_tables(wildcards):
+    """The extraction rows of a group's studies harmonised per change-score
+    correlation of the sensitivity analyses."""
+    studies = groups()[(wildcards.instrument, wildcards.timepoint)]
+    return expand("results/extraction/per_correlation/{study}.parquet", study=studies)
+
+
+def binary_pooling(instrument):
+    """What a binary instrument changes of the ``pooling`` section: ``outcome:
+    binary``, its ``measure`` (default OR) and ``method`` (default pooling.method);
+    nothing for a continuous one."""
+    spec = INSTRUMENTS[instrument]
+    if spec.get("type", "continuous") != "binary":
+        return {}
+    return {
+        "outcome": "binary",
+        "measure": spec.get("measure", "OR"),
+        "method": spec.get("method", config["pooling"]["method"]),
+    }
+
+
+def group_pooling(wildcards):
+    """The pooling settings of a group: the config's ``pooling`` section, as it is for
+    a continuous instrument (:func:`binary_pooling` otherwise)."""
+    return {**config["pooling"], **binary_pooling(wildcards.instrument)}
+
+
 def pooled_tables(wildcards=None):
     return [f"results/pooled/{i}/{t}.parquet" for i, t in groups()]
 
@@ -204,6 +250,55 @@ def sensitivity_tables(kind):
     return tables
 
 
+def analysis_tables(kind, analyses):
+    """An input function: the ``kind`` tables (subgroups, meta_regression) of every
+    analysis (in the config's order) and group (in the config's order of instruments
+    and timepoints)."""
+
+    def tables(wildcards=None):
+        return [
+            f"results/{kind}/{a}/{i}/{t}.parquet"
+            for a in analyses
+            for i, t in ordered_groups()
+        ]
+
+    return tables
+
+
+def analysis_report_labels(analyses):
+    """``report(labels=...)`` of a subgroup forest or bubble plot (``analyses``: the
+    config's subgroup analyses or meta-regressions): the analysis's label and the
+    group."""
+
+    def labels(wildcards):
+        spec = analyses[wildcards.analysis]
+        name = (
+            spec.get("label")
+            or spec.get("by")
+            or " + ".join(spec.get("moderators", []))
+        )
+        return {"analysis": f"{name}: {group_report_label(wildcards)}"}
+
+    return labels
+
+
+def analysis_outputs():
+    """The tables and figures of the config's subgroup analyses and meta-regressions
+    (none when the config has none)."""
+    out = []
+    if SUBGROUPS:
+        out.append("results/tables/subgroups.csv")
+    if META_REGRESSIONS:
+        out.append("results/tables/meta_regression.csv")
+    for kind, analyses in (("subgroups", SUBGROUPS), ("bubble", META_REGRESSIONS)):
+        out += [
+            f"results/figures/{kind}/{a}/{i}_{t}.svg"
+            for a in analyses
+            for i, t in ordered_groups()
+        ]
+    return out
+
+
 def review_labels():
     """What the review calls its arms, its outcome's unit and its effect (config
     ``review`` and ``pooling.measure``): figures take every domain word from here."""
@@ -226,6 +321,24 @@ def figure_labels(wildcards):
             "label", wildcards.timepoint
         ),
         **review_labels(),
+        **binary_labels(wildcards.instrument),
+    }
+
+
+#: Axis labels of the binary measures on the scale they are pooled on (leave-one-out
+#: and funnel plots; the forest plot draws ratios back-transformed on a log axis).
+POOLED_SCALE = {"OR": "Log odds ratio", "RR": "Log risk ratio", "RD": "Risk difference"}
+
+
+def binary_labels(instrument):
+    """A binary instrument's effect for its figures: its own measure, the axis named
+    after it (review.measure_label names the continuous instruments' effect)."""
+    binary = binary_pooling(instrument)
+    if not binary:
+        return {}
+    return {
+        "measure": binary["measure"],
+        "measure_label": POOLED_SCALE[binary["measure"]],
     }
 
 
@@ -359,10 +472,12 @@ def group_outputs(wildcards):
         "results/tables/pooled.csv",
         "results/tables/sensitivity.csv",
         "results/tables/sensitivity_high_risk.csv",
+        *(["results/tables/sensitivity_analyses.csv"] if SENSITIVITY else []),
         "results/tables/summary_of_findings.csv",
         "results/report/results.html",
         *group_figures("forest"),
         *group_figures("leave1out", FIGURES["leave1out_min_studies"]),
         *group_figures("funnel", FIGURES["funnel_min_studies"]),
         "results/provenance.json",
+        *analysis_outputs(),
     ]

@@ -9,10 +9,12 @@ rule extract_study:
         table="results/extraction/{study}.parquet",
         correlations="results/extraction/correlations/{study}.parquet",
         excluded="results/extraction/excluded/{study}.parquet",
+        per_correlation="results/extraction/per_correlation/{study}.parquet",
     log:
         "logs/extraction/{study}.log",
     params:
         settings=EXTRACTION_SETTINGS,
+        sensitivity_correlations=SENSITIVITY_CORRELATIONS,
         config_hash=config_hash(EXTRACTION_SETTINGS),
         code=CODE["extraction"],
     run:

@@ -122,6 +122,12 @@ rule results_page:
     input:
         table="results/tables/pooled.csv",
         pooled=pooled_tables,
+        appraisal="results/report/appraisal.html",
+        sensitivity=(["results/tables/sensitivity_analyses.csv"] if SENSITIVITY else []),
+        subgroups=["results/tables/subgroups.csv"] if SUBGROUPS else [],
+        meta_regression=(
+            ["results/tables/meta_regression.csv"] if META_REGRESSIONS else []
+        ),
     output:
         html=report(
             "results/report/results.html",

@@ -10,7 +10,7 @@ rule pool_group:
     log:
         "logs/pooling/{instrument}_{timepoint}.log",
     params:
-        pooling=config["pooling"],
+        pooling=group_pooling,
         config_hash=stage_config("pooling"),
         code=CODE["pooling"],
     run:
@@ -77,3 +77,51 @@ rule sensitivity_table:
         code=code_hash("sensitivity_table"),
     run:
         run_stage(stages.sensitivity_table, input, output, params, log=log)
+
+
+# The config's sensitivity analyses (sensitivity.analyses: reported values only,
+# other change-score correlations, studies excluded by a study-level field,
+# leave-one-out), each pooled with the review's model and compared with the main
+# result: one table per group, then all groups in one.
+rule sensitivity_analyses:
+    input:
+        pooled="results/pooled/{instrument}/{timepoint}.parquet",
+        tables=group_study_tables,
+        per_correlation=group_per_correlation_tables,
+        leave1out="results/sensitivity/leave1out/{instrument}/{timepoint}.parquet",
+    output:
+        table="results/sensitivity/analyses/{instrument}/{timepoint}.parquet",
+    log:
+        "logs/sensitivity/analyses_{instrument}_{timepoint}.log",
+    params:
+        analyses=SENSITIVITY,
+        pooling=group_pooling,
+        correlation=config["extraction"]["change_score_correlation"],
+        config_hash=stage_config("pooling", "sensitivity", "extraction", "figures"),
+        code=CODE["sensitivity_analyses"],
+    run:
+        run_stage(
+            stages.sensitivity_analyses, input, output, params, wildcards, log=log
+        )
+
+
+rule sensitivity_analyses_table:
+    input:
+        tables=sensitivity_tables("analyses"),
+    output:
+        table=report(
+            "results/tables/sensitivity_analyses.csv",
+            caption="../report/sensitivity_analyses.rst",
+            category="4. Meta-analysis",
+            subcategory="5. Sensitivity analyses",
+            labels={
+                "table": "sensitivity_analyses.csv: the config's sensitivity analyses"
+            },
+        ),
+    log:
+        "logs/sensitivity/sensitivity_analyses_table.log",
+    params:
+        config_hash=stage_config("pooling", "sensitivity", "extraction", "figures"),
+        code=CODE["sensitivity_analyses"],
+    run:
+        run_stage(stages.sensitivity_analyses_table, input, output, params, log=log)

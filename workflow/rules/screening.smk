@@ -8,16 +8,14 @@ from srma.screening_tools import check_screening
 # screening.full_text), with srma's file beside them when it is named. The files are
 # small: they are checked when the workflow starts (columns, values, duplicates, and the
 # study files their included reports name), so that a bad file stops the run before any
-# job runs (a job that fails loses its earlier outputs). Included studies without an
-# extraction file, and study files no included report names, are warnings, here and in
-# the screening job's log. Matching the exports' rows to the deduplicated records needs
-# those records: the screening job does it.
+# job runs (a job that fails loses its earlier outputs). An included study without an
+# extraction file, or a study file no included report names, stops the run there too.
+# Matching the exports' rows to the deduplicated records needs those records: the
+# screening job does it.
 try:
-    _warnings = check_screening(config["screening"], STUDIES)
+    check_screening(config["screening"], STUDIES, config["extraction"]["directory"])
 except SrmaError as err:
     raise err.with_traceback(None) from None
-for _warning in _warnings:
-    print(f"srma: warning: {_warning}", file=sys.stderr)
 
 
 rule screening:
@@ -40,5 +38,13 @@ rule screening:
     run:
         # The study ids (not a param: adding a study file does not rerun screening).
         run_stage(
-            stages.screen, input, output, params, {"study_ids": STUDIES}, log=log
+            stages.screen,
+            input,
+            output,
+            params,
+            {
+                "study_ids": STUDIES,
+                "extraction_dir": config["extraction"]["directory"],
+            },
+            log=log,
         )

@@ -365,10 +365,13 @@ def check_config(config: Mapping, *, paths: bool = True) -> None:
     :class:`ConfigError` naming the key:
 
     - every number finite (no ``.nan``, ``.inf``);
-    - each instrument's ``min`` below its ``max``;
+    - each instrument's ``min`` below its ``max``; a binary instrument has no ``min``
+      and ``max``, a continuous one no ``measure`` and ``method``; ``method: PETO``
+      only with ``measure: OR``;
     - each timepoint window's ``min <= target <= max``, and no two windows sharing a
       week (a report would fall in both);
     - ``dedup.uncertain_threshold`` not above ``dedup.title_threshold``;
+    - every ``sensitivity.analyses`` entry named differently;
     - with ``paths``: every search export is an existing, non-empty file and no export
       is listed twice; the screening decisions file and the extraction folder exist.
       Paths are relative to the working directory, as Snakemake reads them. (Checked
@@ -377,6 +380,7 @@ def check_config(config: Mapping, *, paths: bool = True) -> None:
     """
     _check_finite(config)
     for key, inst in (config.get("instruments") or {}).items():
+        _check_instrument_type(key, inst)
         if _is_num(inst.get("min")) and _is_num(inst.get("max")) and inst["min"] >= inst["max"]:
             _fail(
                 ["instruments", key, "min"],
@@ -411,8 +415,42 @@ def check_config(config: Mapping, *, paths: bool = True) -> None:
             f"{uncertain:g} is above dedup.title_threshold = {title:g} (pairs scoring "
             "between the two are listed for a person)",
         )
+    names: dict[str, int] = {}
+    for i, entry in enumerate((config.get("sensitivity") or {}).get("analyses") or []):
+        name = entry.get("name") if isinstance(entry, Mapping) else None
+        if isinstance(name, str) and name in names:
+            _fail(
+                ["sensitivity", "analyses", str(i), "name"],
+                f"'{name}' names analysis {names[name]} too; each analysis needs its own name",
+            )
+        names.setdefault(name, i)
     if paths:
         _check_paths(config)
+
+
+def _check_instrument_type(key: str, inst: Mapping) -> None:
+    """The keys of an instrument that fit its type (continuous or binary)."""
+    if inst.get("type", "continuous") == "binary":
+        for field in ("min", "max"):
+            if field in inst:
+                _fail(
+                    ["instruments", key, field],
+                    "a binary instrument has no score range (events of n per arm); remove it",
+                )
+        if inst.get("method") == "PETO" and inst.get("measure", "OR") != "OR":
+            _fail(
+                ["instruments", key, "method"],
+                f"PETO pools odds ratios only; measure is {inst['measure']} (use MH or an "
+                "inverse-variance method)",
+            )
+        return
+    for field in ("measure", "method"):
+        if field in inst:
+            _fail(
+                ["instruments", key, field],
+                "only a binary instrument (type: binary) has its own measure and method; a "
+                "continuous one uses pooling.measure and pooling.method",
+            )
 
 
 def _check_paths(config: Mapping) -> None:

@@ -61,3 +61,17 @@ class InputError(SrmaError):
 
 class ConfigError(SrmaError):
     """The configuration is invalid; the message names the key."""
+
+
+def decode_utf8(path: object, data: bytes, advice: str = "save the file as UTF-8") -> str:
+    """The text of a file's bytes as UTF-8 (a byte-order mark dropped); a byte that is not
+    UTF-8 is an :class:`InputError` naming the file, the line and the byte, with
+    ``advice``."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InputError(
+            path,
+            f"byte 0x{data[err.start]:02x} is not UTF-8; {advice}",
+            line=data.count(b"\n", 0, err.start) + 1,
+        ) from None

@@ -3,14 +3,16 @@
 Input is the group's pooled table, as written by :func:`srma.group.pool_group` (data
 model section 5): study rows (``row_type == "study"``, with ``study_id``, ``usable``,
 ``yi``, ``vi``) and, when the group was pooled, one row ``row_type == "pooled"`` with
-the model's ``method``, ``test``, ``level`` and ``estimate``. :func:`fit_group` refits
-that model from the usable studies (same studies, same order, same settings, so the
-same numbers); each table function applies one metafor analysis to the refit:
+the model's ``method``, ``test``, ``level``, ``pi_type`` and ``estimate``.
+:func:`fit_group` refits that model from the usable studies (same studies, same order,
+same settings, so the same numbers); each table function applies one metafor analysis
+to the refit:
 
 - :func:`leave1out_table`: metafor ``leave1out(res)`` (:func:`srma.sensitivity.leave1out`);
 - :func:`regtest_table`: metafor ``regtest(res)`` (:func:`srma.bias.regtest`,
   ``model="rma"``, ``predictor="sei"``: the meta-regression ``yi ~ sei`` with the model's
-  ``method`` and ``test``);
+  ``method`` and ``test``) and, in its ``begg_*`` columns, Begg's rank correlation test,
+  metafor ``ranktest(res)`` (:func:`srma.bias.ranktest`), under the same rule;
 - :func:`trimfill_table`: metafor ``trimfill(res)`` (:func:`srma.bias.trimfill`,
   ``estimator="L0"``, side from the sign of the Egger slope; the filled model with the
   model's ``method``, ``test`` and ``level``).
@@ -28,8 +30,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from srma.bias import regtest, trimfill
-from srma.pooling import RMAResult, rma
+from srma.bias import ranktest, regtest, trimfill
+from srma.pooling import RMAResult, method_name, rma
 from srma.sensitivity import leave1out
 
 #: columns of :func:`leave1out_table`
@@ -75,6 +77,11 @@ REGTEST_COLUMNS = [
     "slope",
     "status",
     "reason",
+    "begg_status",
+    "begg_k",
+    "begg_tau",
+    "begg_pval",
+    "begg_reason",
 ]
 #: columns of :func:`trimfill_table`
 TRIMFILL_COLUMNS = [
@@ -101,7 +108,7 @@ TRIMFILL_COLUMNS = [
 ]
 
 #: columns holding counts (nullable Int64); the others not in STRING_COLUMNS are float64
-INT_COLUMNS = ("k", "k0")
+INT_COLUMNS = ("k", "k0", "begg_k")
 STRING_COLUMNS = (
     "instrument",
     "timepoint",
@@ -115,6 +122,8 @@ STRING_COLUMNS = (
     "test",
     "status",
     "reason",
+    "begg_status",
+    "begg_reason",
 )
 
 #: fewest studies each analysis can be computed with at all: leave-one-out refits with
@@ -161,7 +170,7 @@ def _settings(pooled: pd.DataFrame) -> dict:
 
     method, test, level = get("method"), get("test"), get("level")
     return {
-        "method": None if method is None else str(method).upper(),
+        "method": None if method is None else method_name(method),
         "test": None if test is None else str(test).lower(),
         "level": 95.0 if level is None else float(level),
     }
@@ -185,6 +194,7 @@ def fit_group(pooled: pd.DataFrame) -> RMAResult | None:
         return None
     s = _settings(pooled)
     studies = _usable(pooled)
+    pi_type = _first(pooled, "pi_type") or "default"  # tables written before it: default
     res = rma(
         studies["yi"].to_numpy(dtype=float),
         studies["vi"].to_numpy(dtype=float),
@@ -192,6 +202,7 @@ def fit_group(pooled: pd.DataFrame) -> RMAResult | None:
         test=s["test"] or "z",
         level=s["level"],
         slab=[str(x) for x in studies["study_id"]],
+        pi_type=str(pi_type),
     )
     expected = float(row["estimate"]) if pd.notna(row.get("estimate")) else np.nan
     if not np.isclose(res.estimate, expected, rtol=1e-9, atol=1e-12):
@@ -210,6 +221,9 @@ def _reason(pooled: pd.DataFrame, k: int, need: int, what: str) -> str | None:
     """Why the group gets no ``what`` (None when it does)."""
     if _pooled_row(pooled) is None:
         return f"not pooled ({_studies(k)}): no {what}"
+    method = _settings(pooled)["method"]
+    if method in ("MH", "PETO"):  # binary groups' common-effect models from counts
+        return f"pooled by the {method} method, not by inverse variance: no {what}"
     if k < need:
         return f"{_studies(k)}, fewer than {need}: no {what}"
     return None
@@ -270,21 +284,45 @@ def regtest_table(pooled: pd.DataFrame, *, min_studies: int) -> pd.DataFrame:
     ``status`` ``tested``, or ``not tested`` with a ``reason`` (no pooled row, fewer
     than ``min_studies`` (at least 3) usable studies, or all standard errors equal) and
     NaN numbers.
+
+    Begg's rank correlation test (Begg & Mazumdar 1994; metafor ``ranktest(res)``)
+    follows under the same rule: ``begg_k`` studies, ``begg_tau`` Kendall's tau of the
+    standardised deviates from the common-effect estimate with ``vi``, ``begg_pval`` its
+    p-value (exact without ties); ``begg_status`` ``tested``, or ``not tested`` with
+    ``begg_reason`` and NaN numbers.
     """
     keys, s, k = _keys(pooled), _settings(pooled), len(_usable(pooled))
     base = {**keys, "k": k, "model": "rma", "predictor": "sei"}
     base |= {"method": s["method"], "test": s["test"]}
-    reason = _reason(pooled, k, max(min_studies, REGTEST_FLOOR), "Egger's test")
+    need = max(min_studies, REGTEST_FLOOR)
+    reason = _reason(pooled, k, need, "Egger's test")
     res = fit_group(pooled) if reason is None else None
     if res is not None and np.ptp(res.vi) == 0:
         reason = "the usable studies' standard errors are all equal: no Egger's test"
+    begg = _begg(pooled, res, k, need)
     if reason is not None:
-        return _typed([{**base, "status": "not tested", "reason": reason}], REGTEST_COLUMNS)
+        row = {**base, "status": "not tested", "reason": reason}
+        return _typed([row | begg], REGTEST_COLUMNS)
     out = regtest(res, model="rma", predictor="sei")
     row = {**base, **{c: out[c] for c in ("zval", "pval", "est", "ci_lb", "ci_ub", "slope")}}
     row |= {"dfs": np.nan if out["dfs"] is None else float(out["dfs"])}
     row |= {"status": "tested", "reason": None}
-    return _typed([row], REGTEST_COLUMNS)
+    return _typed([row | begg], REGTEST_COLUMNS)
+
+
+def _begg(pooled: pd.DataFrame, res: RMAResult | None, k: int, need: int) -> dict:
+    """The ``begg_*`` values of :func:`regtest_table` (``res``: the refit, None when
+    Egger's test is not run for lack of a pooled row or of studies)."""
+    reason = _reason(pooled, k, need, "Begg's test")
+    if reason is None and np.ptp(res.vi) == 0:
+        reason = "the usable studies' standard errors are all equal: no Begg's test"
+    if reason is not None:
+        return {"begg_status": "not tested", "begg_k": k, "begg_reason": reason}
+    out = ranktest(res)
+    return {"begg_status": "tested", "begg_k": out["k"], "begg_tau": out["tau"]} | {
+        "begg_pval": out["pval"],
+        "begg_reason": None,
+    }
 
 
 # ------------------------------------------------------------------ trim-and-fill

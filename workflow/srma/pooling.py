@@ -77,6 +77,18 @@ from srma.tau2 import (
 )
 
 TESTS = ("z", "t", "knha", "adhoc")
+#: the common-effect models of 2x2 tables (:mod:`srma.binary`: metafor's ``rma.mh`` and
+#: ``rma.peto``), named beside the tau^2 estimators in the tables
+TABLE_METHODS = ("MH", "PETO")
+
+
+def method_name(method: str) -> str:
+    """``MH``, ``PETO`` or a tau^2 estimator as metafor spells it (``HSk``, ``PMM``:
+    :data:`srma.tau2.METHODS`), whatever the case given; ValueError if unknown."""
+    upper = str(method).upper()
+    return upper if upper in TABLE_METHODS else canonical_method(upper)
+
+
 #: prediction intervals: ``"default"`` metafor's ``predict()`` (normal quantile under
 #: ``test="z"``, t on ``k - 1`` df otherwise); ``"t-k2"`` t on ``k - 2`` df (Higgins,
 #: Thompson & Spiegelhalter 2009, J R Stat Soc A 172:137; RevMan 5; metafor
@@ -728,6 +740,7 @@ __all__ = [
     "EXTRA_KEYS",
     "PI_TYPES",
     "RESULT_KEYS",
+    "TABLE_METHODS",
     "TESTS",
     "RMAResult",
     "check_pi_type",
@@ -736,6 +749,7 @@ __all__ = [
     "confint_tau2_batch",
     "fit_statistics",
     "fitstats",
+    "method_name",
     "rma",
     "rma_batch",
     "subgroup_test",

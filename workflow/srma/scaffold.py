@@ -9,6 +9,8 @@ A review folder holds what the review is made of and what its runs write::
     DIR/resources/dedup/           forced or forbidden merges (README.md)
     DIR/resources/screening/       the screening decisions   (README.md)
     DIR/resources/extraction/      one file per study        (README.md)
+    DIR/resources/risk_of_bias/    one RoB 2 / ROBINS-I file per study (README.md)
+    DIR/resources/grade/           the GRADE decisions       (README.md)
     DIR/results/, DIR/logs/        written by the runs
 
 ``cd DIR && snakemake --cores 4`` runs that review alone: the folder's Snakefile reads its
@@ -127,6 +129,9 @@ def run(args: argparse.Namespace) -> int:
         "  3. write resources/screening/decisions.csv and one resources/extraction/\n"
         "     <study_id>.yaml per study (the README.md in each folder says how); set\n"
         "     screening.decisions in config/config.yaml\n"
-        "  4. snakemake --cores 4, then snakemake --report results/report.html"
+        "  4. snakemake --cores 4, then snakemake --report results/report.html\n"
+        "  5. appraisal: one resources/risk_of_bias/<study_id>.yaml per study and your\n"
+        "     GRADE judgements in resources/grade/decisions.csv (README.md there); set\n"
+        "     grade.mid and grade.ois in config/config.yaml"
     )
     return 0

@@ -13,7 +13,13 @@ A ``record_key`` resolves to exactly one cluster of the deduplicated records:
 - ``nct:<id>``, ``eudract:<id>`` - the registry record whose accession, journal/URL
   field or title names that registry id;
 - ``title:<start of title>`` - the cluster whose normalised title starts with the
-  normalised text.
+  normalised text;
+- ``other:<label>`` - a report found by other methods than the database searches
+  (citation searching, websites, organisations, contacts: PRISMA 2020's second column),
+  with its route in the optional ``identified_via`` column ("other methods" when empty).
+  It is no search record: it resolves to no cluster, is counted under ``other_methods``
+  and may name the study it reports like any included report. Such reports are sought
+  for retrieval, so ``title_abstract_decision`` is ``include``.
 
 The file is checked in two steps, each stopping with an error naming the file, the
 line, the record key and the column:
@@ -24,9 +30,11 @@ line, the record key and the column:
   every row as many cells as the header, each record key once, decisions from the
   allowed values and consistent (a full-text decision only after a title/abstract
   inclusion, a reason for a full-text exclusion, a ``study_id`` for an included
-  report). Included studies without an extraction file and study files no included
-  report names (:func:`check_study_references`) are warnings: the bundled review has
-  both;
+  report), and the references to the study files (:func:`check_study_references`):
+  an included study without an extraction file, or a study file that no included
+  report names, is an error (a study with no usable data still has its file, with
+  ``outcomes: []`` and ``no_outcomes_reason``; a study found outside the searches has an
+  ``other:`` row);
 - :func:`screen` (with the deduplicated records): a key that finds no cluster or more
   than one, or two rows on one cluster.
 
@@ -43,7 +51,10 @@ PRISMA 2020 boxes (Page et al. 2021, BMJ 372:n71, Figure 1)::
     screened = excluded_title_abstract + sought
     sought = not_retrieved + awaiting_full_text + assessed
     assessed = excluded_full_text.total + included_reports
-    included_studies = distinct study_id of included reports
+    included_studies = distinct study_id of included reports, both columns
+
+    other_methods (``other:`` rows): identified = sought = not_retrieved + assessed,
+    assessed = excluded.total + included_reports
 """
 
 from __future__ import annotations
@@ -60,7 +71,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from srma.errors import InputError
+from srma.errors import InputError, decode_utf8
 
 if TYPE_CHECKING:  # imported where used: the workflow checks the file when it starts
     import pandas as pd
@@ -81,7 +92,7 @@ log = logging.getLogger(__name__)
 #: would look unassessed, without ``study_id`` no report would link to its study file.
 REQUIRED = ["record_key", "title_abstract_decision", "full_text_decision", "study_id"]
 #: Columns read when present (reasons; a full-text exclusion needs its reason).
-OPTIONAL = ["title_abstract_reason", "full_text_exclusion_reason"]
+OPTIONAL = ["title_abstract_reason", "full_text_exclusion_reason", "identified_via"]
 DECISION_COLUMNS = [
     "cluster_id",
     "record_key",
@@ -94,7 +105,9 @@ DECISION_COLUMNS = [
 ]
 _TA = {"include", "exclude"}
 _FT = {"include", "exclude", "not_retrieved", ""}
-_KEY = re.compile(r"^(cluster|pmid|doi|nct|eudract|title):(.+)$", re.IGNORECASE | re.DOTALL)
+_KEY = re.compile(r"^(cluster|pmid|doi|nct|eudract|title|other):(.+)$", re.IGNORECASE | re.DOTALL)
+#: What ``identified_via`` says when an ``other:`` row leaves it empty.
+OTHER_METHODS = "other methods"
 #: A study id is an extraction file's stem (extraction schema, ``study_id``).
 _STUDY_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -106,15 +119,7 @@ def _read_text(path: str) -> str:
             data = fh.read()
     except OSError as err:
         raise InputError(path, f"cannot read the file: {err.strerror or err}") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise InputError(
-            path,
-            f"byte 0x{data[err.start]:02x} is not UTF-8; save the file as UTF-8 (CSV UTF-8)",
-            line=line,
-        ) from None
+    return decode_utf8(path, data, "save the file as UTF-8 (CSV UTF-8)")
 
 
 def _header(path: str, header: list[str], line: int) -> list[str]:
@@ -221,7 +226,7 @@ def _check_row(path: str, row: Mapping, first_line: dict[str, int]) -> None:
     if not m:
         raise InputError(
             path,
-            "record_key must be cluster:, pmid:, doi:, nct:, eudract: or title: "
+            "record_key must be cluster:, pmid:, doi:, nct:, eudract:, title: or other: "
             f"followed by a value, not {key!r}",
             line=line,
             field="record_key",
@@ -245,6 +250,25 @@ def _check_row(path: str, row: Mapping, first_line: dict[str, int]) -> None:
             line=line,
             record=key,
             field="title_abstract_decision",
+        )
+    if m.group(1).lower() == "other" and ta != "include":
+        raise InputError(
+            path,
+            "a report found by other methods (other:) is sought for retrieval: its "
+            f"title_abstract_decision is include, not {ta!r} (PRISMA 2020 screens only "
+            "database records)",
+            line=line,
+            record=key,
+            field="title_abstract_decision",
+        )
+    if row.get("identified_via") and m.group(1).lower() != "other":
+        raise InputError(
+            path,
+            "identified_via is for reports found by other methods (record_key other:...); "
+            "a search record's database is known from its export",
+            line=line,
+            record=key,
+            field="identified_via",
         )
     if ft not in _FT:
         raise InputError(
@@ -292,49 +316,80 @@ def _check_row(path: str, row: Mapping, first_line: dict[str, int]) -> None:
 
 def check_study_references(
     rows: Iterable[Mapping] | pd.DataFrame, study_ids: Iterable[str]
-) -> tuple[list[tuple[str, int]], list[str]]:
+) -> tuple[list[tuple[str, int, str]], list[str]]:
     """The references between the decisions (from :func:`read_screening` or
     :func:`read_decision_rows`) and the study files (``study_ids``: the extraction
     files' stems): ``(missing, unnamed)``, the included studies without an extraction
-    file (study id and the line of its first report) and the study files that no
-    included report names."""
+    file (study id, the line and record key of its first report) and the study files
+    that no included report names."""
     if hasattr(rows, "to_dict"):
         rows = rows.to_dict("records")
     studies = set(study_ids)
-    first: dict[str, int] = {}
+    first: dict[str, tuple[int, str]] = {}
     for row in rows:
         if row["full_text_decision"] == "include" and row["study_id"]:
-            first.setdefault(row["study_id"], int(row["line"]))
-    missing = [(s, line) for s, line in first.items() if s not in studies]
+            first.setdefault(row["study_id"], (int(row["line"]), row["record_key"]))
+    missing = [(s, line, key) for s, (line, key) in first.items() if s not in studies]
     return missing, sorted(studies - set(first))
 
 
-def study_reference_warnings(
-    path: str | os.PathLike, rows: Iterable[Mapping] | pd.DataFrame, study_ids: Iterable[str]
-) -> list[str]:
-    """:func:`check_study_references` as warning lines naming the file and the lines."""
-    missing, unnamed = check_study_references(rows, study_ids)
-    lines = []
+def study_file_error(
+    path: str | os.PathLike,
+    missing: list[tuple[str, int, str]],
+    unnamed: list[str],
+    extraction_dir: str | os.PathLike,
+) -> InputError | None:
+    """The error for broken references between decisions and study files (or None).
+
+    An included study without an extraction file would be counted in PRISMA but never
+    analysed; a study file that no included report names would be analysed without
+    being counted. Both stop the run, naming the file, the line and the study."""
+    folder = os.fspath(extraction_dir).rstrip("/")
     if missing:
-        listed = ", ".join(f"{s} (line {line})" for s, line in missing)
-        many = len(missing) != 1
-        lines.append(
-            f"{os.fspath(path)}: {len(missing)} included stud{'ies have' if many else 'y has'} "
-            f"no extraction file, counted in PRISMA but giving no data: {listed}"
+        study, line, key = missing[0]
+        more = (
+            f" (and {len(missing) - 1} more: {', '.join(s for s, _, _ in missing[1:])})"
+            if len(missing) > 1
+            else ""
+        )
+        return InputError(
+            path,
+            f"included study {study} has no extraction file {folder}/{study}.yaml{more}: "
+            "write it (a study without usable data has 'outcomes: []' and its "
+            "'no_outcomes_reason'), or correct the study_id",
+            line=line,
+            record=key,
+            field="study_id",
         )
     if unnamed:
-        lines.append(
-            f"{os.fspath(path)}: {len(unnamed)} study file(s) that no included report names "
-            f"(pooled, but not linked to search records): {', '.join(unnamed)}"
+        study = unnamed[0]
+        more = (
+            f" (and {len(unnamed) - 1} more: {', '.join(unnamed[1:])})" if len(unnamed) > 1 else ""
         )
-    return lines
+        return InputError(
+            f"{folder}/{study}.yaml",
+            f"no included report in {os.fspath(path)} names study {study}{more}: give its "
+            f"report's row study_id {study} and full_text_decision include; a report found "
+            "outside the database searches gets a row with record_key other:<label> and "
+            "identified_via (e.g. citation searching)",
+            record=study,
+            field="study_id",
+        )
+    return None
 
 
-def check_decisions_file(path: str | os.PathLike, study_ids: Iterable[str]) -> list[str]:
-    """Check the decisions file alone (:func:`read_decision_rows`; raises
-    :class:`InputError`) and return the warnings about its study references. The
-    workflow calls this when it starts, so a bad file stops the run before any job."""
-    return study_reference_warnings(path, read_decision_rows(path), study_ids)
+def check_decisions_file(
+    path: str | os.PathLike,
+    study_ids: Iterable[str],
+    extraction_dir: str | os.PathLike = "resources/extraction",
+) -> None:
+    """Check the decisions file alone (:func:`read_decision_rows`) and its references to
+    the study files; raises :class:`InputError`. The workflow calls this when it
+    starts, so a bad file stops the run before any job."""
+    missing, unnamed = check_study_references(read_decision_rows(path), study_ids)
+    error = study_file_error(path, missing, unnamed, extraction_dir)
+    if error is not None:
+        raise error
 
 
 class _Index:
@@ -397,21 +452,25 @@ def screen(
     decisions_path: str | os.PathLike,
     *,
     study_ids: Iterable[str] | None = None,
+    extraction_dir: str | os.PathLike = "resources/extraction",
 ) -> tuple[pd.DataFrame, dict]:
     """Attach the screening decisions to the clusters and count the PRISMA boxes.
 
     Returns ``(decisions, counts)``: one row per cluster of ``unique`` (data-model
     section 3, in ``unique`` order) and the PRISMA 2020 counts dict. With ``study_ids``
-    (the extraction files' stems), included studies without a file and files no
-    included report names are logged as warnings.
+    (the extraction files' stems), an included study without a file, or a file no
+    included report names, is an :class:`InputError` (:func:`study_file_error`).
     """
     frame = read_screening(decisions_path)
     if study_ids is not None:
-        for line in study_reference_warnings(decisions_path, frame, study_ids):
-            log.warning("%s", line)
+        error = study_file_error(
+            decisions_path, *check_study_references(frame, study_ids), extraction_dir
+        )
+        if error is not None:
+            raise error
     by_cluster = attach_rows(frame, _Index(unique, clusters, records))
     decisions = decision_table(unique, by_cluster)
-    return decisions, prisma_counts(records, unique, decisions)
+    return decisions, prisma_counts(records, unique, decisions, other_rows(frame))
 
 
 def attach_rows(frame: pd.DataFrame, index: _Index) -> dict[str, dict]:
@@ -421,6 +480,8 @@ def attach_rows(frame: pd.DataFrame, index: _Index) -> dict[str, dict]:
     path = frame.attrs["path"]
     by_cluster: dict[str, dict] = {}
     for row in frame.to_dict("records"):
+        if is_other(row["record_key"]):
+            continue  # found by other methods: no search record (other_rows)
         found = index.resolve(row["record_key"])
         if not found:
             raise InputError(
@@ -492,9 +553,51 @@ def decision_table(unique: pd.DataFrame, by_cluster: Mapping[str, Mapping]) -> p
     return decisions.where(decisions.notna(), None)
 
 
-def prisma_counts(records: pd.DataFrame, unique: pd.DataFrame, decisions: pd.DataFrame) -> dict:
-    """PRISMA 2020 counts from the records, the clusters and the per-cluster decisions;
-    checks that they reconcile (see the module docstring)."""
+def is_other(record_key: str) -> bool:
+    """Whether a record key names a report found by other methods (``other:...``)."""
+    return record_key[:6].lower() == "other:"
+
+
+def other_rows(frame: pd.DataFrame | Iterable[Mapping]) -> list[dict]:
+    """The rows of a decisions file (:func:`read_screening`) that are reports found by
+    other methods (``other:`` record keys)."""
+    rows = frame.to_dict("records") if hasattr(frame, "to_dict") else list(frame)
+    return [row for row in rows if is_other(row["record_key"])]
+
+
+def other_methods_counts(rows: Iterable[Mapping]) -> tuple[dict, set[str]]:
+    """PRISMA 2020's second column from the ``other:`` rows: reports identified (per
+    ``identified_via``), sought, not retrieved, awaiting assessment, assessed, excluded
+    (per reason) and included; and the study ids of the included ones."""
+    rows = list(rows)
+    via = Counter((row.get("identified_via") or OTHER_METHODS) for row in rows)
+    ft = Counter(row["full_text_decision"] for row in rows)
+    reasons = Counter(
+        row["full_text_exclusion_reason"] for row in rows if row["full_text_decision"] == "exclude"
+    )
+    studies = {row["study_id"] for row in rows if row["full_text_decision"] == "include"}
+    counts = {
+        "identified": {**dict(sorted(via.items())), "total": len(rows)},
+        "sought": len(rows),
+        "not_retrieved": ft["not_retrieved"],
+        "awaiting_full_text": ft[""],
+        "assessed": ft["include"] + ft["exclude"],
+        "excluded": {**dict(sorted(reasons.items())), "total": ft["exclude"]},
+        "included_reports": ft["include"],
+    }
+    return counts, studies
+
+
+def prisma_counts(
+    records: pd.DataFrame,
+    unique: pd.DataFrame,
+    decisions: pd.DataFrame,
+    other: Iterable[Mapping] = (),
+) -> dict:
+    """PRISMA 2020 counts from the records, the clusters and the per-cluster decisions,
+    and the reports found by other methods (``other``: :func:`other_rows`); checks that
+    they reconcile (see the module docstring). ``included_studies`` counts the distinct
+    studies of both columns."""
     db = records["database"].fillna("unknown") if "database" in records else None
     per_db = dict(sorted(Counter(db).items())) if db is not None else {}
     status = Counter(decisions["status"])
@@ -504,6 +607,8 @@ def prisma_counts(records: pd.DataFrame, unique: pd.DataFrame, decisions: pd.Dat
     studies = set()
     for k, sid in enumerate(included["study_id"]):
         studies.add(sid if sid else f"\0report{k}")
+    other_counts, other_studies = other_methods_counts(other)
+    studies |= other_studies
     n_records = len(records)
     counts = {
         "identified": {**{str(k): int(v) for k, v in per_db.items()}, "total": n_records},
@@ -522,6 +627,7 @@ def prisma_counts(records: pd.DataFrame, unique: pd.DataFrame, decisions: pd.Dat
         "excluded_full_text": {**{str(k): int(v) for k, v in reasons.items()}, "total": len(ft_ex)},
         "included_reports": status["included"],
         "included_studies": len(studies),
+        "other_methods": other_counts,
     }
     c = counts
     checks = [

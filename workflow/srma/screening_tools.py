@@ -68,7 +68,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from srma.errors import ConfigError, InputError
+from srma.errors import ConfigError, InputError, decode_utf8
 
 if TYPE_CHECKING:  # imported where used: the workflow checks the exports when it starts
     import pandas as pd
@@ -119,16 +119,12 @@ class _Raw:
 
 
 def _decode(path: str, data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise InputError(
-            path,
-            f"byte 0x{data[err.start]:02x} is not UTF-8; export the file again from the "
-            "screening tool (its exports are UTF-8), or save it as CSV UTF-8",
-            line=line,
-        ) from None
+    return decode_utf8(
+        path,
+        data,
+        "export the file again from the screening tool (its exports are UTF-8), or save "
+        "it as CSV UTF-8",
+    )
 
 
 def _read_ris(path: str, text: str) -> list[_Raw]:
@@ -623,12 +619,16 @@ def read_exports(
 # Checks when the workflow starts ----------------------------------------------------------
 
 
-def check_screening(settings: Mapping, study_ids: Iterable[str]) -> list[str]:
+def check_screening(
+    settings: Mapping,
+    study_ids: Iterable[str],
+    extraction_dir: str | os.PathLike = "resources/extraction",
+) -> None:
     """Check the ``screening`` section of the config and the files it names, alone (no
     deduplicated records needed): the workflow runs this when it starts, so that a bad
     file stops the run before any job. Raises :class:`ConfigError` or
-    :class:`InputError`; returns the warnings about study references (included studies
-    without an extraction file, extraction files no included report names)."""
+    :class:`InputError`, also for broken references between the decisions and the
+    study files in ``extraction_dir`` (:func:`srma.screening.study_file_error`)."""
     from srma.screening import check_decisions_file, read_decision_rows
 
     tool = settings.get("tool") or "srma"
@@ -646,7 +646,8 @@ def check_screening(settings: Mapping, study_ids: Iterable[str]) -> list[str]:
                 "config key 'screening.decisions': srma's decisions file is needed when "
                 "screening.tool is srma (or name the screening tool whose exports you have)"
             )
-        return check_decisions_file(decisions, study_ids)
+        check_decisions_file(decisions, study_ids, extraction_dir)
+        return
     if decisions is not None and not Path(decisions).is_file():
         raise ConfigError(f"config key 'screening.decisions': {decisions}: no such file")
     if not any(exports.values()):
@@ -666,7 +667,9 @@ def check_screening(settings: Mapping, study_ids: Iterable[str]) -> list[str]:
             if row.ft == "include" and not row.study_id:
                 raise _needs_study(row.path, row.line, None, row.study_hint)
     srma_rows = read_decision_rows(decisions) if decisions is not None else []
-    return _study_warnings(rows, srma_rows, decisions, study_ids)
+    error = _study_error(rows, srma_rows, decisions, study_ids, extraction_dir)
+    if error is not None:
+        raise error
 
 
 def _needs_reason(tool: str, path: str, line: int, cid: str | None) -> InputError:
@@ -694,31 +697,26 @@ def _needs_study(path: str, line: int, cid: str | None, hint: str | None) -> Inp
     )
 
 
-def _study_warnings(rows, srma_rows, decisions, study_ids) -> list[str]:
+def _study_error(rows, srma_rows, decisions, study_ids, extraction_dir) -> InputError | None:
+    """:func:`srma.screening.study_file_error` for the tool's rows and srma's rows."""
+    from srma.screening import study_file_error
+
     studies = set(study_ids)
-    first: dict[str, str] = {}
+    first: dict[str, tuple[str, int, str]] = {}
     for row in rows:
         if row.ft == "include" and row.study_id:
-            first.setdefault(row.study_id, f"{row.path}, line {row.line}")
+            first.setdefault(row.study_id, (row.path, row.line, row.title or ""))
     for row in srma_rows:
         if row["full_text_decision"] == "include" and row["study_id"]:
-            first.setdefault(row["study_id"], f"{decisions}, line {row['line']}")
-    lines = []
+            first.setdefault(row["study_id"], (decisions, row["line"], row["record_key"]))
     missing = [(s, where) for s, where in first.items() if s not in studies]
-    if missing:
-        many = len(missing) != 1
-        lines.append(
-            f"{len(missing)} included stud{'ies have' if many else 'y has'} no extraction "
-            "file, counted in PRISMA but giving no data: "
-            + ", ".join(f"{s} ({where})" for s, where in missing)
-        )
     unnamed = sorted(studies - set(first))
-    if unnamed:
-        lines.append(
-            f"{len(unnamed)} study file(s) that no included report of the screening exports "
-            f"names (pooled, but not linked to search records): {', '.join(unnamed)}"
-        )
-    return lines
+    if missing:
+        path = missing[0][1][0]
+        listed = [(s, line, key) for s, (_p, line, key) in missing]
+        return study_file_error(path, listed, [], extraction_dir)
+    where = decisions or "the screening tool's exports"
+    return study_file_error(where, [], unnamed, extraction_dir)
 
 
 # Matching rows to clusters ----------------------------------------------------------------
@@ -908,6 +906,7 @@ def screen_exports(
     full_text: Sequence[str | os.PathLike] = (),
     decisions_path: str | os.PathLike | None = None,
     study_ids: Iterable[str] | None = None,
+    extraction_dir: str | os.PathLike = "resources/extraction",
 ) -> tuple[pd.DataFrame, dict, list[tuple[ToolRow, str]]]:
     """The decisions of a screening tool's exports (and of srma's decisions file, when
     given), attached to the clusters.
@@ -921,6 +920,7 @@ def screen_exports(
         _Index,
         attach_rows,
         decision_table,
+        other_rows,
         prisma_counts,
         read_screening,
     )
@@ -970,10 +970,11 @@ def screen_exports(
         if row is not None:
             by_cluster[cid] = row
     decisions = decision_table(unique, by_cluster)
-    counts = prisma_counts(records, unique, decisions)
+    counts = prisma_counts(records, unique, decisions, other_rows(srma_rows))
     if study_ids is not None:
-        for line in _study_warnings(rows, srma_rows, srma_path, study_ids):
-            log.warning("%s", line)
+        error = _study_error(rows, srma_rows, srma_path, study_ids, extraction_dir)
+        if error is not None:
+            raise error
     if not_counted:
         log.warning(
             "%d row(s) of the %s exports not counted (no decision attached to a record):\n%s",

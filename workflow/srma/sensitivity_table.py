@@ -8,7 +8,10 @@ One row per instrument x timepoint group, from the group's three tables under
 - Egger's regression test: its statistic (z, or t under a t test), p-value and limit
   estimate (the effect at standard error 0);
 - trim-and-fill: the number of filled studies, the side they were filled on, and the
-  filled model's estimate with its confidence interval.
+  filled model's estimate with its confidence interval;
+- Begg's rank correlation test (from the Egger table's ``begg_*`` columns, metafor
+  ``ranktest(res)``): the studies tested, Kendall's tau and its p-value (last, after
+  the columns above).
 
 An analysis that was not run carries its status and the reason, and empty numbers.
 """
@@ -40,6 +43,11 @@ COLUMNS = [
     "trimfill_ci_lb",
     "trimfill_ci_ub",
     "trimfill_reason",
+    "begg_status",
+    "begg_k",
+    "begg_tau",
+    "begg_pval",
+    "begg_reason",
 ]
 
 
@@ -97,6 +105,8 @@ def summary_table(
                 "trimfill_ci_lb": model["ci_lb"],
                 "trimfill_ci_ub": model["ci_ub"],
                 "trimfill_reason": model["reason"],
+                **{f"begg_{c}": e.get(f"begg_{c}") for c in ("status", "k", "tau", "pval")},
+                "begg_reason": e.get("begg_reason"),
             }
         )
     if egger or filled:
@@ -106,6 +116,8 @@ def summary_table(
         table[col] = table[col].astype("float64")
     for col in ("egger_limit_estimate", "trimfill_estimate", "trimfill_ci_lb", "trimfill_ci_ub"):
         table[col] = table[col].astype("float64")
-    for col in ("leave1out_refits", "egger_k", "trimfill_k0"):
+    for col in ("begg_tau", "begg_pval"):
+        table[col] = table[col].astype("float64")
+    for col in ("leave1out_refits", "egger_k", "trimfill_k0", "begg_k"):
         table[col] = table[col].astype("Int64")
     return table

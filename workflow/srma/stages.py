@@ -162,10 +162,11 @@ def screen(
     *, unique: str, clusters: str, records: Paths, decisions_file: str | Paths,
     decisions: str, counts: str, config_hash: str, study_ids: Sequence[str] | None = None,
     tool: str = "srma", title_abstract: Paths = (), full_text: Paths = (),
+    extraction_dir: str = "resources/extraction",
 ) -> None:  # fmt: skip
     """Apply screening decisions; write the per-cluster status and PRISMA counts.
-    ``study_ids`` (the extraction files' stems): included studies without a file, and
-    files no included report names, are warnings in the job's log. With a screening
+    ``study_ids`` (the extraction files' stems in ``extraction_dir``): an included
+    study without a file, or a file no included report names, stops the job. With a screening
     ``tool`` (``asreview``, ``rayyan``, ``covidence``), the decisions are those of its
     exports (``title_abstract``, ``full_text``) and of srma's ``decisions_file`` when
     one is given (an empty list: none)."""
@@ -180,6 +181,7 @@ def screen(
             read_all(records),
             decisions_file,
             study_ids=study_ids,
+            extraction_dir=extraction_dir,
         )
     else:
         from srma.screening_tools import screen_exports
@@ -193,6 +195,7 @@ def screen(
             full_text=list(full_text),
             decisions_path=decisions_file,
             study_ids=study_ids,
+            extraction_dir=extraction_dir,
         )
     io.write_parquet(table, decisions, config_hash=config_hash)
     io.write_json(prisma, counts)
@@ -204,17 +207,21 @@ def screen(
 @needs("srma.extraction", "srma.extraction.study", "srma.extraction.correlations")
 def extract_study(
     *, study_file: str, table: str, correlations: str, excluded: str, settings: Mapping,
-    config_hash: str,
+    config_hash: str, per_correlation: str | None = None,
+    sensitivity_correlations: Sequence[float] = (),
 ) -> None:  # fmt: skip
     """Validate and harmonise one study's extraction file, parsed once: its rows (data
     model 4) to ``table``, its correlation rows (data model 6) to ``correlations``, the
-    rows that cannot be used (``excluded.csv``) to ``excluded``. ``settings`` holds the
+    rows that cannot be used (``excluded.csv``) to ``excluded``, and to
+    ``per_correlation`` its rows harmonised once per change-score correlation of
+    ``sensitivity_correlations`` (the config's sensitivity analyses; no rows when there
+    are none). ``settings`` holds the
     config sections extraction reads (instruments, timepoints, extraction). The file is
     checked before anything is written; its path and SHA-256 go into the table's
     metadata (``srma_study_file``, ``srma_study_sha256``) for ``provenance.json``."""
     from srma.extraction import extract
 
-    result = extract(study_file, settings)
+    result = extract(study_file, settings, list(sensitivity_correlations))
     usable = int(result.rows["usable"].sum()) if len(result.rows) else 0
     log.info("%s: %d rows, %d usable", study_file, len(result.rows), usable)
     for reason, count in result.excluded["reason"].value_counts(sort=False).items():
@@ -226,6 +233,8 @@ def extract_study(
     io.write_parquet(result.rows, table, config_hash=config_hash, metadata=source)
     io.write_parquet(result.correlations, correlations, config_hash=config_hash)
     io.write_parquet(result.excluded, excluded, config_hash=config_hash)
+    if per_correlation is not None:
+        io.write_parquet(result.per_correlation, per_correlation, config_hash=config_hash)
 
 
 @needs("srma.extraction")
@@ -273,7 +282,10 @@ def pool_group(
     *, tables: Paths, pooled: str, instrument: str, timepoint: str, pooling: Mapping,
     config_hash: str,
 ) -> None:  # fmt: skip
-    """Pool one instrument x timepoint group from its studies' extraction tables."""
+    """Pool one instrument x timepoint group from its studies' extraction tables;
+    ``pooling``: the config's ``pooling`` section, with ``outcome: binary`` and the
+    instrument's ``measure`` and ``method`` for a binary instrument
+    (``prediction_interval`` is pool_group's ``pi_type``)."""
     from srma.group import pool_group as pool
 
     keys = ("measure", "method", "test", "level", "min_studies", "reported_only")
@@ -281,6 +293,8 @@ def pool_group(
         read_study_tables(tables),
         instrument=instrument,
         timepoint=timepoint,
+        outcome=pooling.get("outcome", "continuous"),
+        pi_type=pooling.get("prediction_interval", "default"),
         **{k: pooling[k] for k in keys},
     )
     status = table["status"].iat[0] if len(table) else "no studies"
@@ -307,6 +321,45 @@ def sensitivity_group(
     for path, table in tables.items():
         log.info("%s: %s", path, table["status"].iat[0])
         io.write_parquet(table, path, config_hash=config_hash)
+
+
+@needs("srma.sensitivity_analyses")
+def sensitivity_analyses(
+    *, pooled: str, tables: Paths, per_correlation: Paths, leave1out: str, table: str,
+    analyses: Sequence[Mapping], pooling: Mapping, correlation: float, instrument: str,
+    timepoint: str, config_hash: str,
+) -> None:  # fmt: skip
+    """The config's sensitivity analyses of one group (``analyses``: config
+    ``sensitivity.analyses``), each pooled with the review's model (``pooling``) and
+    compared with the main result (``pooled``): :func:`srma.sensitivity_analyses.group_analyses`
+    from the group's studies' extraction tables (``tables``), their rows per change-score
+    correlation (``per_correlation``) and the group's leave-one-out table."""
+    from srma.sensitivity_analyses import group_analyses
+
+    out = group_analyses(
+        io.read_parquet(pooled),
+        read_study_tables(tables),
+        analyses=analyses,
+        instrument=instrument,
+        timepoint=timepoint,
+        pooling=pooling,
+        alternatives=read_study_tables(per_correlation),
+        leave1out=io.read_parquet(leave1out),
+        correlation=correlation,
+    )
+    for status, count in out["status"].value_counts(sort=False).items():
+        log.info("%s %s: %d analysis row(s) %s", instrument, timepoint, count, status)
+    io.write_parquet(out, table, config_hash=config_hash)
+
+
+@needs("srma.sensitivity_analyses")
+def sensitivity_analyses_table(*, tables: Paths, table: str, config_hash: str) -> None:
+    """Every group's sensitivity analyses, in the order of ``tables`` (the config's),
+    for ``results/tables/sensitivity_analyses.csv``."""
+    from srma.sensitivity_analyses import empty_table
+
+    out = read_all(tables)
+    io.write_csv(out if len(out.columns) else empty_table(), table, config_hash=config_hash)
 
 
 @needs("srma.group")
@@ -350,6 +403,75 @@ def sensitivity_table(
         [io.read_parquet(p) for p in trimfill],
     )
     io.write_csv(summary, table, config_hash=config_hash)
+
+
+# 5b. subgroup analyses and meta-regression (config analyses) ----------------------------
+
+
+@needs("srma.group_analyses")
+def subgroup_group(
+    *, pooled: str, tables: Paths, table: str, analysis: str, spec: Mapping,
+    min_studies: int, instrument: str, timepoint: str, config_hash: str,
+) -> None:  # fmt: skip
+    """The subgroup analysis ``analysis`` (``spec``: its config entry, ``by`` and
+    ``label``) of one group, from its pooled table and its studies' extraction tables
+    (``tables``, where the field ``by`` is read)."""
+    from srma import group_analyses as ga
+
+    by = spec["by"]
+    values = ga.study_values(
+        read_study_tables(tables), by, instrument=instrument, timepoint=timepoint
+    )
+    out = ga.subgroup_table(
+        io.read_parquet(pooled), values, analysis=analysis, by=by, label=spec.get("label"),
+        min_studies=min_studies,
+    )  # fmt: skip
+    test = out[out["row_type"] == "test"].iloc[0]
+    log.info("%s %s %s: %s %s", analysis, instrument, timepoint, test["status"], test["reason"])
+    io.write_parquet(out, table, config_hash=config_hash)
+
+
+@needs("srma.group_analyses")
+def meta_regression_group(
+    *, pooled: str, tables: Paths, table: str, analysis: str, spec: Mapping,
+    instrument: str, timepoint: str, config_hash: str,
+) -> None:  # fmt: skip
+    """The meta-regression ``analysis`` (``spec``: its config entry, ``moderators``
+    and ``label``) of one group, from its pooled table and its studies' extraction
+    tables (``tables``, where the moderators are read)."""
+    from srma import group_analyses as ga
+
+    studies = read_study_tables(tables)
+    mods = list(spec["moderators"])
+    values = {
+        m: ga.study_values(studies, m, instrument=instrument, timepoint=timepoint) for m in mods
+    }
+    out = ga.meta_regression_table(
+        io.read_parquet(pooled), values, analysis=analysis, moderators=mods,
+        label=spec.get("label"),
+    )  # fmt: skip
+    model = out[out["row_type"] == "model"].iloc[0]
+    log.info("%s %s %s: %s %s", analysis, instrument, timepoint, model["status"], model["reason"])
+    io.write_parquet(out, table, config_hash=config_hash)
+
+
+@needs("srma.group_analyses")
+def analyses_table(*, tables: Paths, table: str, kind: str, config_hash: str) -> None:
+    """Every group's subgroup analyses (``kind`` ``subgroups``: the subgroup and test
+    rows) or meta-regressions (``meta_regression``: the coefficient and model rows) in
+    one CSV, in the order of ``tables`` (the config's analyses, instruments, timepoints)."""
+    import pandas as pd
+
+    from srma import group_analyses as ga
+
+    if kind == "subgroups":
+        columns, rows = ga.SUBGROUP_COLUMNS, ("subgroup", "test")
+    else:
+        columns, rows = ga.REGRESSION_COLUMNS, ("coefficient", "model")
+    out = ga.collect([io.read_parquet(p) for p in tables], rows)
+    if not len(out.columns):
+        out = pd.DataFrame(columns=columns)
+    io.write_csv(out, table, config_hash=config_hash)
 
 
 # 6. correlations -----------------------------------------------------------------------
@@ -453,6 +575,31 @@ def funnel(
     )
 
 
+@needs("srma.figures.subgroups")
+def subgroup_forest(*, table: str, svg: str, png: str, labels: Mapping, **_wildcards) -> None:
+    """Forest plot of one group's subgroup analysis, drawn from its table: a block per
+    subgroup with its subtotal, and the test for subgroup differences."""
+    from srma.figures.subgroups import subgroup_forest_figure
+
+    keys = ("instrument_label", "timepoint_label", "intervention", "comparator", "measure",
+            "unit", "measure_label", "favours_negative")  # fmt: skip
+    subgroup_forest_figure(
+        io.read_parquet(table), svg, png, source=table, **{k: labels.get(k) for k in keys}
+    )
+
+
+@needs("srma.figures.subgroups")
+def bubble(*, table: str, svg: str, png: str, labels: Mapping, **_wildcards) -> None:
+    """Bubble plot of one group's meta-regression on one numeric moderator, drawn from
+    its table (a note figure saying why when there is none to draw)."""
+    from srma.figures.subgroups import bubble_figure
+
+    keys = ("instrument_label", "timepoint_label", "measure", "unit", "measure_label")
+    bubble_figure(
+        io.read_parquet(table), svg, png, source=table, **{k: labels.get(k) for k in keys}
+    )
+
+
 @needs("srma.figures.prisma")
 def prisma(*, counts: str, svg: str, png: str) -> None:
     """PRISMA 2020 flow diagram."""
@@ -498,22 +645,37 @@ def _read_table(path: str | Path) -> pd.DataFrame:
 
 
 @needs("srma.figures.results")
-def results_page(*, table: str, pooled: Paths, html: str, summary: str, labels: Mapping) -> None:
+def results_page(
+    *, table: str, pooled: Paths, html: str, summary: str, labels: Mapping,
+    sensitivity: Paths = (), appraisal: str = "", subgroups: Paths = (),
+    meta_regression: Paths = (),
+) -> None:  # fmt: skip
     """The report's results page (every group's result, and why a group or a study has
     none) and the summary on the report's first page, from ``pooled.csv`` (``table``)
     and the groups' pooled tables; ``labels`` as for
-    :func:`srma.figures.results.results_page`."""
+    :func:`srma.figures.results.results_page`; ``sensitivity``: the
+    ``sensitivity_analyses.csv`` of the config's sensitivity analyses (none: no such
+    section); ``appraisal``: the risk of bias and the certainty in words
+    (``results/report/appraisal.html``; empty: no such section); ``subgroups``,
+    ``meta_regression``: ``subgroups.csv`` and ``meta_regression.csv`` of the config's
+    analyses (none: no such section)."""
     import pandas as pd
 
     from srma.figures.results import results_page as write
 
     keys = {"instrument": str, "timepoint": str, "status": str, "studies": str}
+    str_keys = {"instrument": str, "timepoint": str, "variant": str, "reason": str}
+    text = dict.fromkeys(("instrument", "timepoint", "subgroup", "term", "label", "reason"), str)
     write(
         pd.read_csv(table, dtype=keys, keep_default_na=False, na_values=[""]),
         [io.read_parquet(p) for p in pooled],
         html,
         summary,
         source=str(table),
+        sensitivity=pd.read_csv(sensitivity[0], dtype=str_keys) if sensitivity else None,
+        appraisal=Path(appraisal).read_text(encoding="utf-8") if appraisal else "",
+        subgroups=pd.read_csv(subgroups[0], dtype=text) if subgroups else None,
+        meta_regression=pd.read_csv(meta_regression[0], dtype=text) if meta_regression else None,
         **labels,
     )
 
@@ -583,19 +745,22 @@ def read_rob_table(path: str | Path) -> pd.DataFrame:
     return table[COLUMNS].astype("string")
 
 
-@needs("srma.appraisal.load")
+@needs("srma.appraisal.load", "srma.appraisal.narrative")
 def risk_of_bias_table(
-    *, files: Paths, studies: Paths, table: str, directory: str, settings: Mapping,
-    config_hash: str,
+    *, files: Paths, studies: Paths, table: str, paragraph: str, directory: str,
+    settings: Mapping, config_hash: str,
 ) -> None:  # fmt: skip
     """Check every risk-of-bias file (``files``; against the config's instruments and
     timepoints in ``settings`` and the designs of the study tables ``studies``) and
     write ``results/tables/risk_of_bias.csv``. A study without a file gets one row
     judged ``not assessed`` and a warning; a file of no extraction study, or a file
-    with an error, stops the job naming the file, the line and the field."""
+    with an error, stops the job naming the file, the line and the field. ``paragraph``:
+    the table in words (:func:`srma.appraisal.narrative.appraisal_html`) for the
+    report's captions."""
     import pandas as pd
 
     from srma.appraisal.load import check_coverage, load_assessments
+    from srma.appraisal.narrative import appraisal_html
 
     designs = _designs(studies)
     ids = sorted(Path(p).stem for p in studies)
@@ -615,17 +780,19 @@ def risk_of_bias_table(
         rob = rob.sort_values("study_id", kind="stable", ignore_index=True)
     check_coverage(rob, ids, source=directory)
     io.write_csv(rob, table, config_hash=config_hash)
+    io.write_bytes_atomic(paragraph, appraisal_html(rob, None).encode("utf-8"))
 
 
 @needs("srma.figures.rob")
 def rob_figures(
-    *, table: str, traffic_light_svg: str, traffic_light_png: str, summary_svg: str,
+    *, table: str, paragraph: str, traffic_light_svg: str, traffic_light_png: str, summary_svg: str,
     summary_png: str, robins_i_traffic_light_svg: str, robins_i_traffic_light_png: str,
     robins_i_summary_svg: str, robins_i_summary_png: str,
 ) -> None:  # fmt: skip
     """The traffic-light plot and the summary bars of the study-level judgements, for
     RoB 2 and for ROBINS-I (a note figure for a tool no study was assessed with);
-    studies ``not assessed`` are left out and counted in the titles."""
+    studies ``not assessed`` are left out and counted in the titles. ``paragraph``
+    (the table in words) is read by the figures' captions only."""
     from srma.figures.rob import summary_bars, traffic_light
 
     rob = read_rob_table(table)
@@ -705,22 +872,26 @@ def high_risk_table(*, tables: Paths, table: str, config_hash: str) -> None:
     io.write_csv(out, table, config_hash=config_hash)
 
 
-@needs("srma.appraisal.grade", "srma.appraisal.sof", "docx")
+@needs("srma.appraisal.grade", "srma.appraisal.sof", "srma.appraisal.narrative", "docx")
 def summary_of_findings(
     *, pooled: Paths, regtest: Paths, high_risk: Paths, rob: str, decisions: Paths,
-    csv: str, docx: str, html: str, grade: Mapping, settings: Mapping, labels: Mapping,
-    config_hash: str,
+    csv: str, docx: str, html: str, paragraph: str, grade: Mapping, settings: Mapping,
+    labels: Mapping, config_hash: str,
 ) -> None:  # fmt: skip
     """GRADE ratings of every group (pooled tables in the config's order, with their
     Egger (``regtest``) and high-risk sensitivity tables in the same order) and the
     summary-of-findings table: CSV, Word, and HTML for the report. ``decisions``: the
     reviewer's decisions file (an empty list: none yet). The risk-of-bias domain of an
-    outcome with a usable study ``not assessed`` is left to the reviewer (not judged)."""
+    outcome with a usable study ``not assessed`` is left to the reviewer (not judged).
+    ``paragraph``: the risk of bias and the certainty of every outcome in words
+    (:func:`srma.appraisal.narrative.appraisal_html`), for the results page and the
+    report's caption."""
     from html import escape
 
     from srma.appraisal import grade as g
     from srma.appraisal import sof
     from srma.appraisal.load import for_outcome, overall_judgements
+    from srma.appraisal.narrative import appraisal_html
     from srma.appraisal.tools import NO_INFORMATION
 
     settings_ = g.GradeSettings.from_config({"grade": dict(grade)})
@@ -788,6 +959,7 @@ def summary_of_findings(
         "</style>\n</head>\n<body>\n" + fragment + "</body>\n</html>\n"
     )
     io.write_bytes_atomic(html, page.encode("utf-8"))
+    io.write_bytes_atomic(paragraph, appraisal_html(table, out).encode("utf-8"))
     for rating in ratings:
         o = rating.outcome
         log.info("%s %s: %s", o.instrument, o.timepoint, rating.certainty or "not rated")

@@ -36,7 +36,7 @@ import yaml
 from srma.appraisal import rob2, robins_i
 from srma.appraisal.tools import NO_INFORMATION, NOT_APPLICABLE, TOOL_FOR_DESIGN, TOOLS
 from srma.config import node_line
-from srma.errors import InputError
+from srma.errors import InputError, decode_utf8
 
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "risk_of_bias.schema.yaml"
 
@@ -90,13 +90,7 @@ def read_assessment(path: str | Path) -> tuple[dict, yaml.Node]:
         raise InputError(path, f"cannot read the file: {err.strerror or err}") from None
     if len(raw) > MAX_BYTES:
         raise InputError(path, f"a risk-of-bias file may have at most {MAX_BYTES:,} bytes")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = raw.count(b"\n", 0, err.start) + 1
-        raise InputError(
-            path, f"byte 0x{raw[err.start]:02x} is not UTF-8; save the file as UTF-8", line=line
-        ) from None
+    text = decode_utf8(path, raw)
     loader = _LOADER(text)
     try:
         root = loader.get_single_node()

@@ -10,8 +10,9 @@ A study is left out when its overall judgement for the group's instrument x time
 ``serious`` or ``critical`` (:data:`srma.appraisal.tools.HIGH_RISK`). Studies whose
 overall judgement is ``no information`` stay in: nothing says they are at high risk (the
 row names them, so the reader sees what the analysis rests on). The remaining usable
-studies are refitted with the group's own model (``method``, ``test``, ``level`` of the
-pooled table, :func:`srma.pooling.rma`), in table order.
+studies are refitted with the group's own model (``method``, ``test``, ``level`` and
+prediction interval ``pi_type`` of the pooled table, :func:`srma.pooling.rma`), in table
+order.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def without_high_risk(
         "test": _first(group, "test") or "z",
         "level": float(_first(group, "level") or 95.0),
     }
+    pi_type = _first(group, "pi_type") or "default"  # tables written before it: default
     row = {
         **keys,
         "k_all": len(studies),
@@ -118,6 +120,7 @@ def without_high_risk(
             test=settings["test"],
             level=settings["level"],
             slab=[str(s) for s in kept["study_id"]],
+            pi_type=pi_type,
         )
         row.update({c: getattr(res, c) for c in COLUMNS[6:16]})
         row["status"] = "estimated"

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import io
+import math
 import os
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -171,17 +172,18 @@ def sof_table(
 
 
 def effect_text(rating: Rating, unit: str = "") -> str:
-    """The effect cell: ``MD −3.10 points (95% CI −4.20 to −2.00)``."""
+    """The effect cell: ``MD −3.10 points (95% CI −4.20 to −2.00)``; an odds or risk
+    ratio (pooled on the log scale) as the ratio: ``OR 0.47 (95% CI 0.33 to 0.68)``."""
     o = rating.outcome
     if o.k == 0:
         return "no usable data"
     if o.estimate is None or o.ci_lb is None:
         return f"not pooled ({o.k} studies; {o.status or 'no pooled estimate'})"
     u = f" {unit}" if unit and (o.measure or "MD") == "MD" else ""
-    text = (
-        f"{o.measure or 'MD'} {fmt(o.estimate)}{u} ({o.level:g}% CI {fmt(o.ci_lb)} to "
-        f"{fmt(o.ci_ub)})"
-    )
+    est, lb, ub = o.estimate, o.ci_lb, o.ci_ub
+    if o.measure in ("OR", "RR"):
+        est, lb, ub = (math.exp(x) for x in (est, lb, ub))
+    text = f"{o.measure or 'MD'} {fmt(est)}{u} ({o.level:g}% CI {fmt(lb)} to {fmt(ub)})"
     return text + (" from one study" if o.k == 1 else "")
 
 

@@ -12,17 +12,28 @@ on every run, so they survive reruns and update searches.
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections.abc import Iterable
 
 import pandas as pd
 
-from srma.errors import InputError
+from srma.errors import InputError, decode_utf8
 
 __all__ = ["read_decisions", "check_decisions", "DECISION_COLUMNS"]
 
 DECISION_COLUMNS = ["record_id_1", "record_id_2", "decision", "note", "reason"]
 _DECISIONS = {"merge", "separate"}
+
+
+def _read_text(path: str) -> str:
+    """The decoded text of the decisions file (UTF-8, with or without BOM)."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as err:
+        raise InputError(path, f"cannot read the file: {err.strerror or err}") from None
+    return decode_utf8(path, data, "save the file as UTF-8 (CSV UTF-8)")
 
 
 def _empty() -> pd.DataFrame:
@@ -44,17 +55,38 @@ def read_decisions(
     among the records.
     """
     path = os.fspath(path)
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        header = reader.fieldnames or []
+    text = _read_text(path)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in next(reader, [])]
+        for name in header:
+            if name and header.count(name) > 1:
+                raise InputError(path, "column named twice in the header", line=1, field=name)
         missing = [c for c in DECISION_COLUMNS[:3] if c not in header]
         if missing:
-            raise InputError(path, f"missing column(s) {', '.join(missing)}", line=1)
+            raise InputError(
+                path,
+                f"missing column(s) {', '.join(missing)}; the header needs "
+                + ", ".join(DECISION_COLUMNS[:3]),
+                line=1,
+                field=missing[0],
+            )
         rows = []
-        for k, row in enumerate(reader, start=2):
-            if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+        for cells in reader:
+            line = reader.line_num
+            if not any(c.strip() for c in cells):
                 continue
-            rows.append({c: (row.get(c) or "").strip() for c in DECISION_COLUMNS} | {"line": k})
+            if any(c.strip() for c in cells[len(header) :]):
+                raise InputError(
+                    path,
+                    f"the row has {len(cells)} cells, the header {len(header)}; a cell with "
+                    "a comma needs double quotes",
+                    line=line,
+                )
+            row = dict(zip(header, (c.strip() for c in cells), strict=False))
+            rows.append({c: row.get(c, "") for c in DECISION_COLUMNS} | {"line": line})
+    except csv.Error as err:
+        raise InputError(path, f"not a readable CSV file: {err}", line=reader.line_num) from None
     frame = pd.DataFrame(rows) if rows else _empty()
     frame.attrs["path"] = path
     check_decisions(frame, record_ids)

@@ -51,10 +51,14 @@ EXCLUDED_COLUMNS = [
 
 
 class Extraction(NamedTuple):
-    """One study file, extracted: its rows (data model 4) and correlations (model 6)."""
+    """One study file, extracted: its rows (data model 4) and correlations (model 6);
+    ``per_correlation``: its rows harmonised once per alternative change-score
+    correlation (:func:`srma.extraction.study.rows_per_correlation`; None when none
+    was asked for)."""
 
     rows: pd.DataFrame
     correlations: pd.DataFrame
+    per_correlation: pd.DataFrame | None = None
 
     @property
     def excluded(self) -> pd.DataFrame:
@@ -62,17 +66,20 @@ class Extraction(NamedTuple):
         return excluded_table([self.rows])
 
 
-def extract(path: str | Path, config: Mapping) -> Extraction:
-    """Parse and validate one study file once; return its rows and correlations.
+def extract(path: str | Path, config: Mapping, correlations=None) -> Extraction:
+    """Parse and validate one study file once; return its rows and correlations, and
+    with ``correlations`` (a list of ``r``) its rows harmonised once per ``r`` (the
+    change-score correlation sensitivity analysis).
 
     ``config`` holds the sections extraction reads (instruments, timepoints, extraction).
     Raises :class:`srma.errors.InputError` naming the file, record and field."""
     from srma.extraction.correlations import correlations_of
     from srma.extraction.load import load_and_check
-    from srma.extraction.study import study_rows
+    from srma.extraction.study import rows_per_correlation, study_rows
 
     data = load_and_check(path, config)
-    return Extraction(study_rows(data, config), correlations_of(data))
+    per_r = None if correlations is None else rows_per_correlation(data, config, correlations)
+    return Extraction(study_rows(data, config), correlations_of(data), per_r)
 
 
 def extract_study(path: str | Path, config: Mapping) -> pd.DataFrame:

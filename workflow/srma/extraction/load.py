@@ -55,8 +55,13 @@ STATISTICS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "baseline_followup": (("baseline_mean", "followup_mean"), ("followup_sd",)),
     "pct_change_mean": (("pct",), ()),
     "baseline": (("baseline_mean",), ()),
+    "events": (("events",), ()),
     "not_reported": ((), ()),
 }
+
+#: Statistics of a binary instrument (config ``instruments.<key>.type: binary``); every
+#: other statistic but ``not_reported`` belongs to a continuous one.
+BINARY_STATISTICS = ("events", "not_reported")
 
 #: Fields allowed with every statistic.
 COMMON_FIELDS = {
@@ -83,7 +88,7 @@ CHANGE_VALUES = ("mean", "ci_lower", "ci_upper", "median", "q1", "q3", "min", "m
 #: Values that are scores (checked against the instrument's range).
 SCORE_VALUES = ("baseline_mean", "followup_mean")
 #: Values that must not be negative.
-NONNEGATIVE = ("sd", "se", "baseline_sd", "followup_sd")
+NONNEGATIVE = ("sd", "se", "baseline_sd", "followup_sd", "events")
 
 
 @functools.lru_cache(maxsize=1)
@@ -294,6 +299,7 @@ def check_study(path: str | Path, data: Mapping, config: Mapping) -> None:
                 f"unknown report {row['report']!r}; expected one of: {', '.join(report_ids)}",
             )
         _check_values(path, data, i, row, instruments[row["instrument"]])
+        _check_events(path, data, i, row, arm_by_id[row["arm"]])
     for i, row in enumerate(data.get("correlations") or []):
         _check_p(path, data, ["correlations", i, "p"], row.get("p"))
         if row.get("report") is not None and row["report"] not in report_ids:
@@ -329,15 +335,31 @@ def _check_values(path, data, i: int, row: Mapping, inst: Mapping) -> None:
                 f"{', '.join(required + optional) or 'no values'}); use another statistic "
                 "or put the number in notes",
             )
-    lo, hi = float(inst["min"]), float(inst["max"])
-    span = hi - lo
     label = inst.get("label", row["instrument"])
+    binary = inst.get("type", "continuous") == "binary"
+    if binary != (stat in BINARY_STATISTICS) and stat != "not_reported":
+        kind, stats = (
+            ("binary", "events or not_reported")
+            if binary
+            else ("continuous", "a mean, median or baseline statistic")
+        )
+        fail(
+            path,
+            data,
+            keys + ["statistic"],
+            f"statistic '{stat}' does not fit {label}, a {kind} outcome in the config "
+            f"(instruments.{row['instrument']}.type); expected {stats}",
+        )
     for field in ("n", "baseline_n"):
         if row.get(field) is not None and row[field] < 2:
             fail(path, data, keys + [field], f"{field} = {row[field]}: an arm needs n >= 2")
     for field in NONNEGATIVE:
         if _num(row.get(field)) and row[field] < 0:
             fail(path, data, keys + [field], f"{field} = {row[field]} is negative; expected >= 0")
+    if binary:
+        return  # counts: no score range
+    lo, hi = float(inst["min"]), float(inst["max"])
+    span = hi - lo
     for field in SCORE_VALUES:
         v = row.get(field)
         if _num(v) and not lo <= v <= hi:
@@ -372,6 +394,25 @@ def _check_values(path, data, i: int, row: Mapping, inst: Mapping) -> None:
     for a, b in zip(order, order[1:], strict=False):
         if row[a] > row[b]:
             fail(path, data, keys + [b], f"{b} = {row[b]} is below {a} = {row[a]}")
+
+
+def _check_events(path, data, i: int, row: Mapping, arm: Mapping) -> None:
+    """The events of a binary row are a whole number not above the row's n (the arm's
+    n when the row gives none)."""
+    events = row.get("events")
+    if row["statistic"] != "events" or events is None:
+        return
+    keys = ["outcomes", i, "events"]
+    if isinstance(events, float) and not events.is_integer():  # 12.0 passes the schema
+        fail(path, data, keys, f"events = {events:g} is not a whole number of participants")
+    n, whose = (row["n"], "the row's n") if "n" in row else (arm.get("n"), "the arm's n")
+    if n is not None and events > n:
+        fail(
+            path,
+            data,
+            keys,
+            f"events = {events:g} is more than {whose} = {n}: events count participants of the arm",
+        )
 
 
 def _check_p(path, data, keys: list, printed: object) -> None:

@@ -2,7 +2,8 @@
 
 For every instrument x scoring x reported week, each arm's printed values become an
 n, a mean change and an SD of change, each flagged ``reported``, ``converted``,
-``estimated`` or ``imputed``, with a ``method`` text that says how. Then:
+``estimated`` or ``imputed``, with a ``method`` text that says how. A binary outcome
+(``statistic: events``) gives its n and number of events as printed (``events``). Then:
 
 - arms of the same role (e.g. two doses of one drug) are combined into one with the
   Handbook's formula (Table 6.5.a), so a shared control is never counted twice;
@@ -41,6 +42,7 @@ COLUMNS = {
     "n": "Int64",
     "mean_change": "float64",
     "sd_change": "float64",
+    "events": "Int64",
     "mean_flag": "str",
     "sd_flag": "str",
     "statistic": "str",
@@ -49,6 +51,11 @@ COLUMNS = {
     "reason": "str",
     "report": "str",
     "source": "str",
+    # study-level fields, the same on every row of a study (subgroups, meta-regression)
+    "population": "str",
+    "year": "Int64",
+    "drug": "str",
+    "characteristics": "str",
 }
 
 
@@ -72,6 +79,7 @@ class ArmValues:
     label: str
     statistic: str
     n: int | None
+    events: int | None = None
     mean: float | None = None
     sd: float | None = None
     mean_flag: str | None = None
@@ -88,6 +96,10 @@ class ArmValues:
 
     def finish(self) -> None:
         """Turn what is missing into reasons."""
+        if self.statistic == "events":
+            if self.n is None:
+                self._add("arm n not reported (events of an unknown total)")
+            return
         if self.mean is None and self.mean_reason:
             self._add(self.mean_reason)
         if self.sd is None and self.sd_reason:
@@ -109,6 +121,8 @@ class ArmValues:
 
     @property
     def usable(self) -> bool:
+        if self.statistic == "events":
+            return not self.reasons and None not in (self.n, self.events)
         return not self.reasons and None not in (self.n, self.mean, self.sd)
 
 
@@ -286,6 +300,10 @@ def harmonise_arm(row: Mapping, arm: Mapping, *, corr: float, corr_source: str) 
         else:
             v.mean_reason = "percent change without a baseline mean: not in the instrument's units"
         v.sd_reason = "only a mean percent change reported (no SD of change)"
+    elif stat == "events":
+        v.events = int(row["events"])
+        of = f" of {n}" if n is not None else ""
+        v.methods.append(f"{v.events}{of} with the event, as reported")
     elif stat == "baseline":
         v.reasons.append("only baseline values reported (no follow-up or change values)")
     elif stat == "not_reported":
@@ -373,7 +391,13 @@ def combine_role(arms: list[ArmValues]) -> ArmValues:
         reports=list(dict.fromkeys(r for a in arms for r in a.reports)),
         sources=list(dict.fromkeys(s for a in arms for s in a.sources)),
     )
-    if all(a.usable for a in arms):
+    if all(a.usable for a in arms) and first.statistic == "events":
+        # Binary: the arms' events and totals add up (Cochrane Handbook 23.3.4:
+        # combining groups of a dichotomous outcome).
+        out.events = sum(a.events for a in arms)
+        out.methods = [f"{a.label}: {'; '.join(a.methods)}" for a in arms]
+        out.methods.append(f"{len(arms)} {first.role} arms combined (events and totals added)")
+    elif all(a.usable for a in arms):
         n, mean, sd = arms[0].n, arms[0].mean, arms[0].sd
         for a in arms[1:]:
             n, mean, sd = hm.combine_groups(n, mean, sd, a.n, a.mean, a.sd)
@@ -402,6 +426,7 @@ def study_rows(data: Mapping, config: Mapping) -> pd.DataFrame:
     by :func:`srma.extraction.load.load_and_check`."""
     study, design = data["study_id"], data["design"]
     trial = data.get("trial") or study
+    fields = study_fields(data)
     timepoints = config["timepoints"]
     rows = merge_rows(data)
     if not rows:
@@ -414,6 +439,7 @@ def study_rows(data: Mapping, config: Mapping) -> pd.DataFrame:
                     "usable": False,
                     "reason": f"no outcome rows: {data['no_outcomes_reason']}",
                     "report": ", ".join(r["id"] for r in data["reports"]),
+                    **fields,
                 }
             ]
         )
@@ -487,6 +513,7 @@ def study_rows(data: Mapping, config: Mapping) -> pd.DataFrame:
                     "n": a.n,
                     "mean_change": a.mean,
                     "sd_change": a.sd,
+                    "events": a.events,
                     "mean_flag": a.mean_flag if a.mean is not None else None,
                     "sd_flag": a.sd_flag if a.sd is not None else None,
                     "statistic": a.statistic,
@@ -495,9 +522,37 @@ def study_rows(data: Mapping, config: Mapping) -> pd.DataFrame:
                     "reason": "; ".join(reasons) or None,
                     "report": ", ".join(a.reports) or None,
                     "source": "; ".join(a.sources) or None,
+                    **fields,
+                    "drug": _drug(a, arms_by_id),
                 }
             )
     return _frame(out)
+
+
+def study_fields(data: Mapping) -> dict:
+    """The study-level fields of a parsed study file that its rows carry for subgroup
+    analyses and meta-regression: ``population``, ``year`` (of the main report: the
+    first with ``role: main``, else the first report), and ``characteristics`` (the
+    review's own fields, as JSON text with sorted keys; None when the file has none)."""
+    import json
+
+    reports = data.get("reports") or []
+    main = next((r for r in reports if r.get("role", "main") == "main"), None)
+    main = main or (reports[0] if reports else {})
+    chars = data.get("characteristics") or None
+    return {
+        "population": data.get("population"),
+        "year": main.get("year"),
+        "characteristics": None if chars is None else json.dumps(chars, sort_keys=True),
+    }
+
+
+def _drug(arm: ArmValues, arms_by_id: Mapping) -> str | None:
+    """The ``drug`` of an arm (its arms' drugs, ``" + "``-joined, when arms of one role
+    were combined; None when none names one)."""
+    drugs = [arms_by_id[i].get("drug") for i in arm.arm_ids if i in arms_by_id]
+    drugs = list(dict.fromkeys(d for d in drugs if d))
+    return " + ".join(drugs) or None
 
 
 def _frame(records: list[dict]) -> pd.DataFrame:
@@ -513,3 +568,23 @@ def _frame(records: list[dict]) -> pd.DataFrame:
             for col, dtype in COLUMNS.items()
         }
     )
+
+
+def rows_per_correlation(data: Mapping, config: Mapping, correlations) -> pd.DataFrame:
+    """The study's rows (:func:`study_rows`) harmonised once per correlation ``r`` of
+    ``correlations``, as if ``extraction.change_score_correlation`` were ``r``, with a
+    first column ``change_score_correlation`` (the sensitivity analysis of the imputed
+    change-score SDs, Cochrane Handbook 6.5.2.8; :mod:`srma.sensitivity_analyses`).
+
+    Only SDs imputed with the config's correlation change; a study that reports its
+    baseline, follow-up and change SDs keeps the correlation computed from them. No
+    correlations: a table without rows.
+    """
+    extraction = dict(config.get("extraction") or {})
+    frames = []
+    for r in correlations or [None]:
+        settings = {**config, "extraction": {**extraction, "change_score_correlation": r}}
+        rows = study_rows(data, settings) if r is not None else _frame([])
+        rows.insert(0, "change_score_correlation", pd.array([r] * len(rows), dtype="float64"))
+        frames.append(rows)
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]

@@ -12,6 +12,12 @@ negative value means a larger decrease of the outcome with the intervention, whi
 favours the intervention when lower values are better (the review's
 ``lower_is_better``, the default), else the comparator.
 
+A binary group (its table has the events ``ai``, ``ci``) shows events/total per arm
+instead of n and mean change (SD); an odds or risk ratio (``measure`` OR, RR; pooled on
+the log scale) is drawn on a log axis with the null line at 1, and its values are shown
+back-transformed (the ratio and its CI); a risk difference on a linear axis with the
+null line at 0.
+
 Input: the pooled group table of ``results/pooled/<instrument>/<timepoint>.parquet``
 (docs/data-model.md, section 5). Columns used:
 
@@ -93,7 +99,14 @@ METHOD_NAMES = {
 MEASURE_NAMES = {
     "MD": "Mean difference in change",
     "SMD": "Standardised mean difference (Hedges' g)",
+    "OR": "Odds ratio",
+    "RR": "Risk ratio",
+    "RD": "Risk difference",
 }
+#: measures drawn on a log axis (their yi, CI are log ratios; shown exponentiated)
+RATIO_MEASURES = ("OR", "RR")
+#: common-effect methods of binary groups
+BINARY_METHOD_NAMES = {"MH": "Mantel–Haenszel", "PETO": "Peto"}
 
 
 def axis_label(measure: str, unit: str = "", measure_label: str | None = None) -> str:
@@ -219,7 +232,9 @@ def check_group(group: pd.DataFrame, source: str) -> tuple[pd.DataFrame, pd.Seri
 def _model_label(pooled: pd.Series) -> str:
     method = "" if is_missing(pooled.get("method")) else str(pooled.get("method"))
     test = "" if is_missing(pooled.get("test")) else str(pooled.get("test"))
-    if method.upper() in {"FE", "EE", "CE"}:
+    if method.upper() in BINARY_METHOD_NAMES:
+        label = f"Common-effect model ({BINARY_METHOD_NAMES[method.upper()]})"
+    elif method.upper() in {"FE", "EE", "CE"}:
         label = "Common-effect model"
     else:
         label = f"Random-effects model ({METHOD_NAMES.get(method.upper(), method or 'REML')}"
@@ -264,13 +279,15 @@ def forest_plot(
     intervention, comparator:
         Arm names for the column headers and the "favours" labels.
     measure:
-        ``"MD"`` (in the outcome's unit) or ``"SMD"`` (Hedges' g); names the axis and
-        the column.
+        ``"MD"`` (in the outcome's unit) or ``"SMD"`` (Hedges' g); for a binary group
+        ``"OR"``, ``"RR"`` (log axis, values exponentiated) or ``"RD"``; names the axis
+        and the column.
     unit:
         Unit of the outcome (e.g. ``"days"``), shown on an MD axis and in the footnote;
         empty: none shown.
     measure_label:
-        The axis label, replacing the one made from ``measure`` and ``unit``.
+        The axis label, replacing the one made from ``measure`` and ``unit`` (not for
+        an odds or risk ratio: its axis is always ``Odds ratio (log scale)``, ...).
     favours_negative:
         True when a negative effect favours the intervention (lower values of the
         outcome are better: the review's ``lower_is_better``, the default).
@@ -317,6 +334,9 @@ def forest_plot(
     if pooled is not None and "level" in pooled.index and not is_missing(pooled["level"]):
         level = float(pooled["level"])
     lvl = f"{level:g}"
+    binary = "ai" in group.columns
+    ratio = binary and measure in RATIO_MEASURES
+    shown = math.exp if ratio else float  # the displayed scale of yi and its CI
 
     tm = TextMeasure()
     fs = FONT_SIZE
@@ -335,7 +355,11 @@ def forest_plot(
             label = tm.wrap(label, MAX_LABEL_W, fs)
             rows.append(
                 _Row(
-                    cells={"study": label, **_arm_cells(r), "ci": f"not estimable {mark}"},
+                    cells={
+                        "study": label,
+                        **_arm_cells(r, binary),
+                        "ci": f"not estimable {mark}",
+                    },
                     lines=label.count("\n") + 1,
                     kind="unusable",
                 )
@@ -347,12 +371,12 @@ def forest_plot(
             any_dagger = True
         label = tm.wrap(label, MAX_LABEL_W, fs)
         w = _num(r, "weight")
-        yi, lb, ub = float(r["yi"]), float(r["ci_lb"]), float(r["ci_ub"])
+        yi, lb, ub = (shown(float(r[c])) for c in ("yi", "ci_lb", "ci_ub"))
         rows.append(
             _Row(
                 cells={
                     "study": label,
-                    **_arm_cells(r),
+                    **_arm_cells(r, binary),
                     "weight": "" if math.isnan(w) else f"{w:.1f}%",
                     "ci": _ci_text(yi, lb, ub),
                 },
@@ -361,14 +385,20 @@ def forest_plot(
             )
         )
     if draw_pooled:
-        est, lb, ub = (float(pooled[c]) for c in ("estimate", "ci_lb", "ci_ub"))
+        est, lb, ub = (shown(float(pooled[c])) for c in ("estimate", "ci_lb", "ci_ub"))
+        total = {"n1": "", "n2": ""}
+        for arm, n, e in (("n1", "n1i", "ai"), ("n2", "n2i", "ci")):
+            if binary:
+                total[arm] = f"{_n(used[e].sum())}/{_n(used[n].sum())}"
+            elif n in used:
+                total[arm] = _n(used[n].sum())
         rows.append(
             _Row(
                 cells={
                     "study": _model_label(pooled),
-                    "n1": _n(used["n1i"].sum()) if "n1i" in used else "",
+                    "n1": total["n1"],
                     "m1": "",
-                    "n2": _n(used["n2i"].sum()) if "n2i" in used else "",
+                    "n2": total["n2"],
                     "m2": "",
                     "weight": "100.0%",
                     "ci": _ci_text(est, lb, ub),
@@ -378,7 +408,7 @@ def forest_plot(
                 data={"yi": est, "lb": lb, "ub": ub},
             )
         )
-        pi_lb, pi_ub = _num(pooled, "pi_lb"), _num(pooled, "pi_ub")
+        pi_lb, pi_ub = shown(_num(pooled, "pi_lb")), shown(_num(pooled, "pi_ub"))
         if not (math.isnan(pi_lb) or math.isnan(pi_ub)):
             rows.append(
                 _Row(
@@ -393,12 +423,13 @@ def forest_plot(
             )
 
     header_top = {"n1": intervention, "n2": comparator}
+    arm_header = ("Events/Total", "") if binary else ("n", "Mean change (SD)")
     header = {
         "study": "Study",
-        "n1": "n",
-        "m1": "Mean change (SD)",
-        "n2": "n",
-        "m2": "Mean change (SD)",
+        "n1": arm_header[0],
+        "m1": arm_header[1],
+        "n2": arm_header[0],
+        "m2": arm_header[1],
         "weight": "Weight",
         "ci": f"{measure} [{lvl}% CI]",
     }
@@ -419,7 +450,10 @@ def forest_plot(
         x += width[c] + COL_PAD
     table_right = x - COL_PAD
 
-    x_label = axis_label(measure, unit, measure_label)
+    # a ratio's axis is its own (measure_label names the log scale of other figures)
+    x_label = (
+        f"{axis_label(measure)} (log scale)" if ratio else axis_label(measure, unit, measure_label)
+    )
     fav_left = f"\u2190 Favours {intervention if favours_negative else comparator}"
     fav_right = f"Favours {comparator if favours_negative else intervention} \u2192"
     panel_w = max(PANEL_W, tm.width(fav_left) + tm.width(fav_right) + 0.4, tm.width(x_label) + 0.2)
@@ -442,9 +476,12 @@ def forest_plot(
         tau2, i2 = _num(pooled, "tau2"), _num(pooled, "I2")
         qe, qep = _num(pooled, "QE"), _num(pooled, "QEp")
         k = int(_num(pooled, "k")) if not math.isnan(_num(pooled, "k")) else len(used)
+        # Mantel-Haenszel and Peto are common-effect models: no tau^2 to show.
+        common = str(pooled.get("method")) in {"MH", "PETO", "EE", "FE"}
         het = (
-            f"Heterogeneity: \u03c4\u00b2 = {fmt_num(tau2, 2)}; I\u00b2 = "
-            f"{'NA' if math.isnan(i2) else f'{i2:.0f}%'}; Q = {fmt_num(qe, 2)} "
+            "Heterogeneity: "
+            + ("" if common else f"\u03c4\u00b2 = {fmt_num(tau2, 2)}; ")
+            + f"I\u00b2 = {'NA' if math.isnan(i2) else f'{i2:.0f}%'}; Q = {fmt_num(qe, 2)} "
             f"(df = {k - 1}), {fmt_p(qep)}"
         )
         test = "" if is_missing(pooled.get("test")) else str(pooled.get("test")).lower()
@@ -462,10 +499,17 @@ def forest_plot(
     if any_dagger:
         foot.append(f"{DAGGER} Mean or SD estimated or imputed (see the extraction table).")
     in_unit = f" ({unit})" if unit and measure == "MD" else ""
-    foot.append(
-        f"{measure}{in_unit}: {intervention} minus {comparator}, change from baseline; "
-        f"squares sized by weight; bars: {lvl}% CI."
-    )
+    if binary:
+        versus = "minus" if measure == "RD" else "versus"
+        foot.append(
+            f"{measure}: {intervention} {versus} {comparator}, participants with the event; "
+            f"squares sized by weight; bars: {lvl}% CI" + ("; log scale." if ratio else ".")
+        )
+    else:
+        foot.append(
+            f"{measure}{in_unit}: {intervention} minus {comparator}, change from baseline; "
+            f"squares sized by weight; bars: {lvl}% CI."
+        )
     if rob_cols is not None:
         foot += rob_cols.legend()
     foot_w = fig_w - 2 * MARGIN
@@ -572,22 +616,32 @@ def forest_plot(
         )
     )
     ax.set_ylim(panel_bottom, panel_top)
-    values = [0.0]
+    null = 1.0 if ratio else 0.0
+    values = [null]
     for row in rows:
         values += [row.data.get("lb", math.nan), row.data.get("ub", math.nan)]
-    values = [v for v in values if math.isfinite(v)]
-    lo, hi = min(values), max(values)
-    if hi - lo < 1e-9:
-        lo, hi = lo - 1, hi + 1
-    # A little room so that no interval or the null line sits on the panel's edge.
-    lo, hi = lo - 0.03 * (hi - lo), hi + 0.03 * (hi - lo)
-    ticks = [float(t) for t in MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)]
-    xmin = max((t for t in ticks if t <= lo), default=lo)
-    xmax = min((t for t in ticks if t >= hi), default=hi)
+    values = [v for v in values if math.isfinite(v) and (v > 0 or not ratio)]
+    if ratio:
+        ax.set_xscale("log")
+        ticks = log_ticks(min(values), max(values))
+        xmin, xmax = ticks[0], ticks[-1]
+        digits = None  # each ratio tick with its own decimals (0.05, 0.2, 1, 10)
+    else:
+        lo, hi = min(values), max(values)
+        if hi - lo < 1e-9:
+            lo, hi = lo - 1, hi + 1
+        # A little room so that no interval or the null line sits on the panel's edge.
+        lo, hi = lo - 0.03 * (hi - lo), hi + 0.03 * (hi - lo)
+        steps = [1, 2, 2.5, 5, 10]
+        ticks = [float(t) for t in MaxNLocator(nbins=6, steps=steps).tick_values(lo, hi)]
+        xmin = max((t for t in ticks if t <= lo), default=lo)
+        xmax = min((t for t in ticks if t >= hi), default=hi)
+        digits = _tick_digits(ticks)
     ax.set_xlim(xmin, xmax)
     ax.set_xticks([t for t in ticks if xmin - 1e-12 <= t <= xmax + 1e-12])
+    ax.minorticks_off()
     ax.set_xticklabels(
-        [fmt_num(t, _tick_digits(ticks)) for t in ax.get_xticks()],
+        [fmt_num(t, _decimals(t) if digits is None else digits) for t in ax.get_xticks()],
         fontproperties=font(fs - 0.5),
     )
     ax.set_yticks([])
@@ -595,7 +649,7 @@ def forest_plot(
         ax.spines[side].set_visible(False)
     ax.spines["bottom"].set_linewidth(0.8)
     ax.tick_params(axis="x", length=3, width=0.8, colors=INK)
-    ax.axvline(0, color=GREY, lw=0.8, zorder=1)
+    ax.axvline(null, color=GREY, lw=0.8, zorder=1)
 
     max_w = max(
         (
@@ -688,14 +742,47 @@ def study_reason(row: pd.Series) -> str:
     return _dedupe_reason(str(row["reason"]))
 
 
-def _arm_cells(r: pd.Series) -> dict[str, str]:
-    """The n and mean change (SD) cells of both arms of a study row."""
+def _arm_cells(r: pd.Series, binary: bool = False) -> dict[str, str]:
+    """The n and mean change (SD) cells of both arms of a study row; ``binary``: the
+    events/total cells (``ai``/``n1i``, ``ci``/``n2i``)."""
+    if binary:
+        cells = {"m1": "", "m2": ""}
+        for arm, n, e in (("n1", "n1i", "ai"), ("n2", "n2i", "ci")):
+            events, total = _num(r, e), _num(r, n)
+            cells[arm] = "" if math.isnan(total) else f"{_n(events)}/{_n(total)}"
+        return cells
     return {
         "n1": _n(_num(r, "n1i")),
         "m1": _mean_sd(_num(r, "m1i"), _num(r, "sd1i")),
         "n2": _n(_num(r, "n2i")),
         "m2": _mean_sd(_num(r, "m2i"), _num(r, "sd2i")),
     }
+
+
+def log_ticks(lo: float, hi: float) -> list[float]:
+    """Ticks of a ratio axis (log scale) from ``lo`` to ``hi`` (both > 0): the values
+    1, 2, 5 x 10^k, the first at or below ``lo`` and the last at or above ``hi``, thinned
+    to 1 x 10^k (and the two ends) when there are more than 6."""
+    lo, hi = min(lo, hi), max(lo, hi)
+    if hi / lo < 1.5:
+        lo, hi = lo / 1.25, hi * 1.25
+    first, last = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+    nice = [m * 10.0**e for e in range(first, last + 1) for m in (1, 2, 5)]
+    start = max(i for i, t in enumerate(nice) if t <= lo * (1 + 1e-12))
+    stop = min(i for i, t in enumerate(nice) if t >= hi * (1 - 1e-12))
+    ticks = [round(t, 12) for t in nice[start : stop + 1]]
+    if len(ticks) > 6:
+        keep = [t for t in ticks if math.isclose(10 ** round(math.log10(t)), t)]
+        ticks = sorted({ticks[0], *keep, ticks[-1]})
+    return ticks
+
+
+def _decimals(x: float) -> int:
+    """Decimals needed to write a tick such as 0.05 (2) or 20 (0)."""
+    for d in range(0, 6):
+        if abs(round(x, d) - x) < 1e-9 * max(1.0, abs(x)):
+            return d
+    return 6
 
 
 def _tick_digits(ticks) -> int:

@@ -19,7 +19,11 @@ optional
     sought but not yet assessed, drawn beside "Reports not retrieved" when positive),
     ``records_after_duplicates`` (checked when present), ``automation_excluded`` and
     ``other_removed`` (0; the template's "marked as ineligible by automation tools" and
-    "removed for other reasons").
+    "removed for other reasons"), ``other_methods`` (reports found by other methods:
+    ``identified`` (route -> n, plus ``total``), ``sought``, ``not_retrieved``,
+    ``awaiting_full_text``, ``assessed``, ``excluded`` (reason -> n, plus ``total``),
+    ``included_reports``; drawn as the template's second column, "Identification of
+    studies via other methods", when ``identified.total`` is positive).
 
 The counts must reconcile (each box equals the one above minus what left the flow);
 otherwise an :class:`~srma.errors.InputError` names the key, and nothing is written.
@@ -72,6 +76,7 @@ PAD = 0.11
 LINESPACING = 1.33
 ROW_GAP = 0.36
 HEADER_FILL = "#f3cf5a"
+OTHER_HEADER_FILL = "#d9d9d9"
 PHASE_FILL = "#a9c6e8"
 BOX_EDGE = "#1a1a1a"
 
@@ -173,17 +178,56 @@ def validate_counts(counts: Mapping, source: str = "counts.json") -> dict:
             "included_reports",
             "assessed - excluded_full_text.total = included_reports",
         )
+    # The included box counts the reports and studies of both columns.
+    out["other"] = _other_methods(counts.get("other_methods"), source, need)
+    other_included = out["other"]["included_reports"] if out["other"] else 0
+    if out["included_reports"] is not None:
+        out["included_reports"] += other_included
         if out["included_studies"] > out["included_reports"]:
             raise InputError(
                 source, "more included studies than included reports", field="included_studies"
             )
-    elif out["included_studies"] > out["assessed"] - out["excluded_full_text_total"]:
+    left = out["assessed"] - out["excluded_full_text_total"] + other_included
+    if out["included_reports"] is None and out["included_studies"] > left:
         raise InputError(
             source,
             "more included studies than reports left after full text",
             field="included_studies",
         )
     return out
+
+
+def _other_methods(block: object, source: str, need) -> dict | None:
+    """The checked ``other_methods`` counts (None when absent or no report)."""
+    if block is None:
+        return None
+    key = "other_methods"
+    if not isinstance(block, Mapping):
+        raise InputError(source, "expected an object of counts", field=key)
+    for name in ("identified", "sought", "not_retrieved", "assessed", "excluded"):
+        if name not in block:
+            raise InputError(source, "required PRISMA count missing", field=f"{key}.{name}")
+    out: dict = {}
+    out["identified"], out["identified_total"] = _breakdown(block, "identified", f"{source}: {key}")
+    out["excluded"], out["excluded_total"] = _breakdown(block, "excluded", f"{source}: {key}")
+    for name in ("sought", "not_retrieved", "assessed"):
+        out[name] = _count(block[name], f"{key}.{name}", source)
+    for name in ("awaiting_full_text", "included_reports"):
+        out[name] = _count(block.get(name, 0), f"{key}.{name}", source)
+    need(out["identified_total"], out["sought"], f"{key}.sought", "identified.total = sought")
+    need(
+        out["sought"] - out["not_retrieved"] - out["awaiting_full_text"],
+        out["assessed"],
+        f"{key}.assessed",
+        "sought - not_retrieved - awaiting_full_text = assessed",
+    )
+    need(
+        out["assessed"] - out["excluded_total"],
+        out["included_reports"],
+        f"{key}.included_reports",
+        "assessed - excluded.total = included_reports",
+    )
+    return out if out["identified_total"] else None
 
 
 @in_figure_context
@@ -266,17 +310,43 @@ def prisma_diagram(
     if c["included_reports"] is not None:
         included += [("Reports of included studies", 0), (f"(n = {c['included_reports']})", 0)]
 
+    # Rows: (left, right, other-methods left, other-methods right) boxes.
+    o = c["other"]
+    o_ident = o_sought = o_not_retrieved = o_assessed = o_reasons = None
+    if o:
+        o_ident = [("Records identified from:", 0)]
+        o_ident += [(f"{route} (n = {n})", 1) for route, n in sorted(o["identified"].items())]
+        if not o["identified"]:
+            o_ident = [("Records identified", 0), (f"(n = {o['identified_total']})", 0)]
+        o_sought = [("Reports sought for retrieval", 0), (f"(n = {o['sought']})", 0)]
+        o_not_retrieved = [("Reports not retrieved", 0), (f"(n = {o['not_retrieved']})", 0)]
+        if o["awaiting_full_text"]:
+            o_not_retrieved += [
+                (f"Reports awaiting retrieval or assessment (n = {o['awaiting_full_text']})", 0)
+            ]
+        o_assessed = [("Reports assessed for eligibility", 0), (f"(n = {o['assessed']})", 0)]
+        o_reasons = [("Reports excluded:", 0)]
+        o_reasons += [
+            (f"{reason} (n = {n})", 1)
+            for reason, n in sorted(o["excluded"].items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
+        if not o["excluded"]:
+            o_reasons = [("Reports excluded", 0), (f"(n = {o['excluded_total']})", 0)]
+
+    def opt(items):
+        return None if items is None else lines(items)
+
     grid = [
-        ("Identification", [(lines(ident), lines(removed))]),
+        ("Identification", [(lines(ident), lines(removed), opt(o_ident), None)]),
         (
             "Screening",
             [
-                (lines(screened), lines(excluded)),
-                (lines(sought), lines(not_retrieved)),
-                (lines(assessed), lines(reasons)),
+                (lines(screened), lines(excluded), None, None),
+                (lines(sought), lines(not_retrieved), opt(o_sought), opt(o_not_retrieved)),
+                (lines(assessed), lines(reasons), opt(o_assessed), opt(o_reasons)),
             ],
         ),
-        ("Included", [(lines(included), None)]),
+        ("Included", [(lines(included), None, None, None)]),
     ]
 
     def height(text: str | None) -> float:
@@ -285,16 +355,18 @@ def prisma_diagram(
     x_phase = MARGIN
     x_left = x_phase + PHASE_W + 0.25
     x_right = x_left + BOX_W + COL_GAP
-    fig_w = x_right + BOX_W + MARGIN
+    x_other = x_right + BOX_W + 1.5 * COL_GAP  # the other-methods column, when drawn
+    x_other_right = x_other + BOX_W + COL_GAP
+    fig_w = (x_other_right if o else x_right) + BOX_W + MARGIN
     header_h = 0.42
     y = MARGIN + header_h + 0.25
     placed = []  # (phase, y_top, y_bottom, [(x, y, h, text)...])
     for phase, rows in grid:
         top = y
         boxes = []
-        for left, right in rows:
-            h = max(height(left), height(right))
-            boxes.append((y, h, left, right))
+        for row in rows:
+            h = max(height(text) for text in row)
+            boxes.append((y, h, *row))
             y += h + ROW_GAP
         placed.append((phase, top, y - ROW_GAP, boxes))
     foot = tm.wrap(
@@ -312,25 +384,41 @@ def prisma_diagram(
     ax.set_ylim(fig_h, 0)
     ax.set_axis_off()
 
-    ax.add_patch(
-        FancyBboxPatch(
-            (x_left, MARGIN),
-            x_right + BOX_W - x_left,
-            header_h,
-            boxstyle="round,pad=0,rounding_size=0.08",
-            facecolor=HEADER_FILL,
-            edgecolor="none",
+    def header(x0: float, x1: float, text: str, fill: str) -> None:
+        """A column header over [x0, x1]."""
+        ax.add_patch(
+            FancyBboxPatch(
+                (x0, MARGIN),
+                x1 - x0,
+                header_h,
+                boxstyle="round,pad=0,rounding_size=0.08",
+                facecolor=fill,
+                edgecolor="none",
+            )
         )
-    )
-    ax.text(
-        (x_left + x_right + BOX_W) / 2,
-        MARGIN + header_h / 2,
+        ax.text(
+            (x0 + x1) / 2,
+            MARGIN + header_h / 2,
+            text,
+            ha="center",
+            va="center",
+            color=INK,
+            fontproperties=font(fs + 1, "bold"),
+        )
+
+    header(
+        x_left,
+        x_right + BOX_W,
         "Identification of studies via databases and registers",
-        ha="center",
-        va="center",
-        color=INK,
-        fontproperties=font(fs + 1, "bold"),
+        HEADER_FILL,
     )
+    if o:
+        header(
+            x_other,
+            x_other_right + BOX_W,
+            "Identification of studies via other methods",
+            OTHER_HEADER_FILL,
+        )
 
     def box(x: float, y: float, h: float, text: str) -> None:
         ax.add_patch(Rectangle((x, y), BOX_W, h, facecolor="white", edgecolor=BOX_EDGE, lw=0.9))
@@ -359,7 +447,8 @@ def prisma_diagram(
             )
         )
 
-    previous_left = None
+    previous_left = previous_other = None
+    included_at = None  # (y, h) of the included box
     for phase, top, bottom, boxes in placed:
         ax.add_patch(
             FancyBboxPatch(
@@ -381,7 +470,7 @@ def prisma_diagram(
             color=INK,
             fontproperties=font(fs, "bold"),
         )
-        for y0, h, left, right in boxes:
+        for y0, h, left, right, o_left, o_right in boxes:
             box(x_left, y0, h, left)
             if previous_left is not None:
                 arrow(x_left + BOX_W / 2, previous_left, x_left + BOX_W / 2, y0)
@@ -389,6 +478,27 @@ def prisma_diagram(
             if right is not None:
                 box(x_right, y0, h, right)
                 arrow(x_left + BOX_W, y0 + h / 2, x_right, y0 + h / 2)
+            if o_left is not None:
+                box(x_other, y0, h, o_left)
+                if previous_other is not None:
+                    arrow(x_other + BOX_W / 2, previous_other, x_other + BOX_W / 2, y0)
+                previous_other = y0 + h
+            if o_right is not None:
+                box(x_other_right, y0, h, o_right)
+                arrow(x_other + BOX_W, y0 + h / 2, x_other_right, y0 + h / 2)
+            if phase == "Included":
+                included_at = (y0, h)
+    if o and included_at is not None:
+        # From the last other-methods box down, then left into the included box.
+        y_mid = included_at[0] + included_at[1] / 2
+        ax.plot(
+            [x_other + BOX_W / 2, x_other + BOX_W / 2],
+            [previous_other, y_mid],
+            color=INK,
+            lw=0.9,
+            solid_capstyle="butt",
+        )
+        arrow(x_other + BOX_W / 2, y_mid, x_left + BOX_W, y_mid)
     ax.text(
         MARGIN,
         fig_h - MARGIN,

@@ -36,7 +36,11 @@ import pandas as pd
 from srma.errors import InputError
 from srma.figures.common import fmt_num, is_missing
 from srma.figures.forest import study_label, study_reason
+from srma.figures.results_analyses import analyses_section
 from srma.io import write_bytes_atomic
+
+#: measures of binary outcomes (config instruments.<key>.measure)
+BINARY_MEASURES = ("OR", "RR", "RD")
 
 #: Group statuses of the pooled tables (data-model section 5).
 POOLED = "pooled"
@@ -97,11 +101,28 @@ def _interval(lb: object, ub: object) -> str:
     return f"[{fmt_num(lo)}, {fmt_num(hi)}]"
 
 
-def _estimate(row: pd.Series) -> str:
-    est = _num(row.get("estimate"))
+def _ratio(row: pd.Series) -> bool:
+    """The row's effect is a ratio pooled on the log scale, shown back-transformed
+    (``estimate_exp`` ... of pooled.csv)."""
+    return not math.isnan(_num(row.get("estimate_exp")))
+
+
+def _estimate(row: pd.Series, measure: str | None = None) -> str:
+    """Estimate and CI of a group, the ratio for OR and RR; prefixed with the group's
+    measure when it is not the page's ``measure`` (a binary outcome's OR, RR, RD)."""
+    suffix = "_exp" if _ratio(row) else ""
+    est = _num(row.get(f"estimate{suffix}"))
     if math.isnan(est):
         return ""
-    return f"{fmt_num(est)} {_interval(row.get('ci_lb'), row.get('ci_ub'))}".strip()
+    own = row.get("measure")
+    name = f"{own} " if measure and not is_missing(own) and str(own) != measure else ""
+    ci = _interval(row.get(f"ci_lb{suffix}"), row.get(f"ci_ub{suffix}"))
+    return f"{name}{fmt_num(est)} {ci}".strip()
+
+
+def _pi(row: pd.Series) -> str:
+    suffix = "_exp" if _ratio(row) else ""
+    return _interval(row.get(f"pi_lb{suffix}"), row.get(f"pi_ub{suffix}"))
 
 
 def status_text(status: str, k: int, min_studies: int | None = None) -> str:
@@ -180,6 +201,10 @@ def results_page(
     level: float = 95,
     min_studies: int | None = None,
     source: str = "pooled.csv",
+    sensitivity: pd.DataFrame | None = None,
+    appraisal: str = "",
+    subgroups: pd.DataFrame | None = None,
+    meta_regression: pd.DataFrame | None = None,
 ) -> None:
     """Write the results page and the first page's summary (module docstring).
 
@@ -206,6 +231,18 @@ def results_page(
         Confidence level, percent.
     min_studies:
         The fewest usable studies that are pooled (config ``pooling.min_studies``).
+    sensitivity:
+        ``results/tables/sensitivity_analyses.csv`` (the config's sensitivity analyses,
+        :mod:`srma.sensitivity_analyses`), shown in a section of its own; None: the
+        review configures none.
+    appraisal:
+        The risk of bias and the certainty of the evidence in words, an HTML fragment
+        (:func:`srma.appraisal.narrative.appraisal_html`), shown in a section of its own
+        (:func:`appraisal_section`); empty: no such section.
+    subgroups, meta_regression:
+        ``results/tables/subgroups.csv`` and ``meta_regression.csv`` (the config's
+        ``analyses``), each a section of its own
+        (:func:`srma.figures.results_analyses.analyses_section`); None: no such section.
     """
     if not isinstance(summary, pd.DataFrame):
         raise InputError(source, "expected the pooled results table (DataFrame)")
@@ -221,6 +258,19 @@ def results_page(
         f"{measure}: {intervention} minus {comparator}, change from baseline in "
         f"{outcome_label}{in_unit}; {_direction(intervention, favours_negative)}."
     )
+    binary = sorted(set(summary["measure"].dropna().astype(str)) & set(BINARY_MEASURES))
+    if binary:
+        sentence += (
+            f" {', '.join(binary)} (outcomes counted as events): {intervention} versus "
+            f"{comparator}, participants with the event; "
+            + ("odds and risk ratios back-transformed from the log scale (1: no difference)."
+               if set(binary) - {"RD"} else "risk difference, 0: no difference.")
+        )  # fmt: skip
+    if "pi_type" in summary and (summary["pi_type"] == "t-k2").any():  # pooling option
+        sentence += (
+            " PI: prediction interval from the t distribution on k - 2 degrees of freedom"
+            " (Higgins et al. 2009, as RevMan 5)."
+        )
     page = _page(
         summary,
         studies,
@@ -229,6 +279,19 @@ def results_page(
         sentence=sentence,
         head=_head(measure, lvl, intervention, comparator),
         min_studies=min_studies,
+        measure=measure,
+        extra=_sensitivity_section(
+            sensitivity, instrument_labels, timepoint_labels, measure, lvl, min_studies
+        )
+        + appraisal_section(appraisal)
+        + analyses_section(
+            subgroups,
+            meta_regression,
+            instrument_labels=instrument_labels,
+            timepoint_labels=timepoint_labels,
+            measure=measure,
+            level=level,
+        ),
     )
     short = _summary(summary, names, sentence, measure, lvl, min_studies)
     write_bytes_atomic(Path(page_path), page.encode("utf-8"))
@@ -277,6 +340,8 @@ def _page(
     sentence: str,
     head: list[str],
     min_studies: int | None,
+    measure: str | None = None,
+    extra: Sequence[str] = (),
 ) -> str:
     out = [
         "<!DOCTYPE html>",
@@ -314,11 +379,11 @@ def _page(
             (status_text(status, k, min_studies), "status"),
             (f"{k} of {reporting}", "num"),
             (" / ".join(arms) if all(arms) else "", "num"),
-            (_estimate(row), "num"),
+            (_estimate(row, measure), "num"),
             (_p(row.get("pval")), "num"),
             ("" if math.isnan(tau2) else fmt_num(tau2), "num"),
             ("" if math.isnan(i2) else f"{i2:.0f}%", "num"),
-            (_interval(row.get("pi_lb"), row.get("pi_ub")), "num"),
+            (_pi(row), "num"),
         ]
         kind = "group none" if status == NO_DATA else "group"
         out.append(
@@ -357,6 +422,7 @@ def _page(
             reasons = "; ".join(f"{label}: {reason}" for label, _, reason in group)
             out.append(f"<li><strong>{_e(name)}</strong>: {_e(reasons or 'no study rows')}</li>")
         out.append("</ul>")
+    out += extra
     out += ["</body>", "</html>", ""]
     return "\n".join(out)
 
@@ -388,7 +454,7 @@ def _summary(
             f"<td>{i + 1}</td>"
             f"<td>{_e(outcome)}, {_e(timepoint)}</td>"
             f'<td style="text-align:right">{k}</td>'
-            f'<td style="text-align:right;white-space:nowrap">{_e(_estimate(row))}</td>'
+            f'<td style="text-align:right;white-space:nowrap">{_e(_estimate(row, measure))}</td>'
             f'<td style="text-align:right">{_e(_p(row.get("pval")))}</td>'
             f"<td>{_e(status_text(status, k, min_studies))}</td>"
             "</tr>"
@@ -411,3 +477,114 @@ def _summary(
         out.append(f"<p><strong>No usable data:</strong> {_e(listed)}.</p>")
     out.append("</div>")
     return "\n".join(out) + "\n"
+
+
+#: Statuses of the sensitivity analyses table (srma.sensitivity_analyses).
+SENSITIVITY_ESTIMATED = "estimated"
+SENSITIVITY_SAME = "same as main analysis"
+
+
+def _sensitivity_section(
+    table: pd.DataFrame | None,
+    instrument_labels: Mapping[str, str],
+    timepoint_labels: Mapping[str, str],
+    measure: str,
+    lvl: str,
+    min_studies: int | None,
+) -> list[str]:
+    """The page's section on the config's sensitivity analyses: one table row per
+    analysis (variant) of every group that has one estimated or the same as the main
+    analysis; the groups where none could be estimated are counted, not listed row by
+    row (``sensitivity_analyses.csv`` gives every row's reason). Nothing without a
+    table."""
+    if table is None:
+        return []
+    out = [
+        "<h2>Sensitivity analyses</h2>",
+        "<p>Each sensitivity analysis of the review's configuration, pooled with the "
+        "main model and compared with the main result (change: its estimate minus the "
+        "main estimate). Every row, with the reason when an analysis could not be "
+        "estimated, is in <code>results/tables/sensitivity_analyses.csv</code>.</p>",
+    ]
+    if not len(table):
+        return out + ["<p>No outcome \u00d7 time point group to analyse.</p>"]
+    status = table["status"].astype(str)
+    shown = status.isin([SENSITIVITY_ESTIMATED, SENSITIVITY_SAME])
+    keys_of_rows = list(zip(table["instrument"], table["timepoint"], strict=True))
+    keys = list(dict.fromkeys(keys_of_rows))
+    with_rows = {key for key, show in zip(keys_of_rows, shown, strict=True) if show}
+    hidden = [key for key in keys if key not in with_rows]
+    if with_rows:
+        head = ["Outcome, time point", "Analysis", "Studies", f"{measure} [{lvl}% CI]"]
+        head += ["Change", "Result"]
+        out += [
+            "<table>",
+            "<thead><tr>"
+            + "".join(
+                f'<th class="num">{_e(h)}</th>' if i in (2, 3, 4) else f"<th>{_e(h)}</th>"
+                for i, h in enumerate(head)
+            )
+            + "</tr></thead>",
+            "<tbody>",
+        ]
+        last = None
+        for _, row in table.iterrows():
+            key = (row["instrument"], row["timepoint"])
+            if key not in with_rows:
+                continue
+            name = (
+                f"{instrument_labels.get(str(key[0]), key[0])}, "
+                f"{timepoint_labels.get(str(key[1]), key[1])}"
+            )
+            analysis = str(row["analysis"])
+            if not is_missing(row.get("variant")):
+                analysis += f" ({row['variant']})"
+            change = _num(row.get("change"))
+            result = str(row["status"])
+            if not is_missing(row.get("reason")):
+                result += f": {row['reason']}"
+            cells = [
+                ("" if key == last else name, ""),
+                (analysis, ""),
+                (f"{_n(row.get('k'))} of {_n(row.get('k_main'))}", "num"),
+                (_estimate(row), "num"),
+                ("" if math.isnan(change) else fmt_num(change), "num"),
+                (result, ""),
+            ]
+            kind = ' class="group"' if key != last else ""
+            out.append(
+                f"<tr{kind}>"
+                + "".join(
+                    f'<td class="{cls}">{_e(text)}</td>' if cls else f"<td>{_e(text)}</td>"
+                    for text, cls in cells
+                )
+                + "</tr>"
+            )
+            last = key
+        out += ["</tbody>", "</table>"]
+    if hidden:
+        least = f" (at least {min_studies})" if min_studies else ""
+        n = len(hidden)
+        groups = "group" if n == 1 else "groups"
+        out.append(
+            f"<p>{n} outcome \u00d7 time point {groups} without any estimable sensitivity "
+            f"analysis: too few usable studies{least}, in the main analysis or once the "
+            "analysis leaves studies out.</p>"
+        )
+    return out
+
+
+def appraisal_section(fragment: str) -> list[str]:
+    """The page's section on risk of bias and the certainty of the evidence (lines of
+    HTML): a heading, the text generated from the appraisal tables (``fragment``,
+    written by the summary-of-findings job) and where the tables are; none without a
+    fragment."""
+    if not fragment:
+        return []
+    return [
+        "<h2>Risk of bias and certainty of the evidence</h2>",
+        fragment.rstrip("\n"),
+        "<p>Every judgement: <code>results/tables/risk_of_bias.csv</code>; the summary "
+        "of findings with its footnotes: <code>results/tables/summary_of_findings.csv</code> "
+        "and <code>.docx</code>.</p>",
+    ]

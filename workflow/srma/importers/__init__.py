@@ -75,7 +75,8 @@ def read_export(
     sheet:
         Worksheet of an Excel workbook (default: the first); an error for other files.
     progress:
-        Show a progress bar over the rows of a large workbook (command line).
+        Show a progress bar over the rows of a large workbook or the entries of a large
+        BibTeX file (command line, in a terminal).
 
     Raises
     ------
@@ -110,7 +111,10 @@ def read_export(
         text, valid = decode_checked(data, path)
         del data
         fmt = fmt or detect_text(text, path)
-        records = _module(fmt).read(text, path, fmt)
+        if fmt == "bibtex":  # the one text format slow enough for a progress bar
+            records = _module(fmt).read(text, path, fmt, progress=progress)
+        else:
+            records = _module(fmt).read(text, path, fmt)
         del text
         return build_table(
             records,

@@ -25,8 +25,9 @@ from .normalise import first, join_pages
 
 DATABASE = "Web of Science"
 
-#: rispy's WoS tags plus Zoological Record's accession number.
-_MAPPING = {**rispy.config.WOK_TAG_KEY_MAPPING, "AN": "zr_accession"}
+#: rispy's WoS tags plus Zoological Record's accession number and page span (``PS``:
+#: Zoological Record gives pages there, e.g. ``PS 134-141``, and no ``BP``/``EP``).
+_MAPPING = {**rispy.config.WOK_TAG_KEY_MAPPING, "AN": "zr_accession", "PS": "page_span"}
 
 
 def split_records(text: str, path: object = "<text>") -> list[tuple[int, str]]:
@@ -90,6 +91,8 @@ def to_fields(tags: dict, raw: str) -> dict:
     sp = one("BP")
     pages = join_pages(sp, one("EP"))
     first_page = None
+    if not pages:
+        pages = one("PS")
     if not pages:
         pages = first_page = one("AR")
     return {
