@@ -14,8 +14,14 @@
 # pooling, analyses (subgroups, meta-regression), correlations, figures, appraisal. All logic is in the srma package (workflow/srma).
 
 import os
+import sys
+from pathlib import Path
 
 from snakemake.utils import min_version
+
+# The srma package beside this file first (as in workflow/rules/common.smk), so that
+# the code a run records and runs is this checkout's, installed or not.
+sys.path.insert(0, str(Path(str(workflow.current_basedir)) / "workflow"))
 
 from srma.config import check_config_files
 from srma.errors import SrmaError

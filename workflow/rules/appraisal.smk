@@ -13,8 +13,14 @@ if _NOT_ASSESSED:
         f"srma: {len(_NOT_ASSESSED)} of {len(STUDIES)} studies have no risk-of-bias file "
         f"in {_ROB_DIR.as_posix()}/ (not assessed): {', '.join(_NOT_ASSESSED[:5])}"
         + (", ..." if len(_NOT_ASSESSED) > 5 else "")
-        + ". Write one file per study (docs/risk-of-bias.md); until then GRADE's risk "
-        "of bias is not judged for the outcomes they report.",
+        + ". Write one file per study (how: "
+        + (
+            f"{_ROB_DIR.as_posix()}/README.md"
+            if (_ROB_DIR / "README.md").exists()
+            else "docs/risk-of-bias.md of srma"
+        )
+        + "); until then GRADE's risk of bias is not judged for the outcomes they "
+        "report.",
         file=sys.stderr,
     )
 
