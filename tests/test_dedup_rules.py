@@ -530,6 +530,151 @@ def test_embase_citation_strings_on_a_real_set_keep_its_duplicates(shared_dir):
     embase.loc[embase.index[::5], "year"] = 3
     score = score_clusters(embase, deduplicate(embase).clusters)
     assert score["false_merges"] == 0
-    # 312 of the 314 duplicates either way (srma before these repairs: 199, and a
-    # false merge)
-    assert score["true_duplicates_found"] == plain["true_duplicates_found"] == 312
+    # 313 of the 314 duplicates either way (srma before these repairs: 199, and a
+    # false merge; 312 before the rules of issue 15)
+    assert score["true_duplicates_found"] == plain["true_duplicates_found"] == 313
+
+
+# --- rules of issue 15 (made on the restoration and spaniels sets) ---------------------
+
+LETTER = {
+    "title": "Hereditary cataract in Irish water spaniels",
+    "authors": ["Okafor, B.", "Lindqvist, M."],
+    "first_author": "Okafor",
+    "year": 2011,
+    "journal": "Veterinary Ophthalmology Letters",
+    "volume": "14",
+    "issue": "2",
+    "pages": "133",
+}
+
+
+def test_a_reply_on_the_letters_page_under_its_title_is_another_record():
+    # WoS files a letter and the reply to it as two records: one page, one title,
+    # only the first authors differ (and are nothing alike)
+    reply = LETTER | {"authors": ["Haraldsen, P."], "first_author": "Haraldsen"}
+    assert len(deduplicate(records(LETTER, reply)).unique) == 2
+    # a PubMed record of the letter joins the letter, not the reply
+    pubmed = LETTER | {"pages": "133; author reply 133", "pmid": "21000001"}
+    result = deduplicate(records(LETTER, reply, pubmed))
+    assert clusters_of(result) == ["a:000001", "a:000002", "a:000001"]
+    # over several pages, a first author printed unlike (a run-together author field)
+    # is still waived when title, volume and page range agree
+    long_ = LETTER | {"pages": "133-141"}
+    garbled = long_ | {"authors": ["Haraldsen, P."], "first_author": "Haraldsen"}
+    assert len(deduplicate(records(long_, garbled)).unique) == 1
+
+
+CORRECTED = {
+    "title": "Serum amyloid A in dogs with acute pancreatitis: a cohort study",
+    "authors": ["Villanueva, R.", "Osei, K."],
+    "first_author": "Villanueva",
+    "year": 2018,
+    "journal": "Journal of Small Animal Medicine",
+    "volume": "32",
+    "issue": "3",
+    "pages": "410-418",
+    "doi": "10.9999/jsam.2018.0410",
+}
+
+
+def test_a_correction_titled_three_ways_is_one_record_and_not_its_article():
+    from srma.dedup.normalise import correction_core, record_kind
+
+    wos_title = CORRECTED["title"] + " (vol 32, pg 410, 2018)"
+    assert record_kind(wos_title) == "erratum"
+    assert record_kind(CORRECTED["title"] + " (vol 9, e0251071, 2021)") == "erratum"
+    assert record_kind("Results in vol 3 of the registry") == "article"
+    assert correction_core(norm_title(wos_title)) == norm_title(CORRECTED["title"])
+    assert correction_core(norm_title("Erratum for: " + CORRECTED["title"])) == norm_title(
+        CORRECTED["title"]
+    )
+    fix = {"year": 2019, "volume": "33", "issue": "1", "pages": "120", "doi": "10.9999/jsam.15001"}
+    wos = CORRECTED | fix | {"title": wos_title}
+    scopus = (
+        CORRECTED
+        | fix
+        | {
+            "title": f"Corrigendum to “{CORRECTED['title']}” (Journal of Small Animal "
+            "Medicine (2018) 32(3) (410-418) (10.9999/jsam.2018.0410))"
+        }
+    )
+    pubmed = (
+        CORRECTED
+        | fix
+        | {"title": f"Erratum for {CORRECTED['title']}.", "authors": None, "first_author": None}
+    )
+    result = deduplicate(records(CORRECTED, wos, scopus, pubmed))
+    assert clusters_of(result) == ["a:000001", "a:000002", "a:000002", "a:000002"]
+    # the correction without a DOI is still never put with the article it corrects
+    alone = deduplicate(records(CORRECTED, wos | {"doi": None}))
+    assert len(alone.unique) == 2
+
+
+def test_titles_compare_without_script_markup_and_with_number_words_as_digits():
+    from srma.dedup.normalise import title_numbers
+
+    assert norm_title("Storage of G(M2) in feline neurons") == "storage of gm2 in feline neurons"
+    assert norm_title("T(H)17 cells in uveitis") == "th17 cells in uveitis"
+    # a parenthesis after a space is an aside, not a subscript
+    assert (
+        norm_title("Chronic kidney disease (CKD) in cats") == "chronic kidney disease ckd in cats"
+    )
+    assert title_numbers("outcome in two cohorts over 12 months") == ("2", "12")
+    wos = LETTER | {
+        "title": "STORAGE OF G(M2) IN FELINE NEURONS - A COMPARISON OF 2 BREEDS",
+        "pages": "133-140",
+    }
+    pubmed = LETTER | {
+        "title": "Storage of GM2 in feline neurons: a comparison of two breeds.",
+        "pages": "133-40",
+    }
+    assert len(deduplicate(records(wos, pubmed)).unique) == 1
+    # other numbers are still other reports
+    three = pubmed | {"title": "Storage of GM2 in feline neurons: a comparison of three breeds."}
+    assert len(deduplicate(records(wos, three)).unique) == 2
+
+
+def test_one_doi_and_one_title_outweigh_a_journal_name_printed_otherwise():
+    a = CORRECTED | {
+        "journal": "JSAM. Journal of small animal medicine. Zeitschrift fur Kleintiere"
+    }
+    b = CORRECTED | {"journal": "Small Ruminant Research", "volume": None, "pages": None}
+    assert len(deduplicate(records(a, b)).unique) == 1
+    # without the DOI the journals still conflict
+    nodoi = deduplicate(records(a | {"doi": None}, b | {"doi": None}))
+    assert len(nodoi.unique) == 2
+    # nor when one of them names a congress (an abstract given its paper's DOI)
+    congress = b | {"journal": "Proceedings of the European Veterinary Congress 2018"}
+    assert len(deduplicate(records(a, congress)).unique) == 2
+
+
+def test_pages_printed_otherwise_within_one_issue():
+    base = CORRECTED | {"doi": None}
+    for other in ("411-419", "418", "413-414", "470-478"):  # one apart, a digit, inside
+        pair = records(base, base | {"pages": other, "doi": "10.9999/jsam.2018.0410"})
+        assert len(deduplicate(pair).unique) == 1, other
+    # MEDLINE's page list of an article continued later in the issue: its pages run
+    # from the first to the last piece; another database gives the continuation's page
+    from srma.dedup.normalise import parse_pages
+
+    assert parse_pages("410, 433-5") == ("410", "435")
+    assert parse_pages("410; author reply 410") == ("410", "410")
+    listed = base | {"pages": "405, 410-418"}
+    assert len(deduplicate(records(listed, base | {"pages": "410"})).unique) == 1
+    # pages that are neither: two records
+    assert len(deduplicate(records(base, base | {"pages": "520-528"})).unique) == 2
+    # other issue, or another first author: the pages are not excused
+    assert len(deduplicate(records(base, base | {"pages": "411-419", "issue": "4"})).unique) == 2
+    stranger = base | {"pages": "411-419", "authors": ["Nakamura, T."], "first_author": "Nakamura"}
+    assert len(deduplicate(records(base, stranger)).unique) == 2
+
+
+def test_a_publishers_two_doi_schemes_for_one_article():
+    a = CORRECTED | {"doi": "10.9999/jsam-2017-104467", "pages": None}
+    b = CORRECTED | {"doi": "10.9999/js.104467", "pages": "e21"}
+    assert len(deduplicate(records(a, b)).unique) == 1
+    # another number, another registrant, or another issue: two articles
+    assert len(deduplicate(records(a, b | {"doi": "10.9999/js.104468"})).unique) == 2
+    assert len(deduplicate(records(a, b | {"doi": "10.8888/js.104467"})).unique) == 2
+    assert len(deduplicate(records(a, b | {"issue": "4"})).unique) == 2

@@ -37,6 +37,11 @@ __all__ = [
 ]
 
 _TAG = re.compile(r"<[^>]{0,200}>")
+# Sub- and superscripts that Web of Science prints in parentheses: "G(M1)" for the
+# ganglioside "GM1", "T(H)17" for "TH17", "C(max)" for "Cmax" (PubMed prints them run
+# together). A short word of 1-2 letters followed at once by 1-3 letters or digits in
+# parentheses is joined up; "(vol 3)" or "disease (CKD)" (a space before) is not.
+_SCRIPT = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{1,2})\(([A-Za-z0-9]{1,3})\)(?![A-Za-z(])")
 # "[Chinese]", "[Article in German]", "[in Japanese]", "[abstract]" ... anywhere.
 _LANG_NOTE = re.compile(
     r"\[\s*(?:article\s+in\s+|in\s+)?[A-Za-z][A-Za-z ,;-]{1,40}\s*(?:abstract)?\s*\]\s*\.?",
@@ -141,6 +146,7 @@ def norm_title(value: object) -> str | None:
     if text is None:
         return None
     text = html.unescape(_TAG.sub(" ", html.unescape(text)))
+    text = _SCRIPT.sub(r"\1\2", text)
     text = _strip_trailing_notes(text)
     text = _LANG_NOTE.sub(" ", text)
     text = _LANG_TAIL.sub("", text)
@@ -148,14 +154,30 @@ def norm_title(value: object) -> str | None:
     return folded or None
 
 
+# Number words as digits: Web of Science prints "in 2 domestic dogs" where PubMed
+# prints "in two domestic dogs" (its style sheet spells small numbers as digits).
+_NUMBER_WORDS = {
+    w: str(k)
+    for k, w in enumerate(
+        ("zero", "one", "two", "three", "four", "five", "six")
+        + ("seven", "eight", "nine", "ten", "eleven", "twelve")
+    )
+}
+
+
 def title_numbers(norm: str | None) -> tuple[str, ...]:
     """The standalone numbers of a normalised title, in order (``48-week results`` vs
     ``12-week``, ``Part 1`` vs ``Part 2`` are different reports). Digits inside a word
     (``Ca2``, ``alpha1a``, ``31P``) are left out: superscripts and formulas are printed
-    differently by databases. Leading zeros are dropped."""
+    differently by databases. Leading zeros are dropped. The number words ``zero`` to
+    ``twelve`` count as their digits (``two dogs`` = ``2 dogs``)."""
     if not norm:
         return ()
-    return tuple(w.lstrip("0") or "0" for w in norm.split() if w.isdigit())
+    return tuple(
+        w.lstrip("0") or "0" if w.isdigit() else _NUMBER_WORDS[w]
+        for w in norm.split()
+        if w.isdigit() or w in _NUMBER_WORDS
+    )
 
 
 def title_digit_runs(norm: str | None) -> tuple[str, ...]:
@@ -319,9 +341,10 @@ def parse_pages(value: object) -> tuple[str, str] | None:
     of supplement or section pages are dropped: databases print them or not);
     ``e000430`` -> ``('430', '430')``; ``S4-76-S4-101`` -> ``('76', '101')``; a
     spreadsheet-made date ``06-Oct`` -> ``('6', '10')`` and ``Nov-20`` -> ``('11',
-    '20')``. ``None`` when no page number is found, or when the field is a count of
-    pages (``215 p``: the length of a thesis or book, which says nothing of where it
-    is printed).
+    '20')``; a page list ``351, 366-8`` -> ``('351', '368')`` (see
+    :func:`_discontinued`). ``None`` when no page number is found, or when the field
+    is a count of pages (``215 p``: the length of a thesis or book, which says
+    nothing of where it is printed).
     """
     text = _text(value)
     if text is None or _PAGE_COUNT.match(text):
@@ -345,12 +368,32 @@ def parse_pages(value: object) -> tuple[str, str] | None:
         last = m.group(4).lstrip("0") or "0"
         if len(last) < len(first):
             last = first[: len(first) - len(last)] + last
-        return first, last
+        return first, _discontinued(text, first, last)
     m = _PAGE_ONE.match(text)
     if m:
         first = m.group(2).lstrip("0") or "0"
-        return first, first
+        return first, _discontinued(text, first, first)
     return None
+
+
+# A further piece of a page list: ", 366-368" or "; 370" (digits only, not "author
+# reply 222").
+_PAGE_PIECE = re.compile(r"[,;]\s*(\d+)(?:\s*[-\u2010-\u2015]+\s*(\d+))?\s*(?=[,;]|$)")
+
+
+def _discontinued(text: str, first: str, last: str) -> str:
+    """The last page of a page list that an article continues on (MEDLINE's ``351,
+    366-368``: page 351, then 366 to 368; another database prints ``366``): the last
+    page of its last piece, when later in the issue than ``last``. Else ``last``."""
+    if "," not in text and ";" not in text:
+        return last
+    end = int(last)
+    for a, b in _PAGE_PIECE.findall(text):
+        lo, hi = a.lstrip("0") or "0", (b.lstrip("0") or "0") if b else ""
+        if hi and len(hi) < len(lo):
+            hi = lo[: len(lo) - len(hi)] + hi
+        end = max(end, int(hi or lo))
+    return str(end) if end > int(first) else last
 
 
 def is_page_count(value: object) -> bool:
@@ -432,7 +475,19 @@ def norm_pmid(value: object) -> str | None:
 _ERRATUM = re.compile(
     r"^(?:erratum|errata|correction|corrigendum|corrigenda|published erratum)\b"
     r"|\b(?:erratum|correction|corrigendum) (?:to|for|in|on|of)\b"
+    # Web of Science titles a correction as the article it corrects followed by the
+    # article's citation: "<title> (vol 104, pg 150, 2017)", "(vol 16, e0251071, 2021)"
+    r"|" + r"\bvol \d+ (?:pg |p )?[a-z]?\d+ (?:1[89]|20)\d\d$"
 )
+# What a correction's title adds to the title of the article it corrects: a prefix
+# ("Corrigendum to", "Erratum for", "Correction:") or Web of Science's citation suffix
+# "(vol 104, pg 150, 2017)" (Scopus's "(Journal (2017) 104(PA) (150-159) ...)" is left:
+# compare the cores by words, ``fuzz.token_set_ratio``).
+_CORRECTION_PREFIX = re.compile(
+    r"^(?:published )?(?:erratum|errata|correction|corrigendum|corrigenda)"
+    r"(?: (?:to|for|in|on|of))?(?: the (?:article|paper))? "
+)
+_CORRECTION_SUFFIX = re.compile(r" vol \d+ (?:pg |p )?[a-z]?\d+ (?:1[89]|20)\d\d$")
 _COMMENT = re.compile(
     r"^(?:comment|comments|commentary|reply|response|author reply|authors reply|re|"
     r"letter|in reply|editorial comment)\b(?: (?:on|to|re|by))?"
@@ -502,6 +557,15 @@ def title_kind(raw_title: str, folded_title: str) -> str:
     if _ABSTRACT_CODE.match(raw_title):
         return "abstract"
     return ""
+
+
+def correction_core(norm: str) -> str:
+    """The title of the article a correction corrects, from the correction's
+    normalised title: its prefix (``corrigendum to``, ``erratum for``, ``correction``)
+    and its citation of the article (``vol 104 pg 150 2017``) removed. Two databases'
+    records of one correction title it in these different ways."""
+    core = _CORRECTION_PREFIX.sub("", norm, count=1)
+    return _CORRECTION_SUFFIX.sub("", core, count=1) or norm
 
 
 def combine_kinds(from_title: str, from_source: str) -> str:
