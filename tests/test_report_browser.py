@@ -302,7 +302,11 @@ def test_report_loads_in_chromium(chromium, report_html, tmp_path):
     # The methods are those of the config: estimator, test, thresholds.
     assert "estimated by restricted maximum likelihood (REML)" in text
     assert "by Wald-type z tests" in text and "Hartung" not in text
-    assert "funnel plots, Egger's regression test and trim-and-fill for groups of at least" in text
+    assert (
+        "funnel plots, Egger's regression test, Begg's rank correlation test and "
+        "trim-and-fill for groups of at least" in text
+    )
+    assert "prediction intervals from the normal distribution" in text
     assert "at least 10 usable studies" in text and "at least 3 usable studies" in text
 
 
