@@ -502,7 +502,10 @@ def test_report_of_the_review_in_chromium(review, tmp_path, chromium):
     assert "mean difference (MD) of the change from baseline in days" in text
     assert "negative values favour specialist care" in text
     assert "restricted maximum likelihood (REML)" in text and "Wald-type z tests" in text
-    assert "funnel plots, Egger's regression test and trim-and-fill for groups of at least" in text
+    assert (
+        "funnel plots, Egger's regression test, Begg's rank correlation test and "
+        "trim-and-fill for groups of at least" in text
+    )
     dom = show_result(chromium, report, tmp_path, "forest/los_12w.svg")
     assert "<title>srma-check:found</title>" in dom
     text = visible_text(dom)
