@@ -31,7 +31,15 @@ changed, and written there too):
 - ``woodpecker`` (Scopus + Zoological Record, 69 duplicates) and ``synthesisr_ex``
   (Scopus + Web of Science, 2 duplicates) were labelled the same way by another
   engineer while the rules were being tuned, and run for the first time after the
-  rules were frozen: *test* sets.
+  rules were frozen, as *test* sets (2026-12-05: srma recall 0.8986 on ``woodpecker``
+  with no false merge and ``uncertain.csv`` listing 7.08 % of its records (7/7 of the
+  unmerged duplicates), 1.0000 on ``synthesisr_ex``; bib-dedupe 0.9855 and 1.0000;
+  ``neuroimaging`` and ``cff_baseline`` unchanged). That run is their held-out
+  measurement. Then ``woodpecker`` became a *tuning* set: its misses and uncertain
+  list were looked at and the rules for Zoological Record's records against Scopus's
+  (journal names, author forms, missing DOIs and pages) were made on it (issue 15,
+  second round); from then on its figures are not test figures. ``synthesisr_ex``
+  stays a *test* set.
 
 (The rules before this split had been developed on all four sets; the split holds
 for the rules and repairs added with it.)
@@ -96,7 +104,7 @@ ROLES = {
     "restoration": "tuning",
     "spaniels": "tuning",
     "cff_baseline": "test",
-    "woodpecker": "test",
+    "woodpecker": "tuning",
     "synthesisr_ex": "test",
 }
 
@@ -281,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         big = build_large(sets, args.large, tmp / f"large{args.large}.csv.gz")
         runs.append((f"large{args.large // 1000}k", big, not args.skip_peer_large))
     header = (
-        f"{'set':<13}{'role':<7}{'records':>8}{'dups':>7} | {'srma':>6}{'false':>6}"
+        f"{'set':<14}{'role':<7}{'records':>8}{'dups':>7} | {'srma':>6}{'false':>6}"
         f"{'unc cov':>15}{'rows%':>6}{'recs%':>6} | {'bib-dd':>6}{'false':>6} | "
         f"{'srma s':>7}{'bib s':>8}{'x':>6}{'srma MB':>8}{'bib MB':>7}"
     )
@@ -310,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             ratio = "-"
         print(
-            f"{name:<13}{role:<7}{fmt(base, 'records', 'd'):>8}"
+            f"{name:<14}{role:<7}{fmt(base, 'records', 'd'):>8}"
             f"{fmt(base, 'duplicates_true', 'd'):>7} | "
             f"{fmt(s, 'sensitivity', '.4f') if s else '-':>6}"
             f"{fmt(s, 'false_merges', 'd') if s else '-':>6}{cov:>15}"

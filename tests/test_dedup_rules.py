@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -678,3 +679,101 @@ def test_a_publishers_two_doi_schemes_for_one_article():
     assert len(deduplicate(records(a, b | {"doi": "10.9999/js.104468"})).unique) == 2
     assert len(deduplicate(records(a, b | {"doi": "10.8888/js.104467"})).unique) == 2
     assert len(deduplicate(records(a, b | {"issue": "4"})).unique) == 2
+
+
+# --- Zoological Record against Scopus (issue 15, second round) -------------------------
+# Hand-made records of an invented ornithology paper in the shapes these two databases
+# give it: Zoological Record spells out the authors' given names (with e-mail addresses),
+# adds a full stop to the title, rarely has a DOI, gives an online article's length
+# instead of its article number, lists a report's roman front matter, and files a
+# journal's symposium papers and numbered series as articles and volumes.
+
+SCOPUS_BIRD = {
+    "title": "Nest cavity reuse by three-toed woodpeckers after a spruce budworm outbreak",
+    "authors": ["Lindqvist, A.M.", "Oyelaran, K."],
+    "first_author": "Lindqvist",
+    "year": 2011,
+    "journal": "Ornis Borealis",
+    "volume": "38",
+    "issue": "3",
+    "pages": "141-149",
+    "database": "Scopus",
+}
+ZOOREC_BIRD = SCOPUS_BIRD | {
+    "title": "Nest cavity reuse by three-toed woodpeckers after a spruce budworm outbreak.",
+    "authors": ["Lindqvist, Astrid M. (astrid.lindqvist@example.org)", "Oyelaran, Kemi"],
+    "database": "Zoological Record",
+}
+
+
+def test_an_online_articles_length_is_not_its_page():
+    from srma.dedup.normalise import is_page_count, parse_pages, record_kind
+
+    assert parse_pages("9pp.") is None
+    assert parse_pages("12 pp") is None
+    assert not is_page_count("9pp.")  # no sign of a thesis (unlike "215 p")
+    assert record_kind("A paper", ["article"], "Ornis Borealis", "38", pages="9pp.") == "article"
+    scopus = SCOPUS_BIRD | {"pages": "4", "doi": "10.9999/ob-00412-380304"}
+    zoorec = ZOOREC_BIRD | {"pages": "9pp."}
+    assert len(deduplicate(records(scopus, zoorec)).unique) == 1
+    # another article number is still another article
+    assert len(deduplicate(records(scopus, scopus | {"pages": "12", "doi": None})).unique) == 2
+
+
+def test_roman_front_matter_is_left_out_of_the_pages():
+    from srma.dedup.normalise import parse_pages
+
+    assert parse_pages("i-iv, 1-74") == ("1", "74")
+    assert parse_pages("xii; 5-9") == ("5", "9")
+    assert parse_pages("iii") is None  # a roman page alone says nothing here
+
+
+def test_a_symposium_paper_in_a_journal_issue_is_an_article():
+    scopus = SCOPUS_BIRD | {"publication_type": ["inproceedings"]}
+    assert len(deduplicate(records(scopus, ZOOREC_BIRD)).unique) == 1
+    # a congress abstract (one page) typed so is still no article
+    abstract = scopus | {"pages": "141"}
+    assert len(deduplicate(records(abstract, ZOOREC_BIRD | {"pages": "141"})).unique) == 2
+    # nor other pages, nor when its source names the congress
+    other = scopus | {"pages": "150-158"}
+    assert len(deduplicate(records(other, ZOOREC_BIRD)).unique) == 2
+    congress = scopus | {"journal": "Proceedings of the Nordic Ornithological Congress"}
+    assert len(deduplicate(records(congress, ZOOREC_BIRD)).unique) == 2
+
+
+def test_a_series_number_filed_as_volume_or_as_issue():
+    from srma.dedup.compare import volume_issue_swapped
+
+    # a report series: Scopus gives the year as volume and the number as issue,
+    # Zoological Record the number as volume, a year later, with the front matter
+    report = SCOPUS_BIRD | {"volume": "2011", "issue": "212", "pages": "1-74"}
+    report_zr = ZOOREC_BIRD | {"volume": "212", "issue": None, "year": 2012,
+                               "pages": "i-iv, 1-74"}  # fmt: skip
+    assert len(deduplicate(records(report, report_zr)).unique) == 1
+    # another number, or a real volume beside the issue: two reports
+    assert len(deduplicate(records(report | {"issue": "213"}, report_zr)).unique) == 2
+    assert len(deduplicate(records(report | {"volume": "12"}, report_zr)).unique) == 2
+    # the number as issue without a volume agrees with it as volume
+    feat = features(
+        records(SCOPUS_BIRD | {"volume": None, "issue": "38"}, ZOOREC_BIRD | {"issue": None})
+    )
+    assert volume_issue_swapped(feat, np.array([0]), np.array([1])).tolist() == [True]
+    assert volume_issue_swapped(feat, np.array([1]), np.array([0])).tolist() == [True]
+
+
+def test_one_abstract_printed_in_two_congress_supplements_is_listed():
+    a = SCOPUS_BIRD | {"journal": "Ornis Borealis", "volume": "38", "issue": "3", "pages": "S42"}
+    b = SCOPUS_BIRD | {"journal": "Journal of Avian Field Studies", "volume": "11",
+                       "issue": "7", "pages": "e505"}  # fmt: skip
+    result = deduplicate(records(a, b))
+    assert len(result.unique) == 2  # not merged: nothing but title, author and year
+    assert result.uncertain[["record_id_1", "record_id_2"]].values.tolist() == [
+        ["a:000001", "a:000002"]
+    ]
+    # a title not word for word, another first author or another year: not listed
+    for other in (
+        {"title": SCOPUS_BIRD["title"] + " in boreal Sweden"},
+        {"authors": ["Oyelaran, K."], "first_author": "Oyelaran"},
+        {"year": 2012},
+    ):
+        assert len(deduplicate(records(a, b | other)).uncertain) == 0, other

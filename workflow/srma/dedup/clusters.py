@@ -23,6 +23,7 @@ from collections import deque
 import numpy as np
 import pandas as pd
 
+from srma.dedup.compare import journal_paper
 from srma.dedup.keys import Features, surnames_compatible
 from srma.dedup.normalise import dois_equivalent, issues_overlap
 
@@ -44,8 +45,11 @@ class UnionFind:
         self.forbidden = forbidden
         c = feat.codes
         self._guarded = [(name, c[name]) for name in _GUARDED]
-        weak = np.flatnonzero(feat.kind == "abstract?")
-        # a weak "abstract?" mark does not count as a kind here
+        weak = np.flatnonzero(
+            (feat.kind == "abstract?") | journal_paper(feat, np.arange(n, dtype=np.int64))
+        )
+        # a weak "abstract?" mark does not count as a kind here, nor a conference
+        # paper printed in a journal's issue (its pairs are checked in compare.py)
         kind = c["kind"].copy()
         kind[weak] = -1
         self._guarded[_GUARDED.index("kind")] = ("kind", kind)

@@ -10,6 +10,10 @@ looked at (the conference-name rule below was too loose) and it became a tuning 
 ``restoration`` and ``spaniels`` (``benchmarks/data/dedup``, labelled from real
 exports) were test sets, measured once, then became tuning sets for the rules of
 issue 15 (corrections, replies, title markup, pages and DOIs printed otherwise).
+``woodpecker`` (Scopus + Zoological Record) was a test set, measured once, then
+became the tuning set of the second round of issue 15 (symposium papers in a
+journal, series numbers filed as volume or issue, online articles' lengths and roman
+front matter as pages, a title printed word for word in two places listed).
 The field repairs were also checked on tuning sets with their Ovid records' journals
 rewritten as Embase citation strings, and on the real exports in
 ``shared/datasets/exports`` (Embase ``Source`` strings). Each rule names its reason: a
@@ -28,7 +32,10 @@ listed for a person:
   thesis vs article; Web of Science's correction titled ``<article title> (vol 104,
   pg 150, 2017)`` is an erratum, so it never joins the article it corrects; a
   record only weakly marked as an abstract - its journal field names a congress -
-  conflicts only with a paper of 3 or more pages on other pages);
+  conflicts only with a paper of 3 or more pages on other pages; a record typed as a
+  conference paper whose source names no congress and whose pages span 3 or more
+  is a symposium paper printed in a journal's issue, and no other kind than an
+  article of the same page range: :func:`journal_paper`);
 - different numbers in the title (``12-week`` vs ``48-week results``, ``part 1`` vs
   ``part 2``), counted both as words and as digit runs (``11 C`` = ``11C``), the
   words ``zero`` to ``twelve`` as digits (``2 dogs`` = ``two dogs``);
@@ -44,7 +51,9 @@ titles are alike, because exports garble these fields:
 
 - years 2 apart (print vs online year is 1 apart and no conflict);
 - both have a volume and they differ, unless both page ranges and the years agree
-  (volumes are the field exports garble most);
+  (volumes are the field exports garble most); a series' number filed by one
+  database as volume and by the other as issue (with no volume, or the year as
+  volume) is one volume (:func:`volume_issue_swapped`);
 - both have an issue and they cannot be one (``3`` vs ``5``; ``3`` and ``3-4`` can;
   supplements and parts are not compared): two issues are two articles, which is what
   tells a journal's recurring editorials apart;
@@ -100,10 +109,13 @@ Every candidate pair that is not merged is listed for a person (``uncertain.csv`
 when its :func:`review_priority` - the title score, plus what agrees, minus what
 conflicts - reaches ``uncertain_threshold``, or when it has the same first author,
 year, volume and first page and nothing in conflict (a translated title: listed from
-a title score of :data:`REVIEW_STRONG_MIN`); most likely first. Tuned on the tuning
-sets so that the list holds most of what the rules leave unmerged while naming under
-1 % of the records: hard conflicts weigh twice a soft one, so a pair with one is
-listed only when nearly everything else agrees (a publisher's two DOIs).
+a title score of :data:`REVIEW_STRONG_MIN`), or when its title is the other's word
+for word (not generic) with the same first author and year and no hard conflict
+(one congress abstract printed in two journals' supplements); most likely first.
+Tuned on the tuning sets so that the list holds most of what the rules leave
+unmerged while naming under 1 % of the records: hard conflicts weigh twice a soft
+one, so a pair with one is listed only when nearly everything else agrees (a
+publisher's two DOIs).
 """
 
 from __future__ import annotations
@@ -278,7 +290,9 @@ def _same_pages(feat: Features, i: np.ndarray, j: np.ndarray) -> np.ndarray:
 def _kind_conflict(feat: Features, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Kinds differ; a record only weakly marked as a congress abstract (``abstract?``)
     conflicts with an ``article`` only when the article spans 3 or more pages and the
-    two page ranges differ."""
+    two page ranges differ. A paper of a symposium printed in a journal's issue
+    (:func:`journal_paper`) is no congress abstract beside an ``article`` of the same
+    page range."""
     same_pages = _same_pages(feat, i, j)
     ki, kj = feat.kind[i], feat.kind[j]
     differ = ki != kj
@@ -287,7 +301,43 @@ def _kind_conflict(feat: Features, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         art = np.where(ki == "article", i, j)
         span = feat.codes["page_span"][art]
         differ = differ & ~(weak & ((span < 2) | same_pages))
+    paper = (
+        differ
+        & same_pages
+        & (((ki == "abstract") & (kj == "article")) | ((kj == "abstract") & (ki == "article")))
+    )
+    if paper.any():
+        conf = np.where(ki == "abstract", i, j)
+        differ = differ & ~(paper & journal_paper(feat, conf))
     return differ
+
+
+def journal_paper(feat: Features, k: np.ndarray) -> np.ndarray:
+    """Records typed as conference papers (kind ``abstract``) that are papers of a
+    symposium printed in a journal's issue: the source names no congress (``Acta
+    Ornithologica``, ``Annales Zoologici Fennici``), and the pages span 3 or more
+    pages (a congress abstract takes one or two). Scopus files such papers as
+    "Conference Paper" with the journal as the proceedings' title; Zoological Record
+    and the journal itself as articles."""
+    return (feat.kind[k] == "abstract") & ~feat.event[k] & (feat.codes["page_span"][k] >= 2)
+
+
+def volume_issue_swapped(feat: Features, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """One record's issue is the other's volume, the first has no volume (or its year
+    as volume) and the other no issue: a series numbered once, whose number one
+    database files as the volume and another as the issue (Scopus: "Studies in Avian
+    Biology" issue 30, and a report series' number 391 with the year 2018 as volume;
+    Zoological Record: volume 30, volume 391). The two records agree on the volume."""
+    c = feat.codes
+    out = np.zeros(len(i), dtype=bool)
+    for a, b in ((i, j), (j, i)):
+        todo = np.flatnonzero((c["issue"][a] >= 0) & (c["issue"][b] < 0) & (c["volume"][b] >= 0))
+        for k in todo:
+            x, y = a[k], b[k]
+            vol = feat.volume[x]
+            if feat.issue[x] == feat.volume[y] and (not vol or vol == str(feat.year[x])):
+                out[k] = True
+    return out
 
 
 def doi_conflict(feat: Features, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -449,6 +499,9 @@ class Comparison:
         self.vol_ne = _both_differ(c["volume"][i], c["volume"][j])
         self.issue_eq = _both_equal(c["issue"][i], c["issue"][j])
         self.issue_ne = _issue_conflict(feat, i, j)
+        swapped = volume_issue_swapped(feat, i, j)
+        self.vol_eq |= swapped
+        self.vol_ne &= ~swapped
         self.page_eq = _both_equal(c["first_page"][i], c["first_page"][j])
         self.page_ne = _both_differ(c["first_page"][i], c["first_page"][j])
         self.range_eq = self.page_eq & (c["last_page"][i] == c["last_page"][j])
@@ -737,7 +790,14 @@ def _score_chunk(
     priority = review_priority(ranked, cmp.agreements(), soft, hard)
     # Listed for a person: likely enough by the priority, or a re-worded title with
     # first author, year, volume and first page in common and nothing in conflict.
-    listed = ~match & ((priority >= review_min) | (strong & (hard == 0) & (soft == 0)))
+    # Also listed: one title word for word (not generic) by one first author in one
+    # year, nothing hard in conflict, printed in two places - a congress abstract
+    # printed in two congresses' journal supplements (other journal, volume, issue
+    # and pages: only a person can tell it from a duplicate publication).
+    twice_printed = (s0 >= 100.0) & cmp.author_eq & cmp.year_eq & (hard == 0) & ~cmp.generic
+    listed = ~match & (
+        (priority >= review_min) | (strong & (hard == 0) & (soft == 0)) | twice_printed
+    )
     status = np.where(match, "match", np.where(listed, "uncertain", "no"))
     why = np.where(match, "title", reason)
     why = np.where(match & (s0 < title_threshold), "same author, year, volume, page", why)

@@ -332,6 +332,16 @@ _EXCEL_DATE = re.compile(r"^\s*(\d{1,2})-([A-Za-z]{3})\s*$|^\s*([A-Za-z]{3})-(\d
 # A count of pages, not a place: "215 p", "215 p.", "94 pp", "62 pages" (theses and
 # books: ProQuest, PsycInfo). A page with a letter run on ("551P") is a page.
 _PAGE_COUNT = re.compile(r"^\s*\d+\s+(?:p|pp|pages?)\.?\s*$", re.IGNORECASE)
+# The length of an online article that has an article number instead of pages, run
+# together: Zoological Record's "14pp." where Scopus gives the article number ("7").
+# Not a place either, but no sign of a thesis (unlike "215 p" above): an article of a
+# numbered volume and issue.
+_PAGE_LENGTH = re.compile(r"^\s*\d+\s*pp\.?\s*$", re.IGNORECASE)
+# Front matter numbered in roman before the pages (Zoological Record's "i-iv, 1-74" for
+# a report that Scopus gives as "1-74"): the roman part is left out.
+_ROMAN_FRONT = re.compile(
+    r"^\s*[ivxlc]+\s*(?:[-\u2010-\u2015]+\s*[ivxlc]+\s*)?[,;]\s*(?=\d)", re.IGNORECASE
+)
 
 
 def parse_pages(value: object) -> tuple[str, str] | None:
@@ -342,13 +352,15 @@ def parse_pages(value: object) -> tuple[str, str] | None:
     ``e000430`` -> ``('430', '430')``; ``S4-76-S4-101`` -> ``('76', '101')``; a
     spreadsheet-made date ``06-Oct`` -> ``('6', '10')`` and ``Nov-20`` -> ``('11',
     '20')``; a page list ``351, 366-8`` -> ``('351', '368')`` (see
-    :func:`_discontinued`). ``None`` when no page number is found, or when the field
-    is a count of pages (``215 p``: the length of a thesis or book, which says
-    nothing of where it is printed).
+    :func:`_discontinued`); front matter in roman numerals is left out: ``i-iv,
+    1-74`` -> ``('1', '74')``. ``None`` when no page number is found, or when the
+    field is a count of pages (``215 p``: the length of a thesis or book, ``14pp.``:
+    the length of an online article; neither says where it is printed).
     """
     text = _text(value)
-    if text is None or _PAGE_COUNT.match(text):
+    if text is None or _PAGE_COUNT.match(text) or _PAGE_LENGTH.match(text):
         return None
+    text = _ROMAN_FRONT.sub("", text, count=1)
     m = _EXCEL_DATE.match(text)
     if m:
         if m.group(1):
