@@ -286,10 +286,11 @@ def test_rerun_has_nothing_to_do(review):
     assert planned_jobs(proc) == [], proc.stdout
 
 
-def study_jobs(study: str, *jobs: tuple[str, str]) -> list[tuple[str, str]]:
-    """The jobs a change to one study runs: its extraction job, the checkpoint that
-    reads which groups every study reports, the review-wide tables read from the study
-    tables, and ``jobs``."""
+def study_jobs(study: str, *jobs: tuple[str, str], assessed: bool = True) -> list[tuple[str, str]]:
+    """The jobs a change to one study runs: its extraction job, its risk-of-bias job
+    (``assessed``: the study has a risk-of-bias file; the job checks the file against
+    the study table's design), the checkpoint that reads which groups every study
+    reports, the review-wide tables read from the study tables, and ``jobs``."""
     review_wide = [
         "all",
         "correlations",
@@ -302,6 +303,7 @@ def study_jobs(study: str, *jobs: tuple[str, str]) -> list[tuple[str, str]]:
     return sorted(
         [
             ("extract_study", f"study={study}"),
+            *([("assess_study", f"study={study}")] if assessed else []),
             ("study_groups", ""),
             *((rule, "") for rule in review_wide),
             *jobs,
@@ -366,6 +368,7 @@ def test_adding_a_study_reruns_only_its_jobs(review, tmp_path, root_dir):
         ("sensitivity_group", group),
         ("sensitivity_table", ""),
         ("summary_of_findings", ""),
+        assessed=False,
     ), proc.stderr[-3000:]
     pooled = io.read_parquet(work / "results/pooled/los/24w.parquet")
     assert "MontrealTransfer1992" in set(pooled["study_id"])

@@ -29,9 +29,27 @@ if _NOT_ASSESSED:
 ROB_SETTINGS = {"instruments": list(INSTRUMENTS), "timepoints": list(TIMEPOINTS)}
 
 
+# One job per risk-of-bias file, the only one that reads it: its rows of the
+# risk-of-bias table, checked against the config and the study's design.
+rule assess_study:
+    input:
+        rob_file=rob_file,
+        study_table="results/extraction/{study}.parquet",
+    output:
+        table="results/appraisal/rob/{study}.parquet",
+    log:
+        "logs/appraisal/rob/{study}.log",
+    params:
+        settings=ROB_SETTINGS,
+        config_hash=config_hash(ROB_SETTINGS),
+        code=CODE["appraisal"],
+    run:
+        run_stage(stages.assess_study, input, output, params, log=log)
+
+
 rule risk_of_bias_table:
     input:
-        files=rob_files,
+        judgements=rob_tables,
         studies=study_tables,
     output:
         table=report(
@@ -46,7 +64,7 @@ rule risk_of_bias_table:
         "logs/appraisal/risk_of_bias_table.log",
     params:
         directory=config["risk_of_bias"]["directory"],
-        settings=ROB_SETTINGS,
+        unmatched=unmatched_rob_files(),
         config_hash=stage_config("risk_of_bias"),
         code=CODE["appraisal"],
     run:
@@ -101,13 +119,12 @@ rule rob_figures:
 rule high_risk_sensitivity:
     input:
         pooled="results/pooled/{instrument}/{timepoint}.parquet",
-        rob_files=group_rob_files,
+        judgements=group_rob_tables,
     output:
         high_risk="results/sensitivity/high_risk/{instrument}/{timepoint}.parquet",
     log:
         "logs/appraisal/high_risk_{instrument}_{timepoint}.log",
     params:
-        settings=ROB_SETTINGS,
         min_studies=config["pooling"]["min_studies"],
         config_hash=stage_config("pooling", "risk_of_bias"),
         code=CODE["appraisal"],

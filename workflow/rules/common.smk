@@ -136,22 +136,39 @@ def dedup_decisions(wildcards):
     return [path] if Path(path).exists() else []
 
 
-def rob_files(wildcards=None):
-    """Every risk-of-bias file (config ``risk_of_bias.directory``; none when the folder
+def rob_file(wildcards):
+    """A study's risk-of-bias file (config ``risk_of_bias.directory``), read by its
+    ``assess_study`` job only."""
+    folder = Path(config["risk_of_bias"]["directory"])
+    return (folder / f"{wildcards.study}.yaml").as_posix()
+
+
+def assessed_studies(studies):
+    """The studies of ``studies`` that have a risk-of-bias file (none when the folder
     is missing: every study is then ``not assessed``)."""
     folder = Path(config["risk_of_bias"]["directory"])
-    return sorted(p.as_posix() for p in folder.glob("*.yaml"))
+    return [s for s in studies if (folder / f"{s}.yaml").exists()]
 
 
-def group_rob_files(wildcards):
-    """The risk-of-bias files of a group's studies (those that have one)."""
+def rob_tables(wildcards=None):
+    """The checked judgements of every study with a risk-of-bias file."""
+    return expand(
+        "results/appraisal/rob/{study}.parquet", study=assessed_studies(STUDIES)
+    )
+
+
+def unmatched_rob_files():
+    """Risk-of-bias files named for no extraction study (an error of the table job)."""
     folder = Path(config["risk_of_bias"]["directory"])
+    return sorted(p.as_posix() for p in folder.glob("*.yaml") if p.stem not in STUDIES)
+
+
+def group_rob_tables(wildcards):
+    """The checked judgements of a group's studies (those with a risk-of-bias file)."""
     studies = groups()[(wildcards.instrument, wildcards.timepoint)]
-    return [
-        (folder / f"{s}.yaml").as_posix()
-        for s in studies
-        if (folder / f"{s}.yaml").exists()
-    ]
+    return expand(
+        "results/appraisal/rob/{study}.parquet", study=assessed_studies(studies)
+    )
 
 
 def grade_decisions(wildcards):

@@ -6,9 +6,10 @@
 rule forest:
     input:
         pooled="results/pooled/{instrument}/{timepoint}.parquet",
-        # The group's studies' risk-of-bias files, not risk_of_bias.csv: that table is
-        # rewritten whenever any study table is, which would redraw every forest plot.
-        rob_files=group_rob_files,
+        # The group's studies' checked risk-of-bias judgements, not risk_of_bias.csv:
+        # that table is rewritten whenever any study table is, which would redraw every
+        # forest plot.
+        judgements=group_rob_tables,
     output:
         svg=report(
             "results/figures/forest/{instrument}_{timepoint}.svg",
@@ -22,7 +23,6 @@ rule forest:
         "logs/figures/forest_{instrument}_{timepoint}.log",
     params:
         labels=figure_labels,
-        rob_settings={"instruments": list(INSTRUMENTS), "timepoints": list(TIMEPOINTS)},
         code=[CODE["figures"], CODE["appraisal"]],
     run:
         run_stage(stages.forest, input, output, params, wildcards, log=log)

@@ -494,24 +494,23 @@ def correlations(
 
 @needs("srma.figures.forest", "srma.appraisal.load")
 def forest(
-    *, pooled: str, svg: str, png: str, labels: Mapping, rob_files: Paths = (),
-    rob_settings: Mapping | None = None, instrument: str | None = None,
-    timepoint: str | None = None, **_wildcards,
+    *, pooled: str, svg: str, png: str, labels: Mapping, judgements: Paths = (),
+    instrument: str | None = None, timepoint: str | None = None, **_wildcards,
 ) -> None:  # fmt: skip
     """Forest plot of one group; ``labels`` as for
     :func:`srma.figures.forest.forest_plot` (instrument and timepoint labels, arms,
-    measure). ``rob_files``: the risk-of-bias files of the group's studies; their
-    judgements for this instrument x timepoint are drawn right of the plot, and a study
-    of the group without a file is marked ``no information`` (no marks at all when no
-    study of the group has a file)."""
+    measure). ``judgements``: the tables of :func:`assess_study` of the group's studies
+    that have a risk-of-bias file; their judgements for this instrument x timepoint are
+    drawn right of the plot, and a study of the group without a file is marked ``no
+    information`` (no marks at all when no study of the group has a file)."""
     from srma.figures.forest import forest_plot
 
     group = io.read_parquet(pooled)
     rob = None
-    if len(rob_files) and len(group):
+    if len(judgements) and len(group):
         instrument = instrument or str(group["instrument"].iat[0])
         timepoint = timepoint or str(group["timepoint"].iat[0])
-        rob = _group_rob(rob_files, rob_settings, instrument, timepoint)
+        rob = _group_rob(judgements, instrument, timepoint)
         rob = _no_information_rows(rob, group)
     forest_plot(group, svg, png, source=str(pooled), rob=rob, **labels)
 
@@ -745,26 +744,63 @@ def read_rob_table(path: str | Path) -> pd.DataFrame:
     return table[COLUMNS].astype("string")
 
 
-@needs("srma.appraisal.load", "srma.appraisal.narrative")
-def risk_of_bias_table(
-    *, files: Paths, studies: Paths, table: str, paragraph: str, directory: str,
-    settings: Mapping, config_hash: str,
-) -> None:  # fmt: skip
-    """Check every risk-of-bias file (``files``; against the config's instruments and
-    timepoints in ``settings`` and the designs of the study tables ``studies``) and
-    write ``results/tables/risk_of_bias.csv``. A study without a file gets one row
-    judged ``not assessed`` and a warning; a file of no extraction study, or a file
-    with an error, stops the job naming the file, the line and the field. ``paragraph``:
-    the table in words (:func:`srma.appraisal.narrative.appraisal_html`) for the
-    report's captions."""
+@needs("srma.appraisal.load")
+def assess_study(
+    *, rob_file: str, study_table: str, table: str, settings: Mapping, config_hash: str
+) -> None:
+    """Check one study's risk-of-bias file (:func:`srma.appraisal.load.load_assessment`:
+    against the config's instruments and timepoints in ``settings`` and the ``design``
+    of the study's extraction table ``study_table``) and write its rows of the
+    risk-of-bias table (:func:`srma.appraisal.load.assessment_rows`, every column a
+    string) to ``table``, ``results/appraisal/rob/<study>.parquet``. The file is parsed
+    here only: a file with an error stops this job, naming the file, the line, the study
+    and the field. The file's path and SHA-256 go into the table's metadata
+    (``srma_rob_file``, ``srma_rob_sha256``)."""
+    from srma.appraisal.load import load_assessments
+
+    rob = load_assessments([rob_file], config=settings, designs=_designs([study_table]))
+    overall = rob.loc[rob["domain"] == "overall", "judgement"]
+    log.info("%s: %s, overall %s", rob_file, rob["tool"].iat[0], overall.iat[0])
+    entry = io.file_entry(rob_file)
+    source = {"srma_rob_file": entry["path"], "srma_rob_sha256": entry["sha256"]}
+    io.write_parquet(rob, table, config_hash=config_hash, metadata=source)
+
+
+def read_rob_tables(paths: Paths) -> pd.DataFrame:
+    """The per-study tables of :func:`assess_study` as one risk-of-bias table (the
+    columns of :data:`srma.appraisal.load.COLUMNS`, strings, studies sorted by id, as
+    :func:`srma.appraisal.load.rob_table` gives it); none: the empty table."""
     import pandas as pd
 
-    from srma.appraisal.load import check_coverage, load_assessments
+    from srma.appraisal.load import COLUMNS, rob_table
+
+    frames = [io.read_parquet(p) for p in paths]
+    if not frames:
+        return rob_table([])
+    table = pd.concat(frames, ignore_index=True)[COLUMNS].astype("string")
+    return table.sort_values("study_id", kind="stable", ignore_index=True)
+
+
+@needs("srma.appraisal.load", "srma.appraisal.narrative")
+def risk_of_bias_table(
+    *, judgements: Paths, studies: Paths, table: str, paragraph: str, directory: str,
+    config_hash: str, unmatched: Sequence[str] = (),
+) -> None:  # fmt: skip
+    """The review's risk-of-bias table, ``results/tables/risk_of_bias.csv``: the
+    per-study tables of :func:`assess_study` (``judgements``, checked there) and, for a
+    study of the extraction tables ``studies`` without a risk-of-bias file, one row
+    judged ``not assessed`` and a warning. ``unmatched``: risk-of-bias files named for
+    no extraction study, which stop the job naming the first. ``paragraph``: the table
+    in words (:func:`srma.appraisal.narrative.appraisal_html`) for the report's
+    captions."""
+    import pandas as pd
+
+    from srma.appraisal.load import check_coverage
     from srma.appraisal.narrative import appraisal_html
 
     designs = _designs(studies)
     ids = sorted(Path(p).stem for p in studies)
-    rob = load_assessments(files, config=settings, designs=designs)
+    rob = read_rob_tables(judgements)
     if not Path(directory).is_dir():
         log.warning("no risk-of-bias directory %s: every study is %s", directory, NOT_ASSESSED)
     missing = sorted(set(ids) - set(rob["study_id"].dropna()))
@@ -778,7 +814,9 @@ def risk_of_bias_table(
         )
         rob = pd.concat([rob, _not_assessed_rows(missing, designs, directory)])
         rob = rob.sort_values("study_id", kind="stable", ignore_index=True)
-    check_coverage(rob, ids, source=directory)
+    # A file named for no extraction study is not read: its name is the error.
+    stray = pd.DataFrame({"study_id": [Path(p).stem for p in unmatched]}, dtype="string")
+    check_coverage(pd.concat([rob, stray]) if len(stray) else rob, ids, source=directory)
     io.write_csv(rob, table, config_hash=config_hash)
     io.write_bytes_atomic(paragraph, appraisal_html(rob, None).encode("utf-8"))
 
@@ -822,25 +860,27 @@ def rob_figures(
         log.info("%s: %s", names[tool], "drawn" if drawn else "no study assessed")
 
 
-def _group_rob(rob_files: Paths, settings: Mapping | None, instrument: str, timepoint: str):
-    """The judgements that hold for one group, from its studies' risk-of-bias files."""
-    from srma.appraisal.load import for_outcome, load_assessments
+def _group_rob(judgements: Paths, instrument: str, timepoint: str):
+    """The judgements that hold for one group, from its studies' tables of
+    :func:`assess_study` (``judgements``)."""
+    from srma.appraisal.load import for_outcome
 
-    return for_outcome(load_assessments(rob_files, config=settings), instrument, timepoint)
+    return for_outcome(read_rob_tables(judgements), instrument, timepoint)
 
 
 @needs("srma.appraisal.sensitivity")
 def high_risk_sensitivity(
-    *, pooled: str, rob_files: Paths, high_risk: str, instrument: str, timepoint: str,
-    settings: Mapping, min_studies: int, config_hash: str,
+    *, pooled: str, judgements: Paths, high_risk: str, instrument: str, timepoint: str,
+    min_studies: int, config_hash: str,
 ) -> None:  # fmt: skip
     """The group refitted without its usable studies at high risk of bias
-    (:func:`srma.appraisal.sensitivity.without_high_risk`); ``not estimated`` with the
-    reason when a usable study has no risk-of-bias file."""
+    (:func:`srma.appraisal.sensitivity.without_high_risk`), their judgements read from
+    the tables of :func:`assess_study` of the group's studies (``judgements``); ``not
+    estimated`` with the reason when a usable study has no risk-of-bias file."""
     from srma.appraisal import sensitivity as hr
 
     group = io.read_parquet(pooled)
-    rob = _group_rob(rob_files, settings, instrument, timepoint)
+    rob = _group_rob(judgements, instrument, timepoint)
     usable = group[(group["row_type"] == "study") & group["usable"].fillna(False).astype(bool)]
     missing = sorted(set(map(str, usable["study_id"])) - set(rob["study_id"].dropna()))
     if missing:
