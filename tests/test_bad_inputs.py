@@ -1,8 +1,8 @@
 """Bad input through the whole workflow: every case of the corpus in
 ``tests/bad_inputs/cases.py`` (config, search exports, screening decisions, extraction
-files, dedup decisions x wrong type, non-finite, out of range, inconsistent, missing or
-extra column or field, duplicated key or header, empty, not UTF-8, hostile YAML,
-oversized) is applied
+files, dedup decisions, risk-of-bias files x wrong type, non-finite, out of range,
+inconsistent, missing or extra column or field, duplicated key or header, empty, not
+UTF-8, hostile YAML, oversized) is applied
 to a finished run of the fixture review, and Snakemake is run again with a 60 s limit.
 
 Cases with ``stops=True`` must stop: non-zero exit, one message naming the file, the

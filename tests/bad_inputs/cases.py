@@ -10,8 +10,9 @@ corpus follows the fixture. Two kinds of case:
   ``expect`` substrings, the first of which must appear exactly once), no Python
   traceback, and nothing under ``results/`` appears or changes. The config and the
   screening decisions are checked when the workflow starts, before any job: then
-  ``results/`` is untouched. A study file or a search export is checked by its own
-  job (the only job that reads it), and Snakemake removes a job's outputs before it
+  ``results/`` is untouched. A study file, a search export, the dedup decisions or a
+  risk-of-bias file is checked by its own job (the only job that reads it), and
+  Snakemake removes a job's outputs before it
   runs: those files (``removed``, and only those) are gone, so that no result of the
   bad file remains, and every other file keeps its bytes.
 - **accepted with a visible effect** (``stops=False``): valid but unusual input; the run
@@ -45,6 +46,9 @@ STUDY_OUT = (
     "results/extraction/per_correlation/OrpingtonMild1991.parquet",
 )
 SCREEN_OUT = ("results/screening/decisions.parquet", "results/prisma/counts.json")
+ROB = "resources/risk_of_bias/OrpingtonMild1991.yaml"
+#: What the assess_study job of OrpingtonMild1991 writes (removed when it fails).
+ROB_OUT = ("results/appraisal/rob/OrpingtonMild1991.parquet",)
 DEDUP = "resources/dedup/decisions.csv"
 DEDUP_HEADER = "record_id_1,record_id_2,decision,note\n"
 #: What the deduplicate job writes (removed when it fails on the decisions file).
@@ -65,7 +69,7 @@ CENTRAL_OUT = ("results/records/central.parquet",)
 @dataclass(frozen=True)
 class Case:
     name: str
-    category: str  # config, extraction, screening, search export, dedup decisions
+    category: str  # config, extraction, screening, search export, dedup decisions, risk of bias
     kind: str  # the mistake: wrong type, non-finite, out of range, ...
     apply: Callable[[Path], None]
     stops: bool = True
@@ -483,6 +487,24 @@ CASES: list[Case] = [
                .encode("latin-1")),
          expect=(f"{DEDUP}, line 2: byte 0xe4 is not UTF-8",),
          removed=DEDUP_OUT),
+    # ---- risk-of-bias files (checked by the study's own assess_study job) ----
+    Case("rob_bad_judgement", "risk of bias", "wrong type",
+         edit(ROB, "    judgement: no information\n", "    judgement: unclear\n"),
+         expect=(f"{ROB}, line 10, record OrpingtonMild1991, field 'D1.judgement': "
+                 "'unclear' is not allowed",),
+         removed=ROB_OUT),
+    Case("rob_duplicated_key", "risk of bias", "duplicated key",
+         append(ROB, "tool: robins_i\n"),
+         expect=(f"{ROB}, line ", "field 'tool': key given twice"),
+         removed=ROB_OUT),
+    Case("rob_not_utf8", "risk of bias", "not UTF-8",
+         replace_bytes(ROB, b"row Orpington-Mild", b"row Orpington-M\xe4ld"),
+         expect=(f"{ROB}, line ", "byte 0xe4 is not UTF-8"),
+         removed=ROB_OUT),
+    Case("rob_alias_bomb", "risk of bias", "hostile YAML",
+         append(ROB, "notes:\n" + alias_bomb("  ")),
+         expect=("YAML aliases are not allowed here; write the values out", f"{ROB}, line "),
+         removed=ROB_OUT),
     # ---- valid but unusual: accepted, and the effect is visible ----
     Case("accept_week_outside_windows", "extraction", "unusual: week in no window",
          lambda work: (work / MILD).write_text(
