@@ -555,8 +555,10 @@ def write_extraction(
 def add_study(review: Path, number: int, seed: int = 0) -> Path:
     """Add one more study file (as a reviewer would) and return its path.
 
-    Its report is not in the search exports: an added study reruns only its own
-    extraction and the groups it joins, not import, dedup or screening. The study is a
+    Its report is not in the search exports: it was found by other methods, so the
+    decisions file gets its ``other:`` row (every study file needs an included report).
+    An added study reruns its own extraction, the groups it joins, the screening job and
+    the PRISMA diagram (the decisions file changed), not import or dedup. The study is a
     controlled one with outcome rows (drawn again until it is), so that it joins at
     least one group.
     """
@@ -570,6 +572,12 @@ def add_study(review: Path, number: int, seed: int = 0) -> Path:
             break
     path = review / config["extraction"]["directory"] / f"{ref.study_id}.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False, width=100), encoding="utf-8")
+    decisions = review / config["screening"]["decisions"]
+    with decisions.open("a", encoding="utf-8", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerow(
+            [f"other:{ref.study_id}", ref.title, ref.year, "include", "", "include", "",
+             ref.study_id]
+        )  # fmt: skip
     return path
 
 

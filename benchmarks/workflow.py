@@ -21,7 +21,9 @@ jobs decided after the checkpoint ``study_groups``). Targets (2 cores):
 
 - bundled: full run <= 30 s; no-op <= 2x the bare start;
 - typical: full run <= 90 s; no-op <= 2.5x the bare start; one study added <= 20 s,
-  rerunning only its extraction job, the groups it reports and the review-wide tables;
+  rerunning only its extraction and risk-of-bias jobs, the groups it reports, the
+  review-wide tables and, as its report's decisions row is added (found by other
+  methods), the screening job and the PRISMA diagram;
 - large: full run <= 600 s.
 """
 
