@@ -368,7 +368,7 @@ def _srma_imports(path: Path) -> set[str]:
 def test_statistics_modules_import_each_other_without_a_circle():
     pkg = Path(__file__).parents[1] / "workflow" / "srma"
     mods = (*STATISTICS, "group_sensitivity")
-    graph = {m: _srma_imports(pkg / f"{m}.py") - {"errors"} for m in mods}
+    graph = {m: _srma_imports(pkg / f"{m}.py") - {"errors", "io"} for m in mods}
     assert graph["tau2"] == set() and graph["pooling"] == {"tau2"}
     assert graph["regression"] == {"tau2", "pooling"} and graph["effects"] == set()
     assert graph["binary"] == {"effects", "pooling", "tau2"}

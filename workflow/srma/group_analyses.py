@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from srma.io import is_missing, typed_frame
 from srma.pooling import method_name, rma, subgroup_test
 from srma.regression import INTERCEPT, design_matrix, rma_reg
 
@@ -146,10 +147,6 @@ STRING_COLUMNS = (
 
 
 # ------------------------------------------------------------------ study values
-def _missing(value) -> bool:
-    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
-
-
 def _plain(value):
     """A cell as a Python value: int, float or str (numpy and pandas scalars too)."""
     if isinstance(value, str):
@@ -178,7 +175,7 @@ def study_values(
     for sid, rows in studies.groupby("study_id", sort=True):
         value = None
         if field in STUDY_FIELDS:
-            values = [v for v in rows[field] if not _missing(v)] if field in rows else []
+            values = [v for v in rows[field] if not is_missing(v)] if field in rows else []
             value = values[0] if values else None
         elif field in ARM_FIELDS:
             arm = rows[
@@ -187,13 +184,13 @@ def study_values(
                 & (rows["arm"] == "intervention")
             ]
             arm = arm.sort_values("usable", ascending=False, kind="stable")
-            values = [v for v in arm[field] if not _missing(v)] if field in arm else []
+            values = [v for v in arm[field] if not is_missing(v)] if field in arm else []
             value = values[0] if values else None
         else:
-            texts = [v for v in rows.get("characteristics", []) if not _missing(v)]
+            texts = [v for v in rows.get("characteristics", []) if not is_missing(v)]
             if texts:
                 value = json.loads(texts[0]).get(field)
-        out[str(sid)] = None if _missing(value) else _plain(value)
+        out[str(sid)] = None if is_missing(value) else _plain(value)
     return out
 
 
@@ -221,15 +218,8 @@ def _studies_text(k: int) -> str:
 
 
 def _typed(rows: list[dict], columns: list[str]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=columns)
-    for c in columns:
-        if c in INT_COLUMNS:
-            frame[c] = pd.array([None if _missing(v) else int(v) for v in frame[c]], dtype="Int64")
-        elif c in STRING_COLUMNS:
-            frame[c] = pd.array([None if _missing(v) else str(v) for v in frame[c]], dtype="string")
-        else:
-            frame[c] = frame[c].astype("float64")
-    return frame.reset_index(drop=True)
+    """A table with ``columns`` in the documented dtypes."""
+    return typed_frame(rows, columns, INT_COLUMNS, STRING_COLUMNS)
 
 
 def _study_rows(pooled: pd.DataFrame, values: Mapping[str, object], names: Sequence[str]):
@@ -240,12 +230,12 @@ def _study_rows(pooled: pd.DataFrame, values: Mapping[str, object], names: Seque
     for _, r in pooled[pooled["row_type"] == "study"].iterrows():
         sid = str(r["study_id"])
         row = {"study_id": sid, "yi": r["yi"], "vi": r["vi"], "reason": None}
-        if _missing(r["usable"]) or not bool(r["usable"]):
+        if is_missing(r["usable"]) or not bool(r["usable"]):
             reason = r.get("reason")
-            row["reason"] = "not usable: " + ("no reason given" if _missing(reason) else reason)
+            row["reason"] = "not usable: " + ("no reason given" if is_missing(reason) else reason)
             row["yi"] = row["vi"] = np.nan
         else:
-            lacking = [n for n in names if _missing(values[n].get(sid))]
+            lacking = [n for n in names if is_missing(values[n].get(sid))]
             if lacking:
                 row["reason"] = f"no {' or '.join(lacking)} in its extraction file"
             else:
@@ -295,7 +285,7 @@ def subgroup_table(
         why = _not_inverse_variance(s["method"], "subgroup analysis")
         study_out = [
             {**base, "row_type": "study", "study_id": r["study_id"], "yi": r["yi"], "vi": r["vi"]}
-            | {"subgroup": None if _missing(values.get(r["study_id"])) else
+            | {"subgroup": None if is_missing(values.get(r["study_id"])) else
                str(values[r["study_id"]]), "status": "excluded", "reason": r["reason"] or why}
             for r in rows
         ]  # fmt: skip
@@ -333,7 +323,7 @@ def subgroup_table(
         sid = row["study_id"]
         g = values.get(sid)
         r = {**base, "row_type": "study", "study_id": sid, "yi": row["yi"], "vi": row["vi"]}
-        r["subgroup"] = None if _missing(g) else str(g)
+        r["subgroup"] = None if is_missing(g) else str(g)
         reason = row["reason"]
         if reason is None and r["subgroup"] not in fits:
             reason = f"subgroup {r['subgroup']} not pooled"
@@ -467,11 +457,11 @@ def meta_regression_table(
     for row in rows:
         sid = row["study_id"]
         vals = "; ".join(
-            f"{n}={values[n].get(sid)}" for n in names if not _missing(values[n].get(sid))
+            f"{n}={values[n].get(sid)}" for n in names if not is_missing(values[n].get(sid))
         )
         r = {**base, "row_type": "study", "study_id": sid, "values": vals or None}
         r |= {"yi": row["yi"], "vi": row["vi"]}
-        if single is not None and not _missing(values[single].get(sid)):
+        if single is not None and not is_missing(values[single].get(sid)):
             r["x"] = float(values[single][sid])
         if row["reason"] is not None:
             r |= {"status": "excluded", "reason": row["reason"]}

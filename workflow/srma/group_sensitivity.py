@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from srma.bias import ranktest, regtest, trimfill
+from srma.io import typed_frame
 from srma.pooling import RMAResult, method_name, rma
 from srma.sensitivity import leave1out
 
@@ -229,21 +230,9 @@ def _reason(pooled: pd.DataFrame, k: int, need: int, what: str) -> str | None:
     return None
 
 
-def _missing(value) -> bool:
-    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
-
-
 def _typed(rows: list[dict], columns: list[str]) -> pd.DataFrame:
     """A table with ``columns`` in the documented dtypes."""
-    frame = pd.DataFrame(rows, columns=columns)
-    for c in columns:
-        if c in INT_COLUMNS:
-            frame[c] = pd.array([None if _missing(v) else int(v) for v in frame[c]], dtype="Int64")
-        elif c in STRING_COLUMNS:
-            frame[c] = pd.array([None if _missing(v) else str(v) for v in frame[c]], dtype="string")
-        else:
-            frame[c] = frame[c].astype("float64")
-    return frame.reset_index(drop=True)
+    return typed_frame(rows, columns, INT_COLUMNS, STRING_COLUMNS)
 
 
 # ------------------------------------------------------------------ leave-one-out

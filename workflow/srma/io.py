@@ -111,6 +111,34 @@ def parquet_metadata(path: str | os.PathLike) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in meta.items() if k.startswith(b"srma_")}
 
 
+def is_missing(value: object) -> bool:
+    """None, NaN or pandas' NA (text is never missing)."""
+    import pandas as pd
+
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+
+
+def typed_frame(
+    rows: list[dict], columns: list[str], ints: tuple[str, ...], strings: tuple[str, ...]
+) -> pd.DataFrame:
+    """A table of ``rows`` with ``columns`` in the documented dtypes: ``ints`` nullable
+    Int64, ``strings`` pandas string, every other column float64 (missing values as NA
+    or NaN), so that an empty or partly filled table keeps its schema."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows, columns=columns)
+    for c in columns:
+        if c in ints:
+            values = [None if is_missing(v) else int(v) for v in frame[c]]
+            frame[c] = pd.array(values, dtype="Int64")
+        elif c in strings:
+            values = [None if is_missing(v) else str(v) for v in frame[c]]
+            frame[c] = pd.array(values, dtype="string")
+        else:
+            frame[c] = frame[c].astype("float64")
+    return frame.reset_index(drop=True)
+
+
 def _neutralise(value: object) -> object:
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         try:
