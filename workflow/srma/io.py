@@ -112,10 +112,18 @@ def parquet_metadata(path: str | os.PathLike) -> dict[str, str]:
 
 
 def is_missing(value: object) -> bool:
-    """None, NaN or pandas' NA (text is never missing)."""
+    """True for None, NaN and pandas' missing markers (text and list-like values are
+    not missing scalars)."""
     import pandas as pd
 
-    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return False
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # list-like values are not missing scalars
+        return False
 
 
 def typed_frame(

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from srma.group import pool_group
+from srma.io import is_missing, typed_frame
 
 #: the keys an analysis entry may have besides ``name`` (exactly one of them)
 KINDS = ("reported_only", "change_score_correlation", "exclude", "leave_one_out")
@@ -194,7 +195,7 @@ def _pool(rows: pd.DataFrame, instrument: str, timepoint: str, pooling: Mapping)
 
 def _text(value) -> str | None:
     """A field value as text: numbers without a trailing ``.0`` (``2005``, ``44.5``)."""
-    if _missing(value):
+    if is_missing(value):
         return None
     if isinstance(value, bool | str):
         return str(value)
@@ -220,7 +221,7 @@ def study_field(extraction: pd.DataFrame, field: str) -> list[str | None]:
         return [None] * len(extraction)
     out = []
     for text in extraction["characteristics"]:
-        chars = {} if _missing(text) else json.loads(text)
+        chars = {} if is_missing(text) else json.loads(text)
         out.append(_text(chars.get(field)))
     return out
 
@@ -347,25 +348,10 @@ def _first(frame: pd.DataFrame, column: str):
     return values.iloc[0] if len(values) else None
 
 
-def _missing(value) -> bool:
-    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
-
-
 def _typed(rows: list[dict]) -> pd.DataFrame:
     """Rows as a table of :data:`COLUMNS`: strings ``string``, counts ``Int64``, the
     rest ``float64``."""
-    frame = pd.DataFrame([{c: r.get(c) for c in COLUMNS} for r in rows], columns=COLUMNS)
-    for c in COLUMNS:
-        values = [None if _missing(v) else v for v in frame[c]]
-        if c in STRINGS:
-            frame[c] = pd.array([None if v is None else str(v) for v in values], dtype="string")
-        elif c in INTS:
-            frame[c] = pd.array([None if v is None else int(v) for v in values], dtype="Int64")
-        else:
-            frame[c] = pd.array(
-                [np.nan if v is None else float(v) for v in values], dtype="float64"
-            )
-    return frame.reset_index(drop=True)
+    return typed_frame([{c: r.get(c) for c in COLUMNS} for r in rows], COLUMNS, INTS, STRINGS)
 
 
 def empty_table() -> pd.DataFrame:

@@ -49,6 +49,7 @@ import pandas as pd
 
 from srma.appraisal.tools import HIGH_RISK, LOW_RISK, NO_INFORMATION
 from srma.errors import ConfigError, InputError
+from srma.io import is_missing
 
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
@@ -204,11 +205,11 @@ class Outcome:
         return cls(
             instrument=str(first["instrument"]),
             timepoint=str(first["timepoint"]),
-            status=str(status) if not _missing(status) else "",
+            status=str(status) if not is_missing(status) else "",
             k=len(studies),
             n_intervention=float(studies["n1i"].sum()) if len(studies) else 0.0,
             n_control=float(studies["n2i"].sum()) if len(studies) else 0.0,
-            measure=None if _missing(first.get("measure")) else str(first["measure"]),
+            measure=None if is_missing(first.get("measure")) else str(first["measure"]),
             level=float(level),
             studies=ids,
             weights=weights,
@@ -216,17 +217,8 @@ class Outcome:
         )
 
 
-def _missing(value) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
 def _num(value) -> float | None:
-    return None if _missing(value) else float(value)
+    return None if is_missing(value) else float(value)
 
 
 def fmt(x: float | None, digits: int = 2) -> str:
@@ -523,7 +515,7 @@ def propose_publication_bias(
         )
     row = regtest.iloc[0] if regtest is not None and len(regtest) else None
     if row is None or str(row.get("status")) != "tested" or _num(row.get("pval")) is None:
-        why = "" if row is None or _missing(row.get("reason")) else f" ({row.get('reason')})"
+        why = "" if row is None or is_missing(row.get("reason")) else f" ({row.get('reason')})"
         return Judgement(
             "publication_bias",
             None,

@@ -43,7 +43,7 @@ from matplotlib.text import Text
 from matplotlib.textpath import TextToPath
 
 from srma.errors import InputError
-from srma.io import write_bytes_atomic
+from srma.io import is_missing, write_bytes_atomic
 
 #: Resolution of the PNG copies (dots per inch).
 PNG_DPI = 300
@@ -340,16 +340,6 @@ def check_same_group(pooled: pd.DataFrame, tables: Mapping[str, object], source:
                     f"{col} {sorted(theirs)} differs from the pooled group table's {sorted(ours)}",
                     field=col,
                 )
-
-
-def is_missing(value: object) -> bool:
-    """True for None, NaN and pandas' missing markers."""
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):  # list-like values are not missing scalars
-        return False
 
 
 #: Width of a note figure, its margin and the space between its blocks, inches.
